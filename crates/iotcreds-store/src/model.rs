@@ -1,0 +1,342 @@
+//! Row models of the registry. Plain data: the store persists them, the server gives them meaning.
+//!
+//! Times are milliseconds since the Unix epoch. Policy documents are kept exactly as submitted
+//! (the server parses and compiles them; the store never looks inside).
+
+use std::collections::BTreeMap;
+
+use iotcreds_types::{
+    AccessKeyStatus, AutoRegistrationStatus, CaCertificateStatus, CertificateMode, CertificateStatus,
+    ThingPrincipalType,
+};
+
+/// A device certificate (IoT `CertificateDescription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Lowercase hex SHA-256 of the DER encoding (64 characters).
+    pub id: String,
+    /// The certificate in PEM.
+    pub pem: String,
+    /// Current status; only `ACTIVE` authenticates.
+    pub status: CertificateStatus,
+    /// The registered CA that issued it, if any.
+    pub ca_certificate_id: Option<String>,
+    /// `DEFAULT` or `SNI_ONLY` (registered without a CA).
+    pub mode: CertificateMode,
+    /// Validity start (ms).
+    pub not_before: i64,
+    /// Validity end (ms).
+    pub not_after: i64,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub modified_at: i64,
+    /// Incremented on every change, starting at 1.
+    pub customer_version: i64,
+    /// A UUID replaced on every change.
+    pub generation_id: String,
+    /// The owning account id.
+    pub owned_by: String,
+}
+
+/// A registered CA certificate (IoT `CACertificateDescription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaCertificate {
+    /// Lowercase hex SHA-256 of the DER encoding.
+    pub id: String,
+    /// The certificate in PEM.
+    pub pem: String,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: CaCertificateStatus,
+    /// Auto-registration of certificates it signs.
+    pub auto_registration: AutoRegistrationStatus,
+    /// `DEFAULT` or `SNI_ONLY`.
+    pub mode: CertificateMode,
+    /// The subject distinguished name (at most 10 CAs per subject).
+    pub subject: String,
+    /// Validity start (ms).
+    pub not_before: i64,
+    /// Validity end (ms).
+    pub not_after: i64,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub modified_at: i64,
+    /// Incremented on every change.
+    pub customer_version: i64,
+    /// A UUID replaced on every change.
+    pub generation_id: String,
+    /// The owning account id.
+    pub owned_by: String,
+}
+
+/// A thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thing {
+    /// Unique, case-sensitive name.
+    pub name: String,
+    /// A UUID.
+    pub id: String,
+    /// The thing type, if any.
+    pub thing_type: Option<String>,
+    /// Attributes (name → value).
+    pub attributes: BTreeMap<String, String>,
+    /// Starts at 1, incremented on every update.
+    pub version: i64,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub modified_at: i64,
+}
+
+/// A thing type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingType {
+    /// Unique name.
+    pub name: String,
+    /// A UUID.
+    pub id: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Attribute names that can be searched.
+    pub searchable_attributes: Vec<String>,
+    /// Whether deprecated (no new things of this type).
+    pub deprecated: bool,
+    /// When deprecated (ms).
+    pub deprecated_at: Option<i64>,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// An attachment of a principal (a certificate ARN) to a thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingPrincipal {
+    /// The thing.
+    pub thing_name: String,
+    /// The principal's ARN (a certificate ARN).
+    pub principal: String,
+    /// Exclusive or not.
+    pub kind: ThingPrincipalType,
+    /// When attached (ms).
+    pub created_at: i64,
+}
+
+/// An IoT policy, with its default version's document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IotPolicy {
+    /// Unique name.
+    pub name: String,
+    /// Id of the default version (versions count from 1).
+    pub default_version_id: i64,
+    /// The default version's document.
+    pub document: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub modified_at: i64,
+    /// A UUID replaced on every change.
+    pub generation_id: String,
+}
+
+/// One version of an IoT policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IotPolicyVersion {
+    /// The policy.
+    pub policy_name: String,
+    /// 1, 2, ... (never reused).
+    pub version_id: i64,
+    /// The document as submitted.
+    pub document: String,
+    /// Whether this is the default version.
+    pub is_default: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A key/value tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag {
+    /// 1–128 characters.
+    pub key: String,
+    /// 0–256 characters.
+    pub value: String,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Name, unique in the account regardless of case.
+    pub name: String,
+    /// Unique id, `AROA…`.
+    pub id: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// The trust policy document.
+    pub trust_policy: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// 3600–43200 seconds.
+    pub max_session_duration: i64,
+    /// ARN of the managed policy used as permissions boundary.
+    pub permissions_boundary: Option<String>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Tags, sorted by key.
+    pub tags: Vec<Tag>,
+}
+
+/// A named inline policy of a role or user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePolicy {
+    /// Name, unique per role or user.
+    pub name: String,
+    /// The document as submitted.
+    pub document: String,
+}
+
+/// A customer-managed IAM policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`; the primary key.
+    pub arn: String,
+    /// Name, unique in the account regardless of case.
+    pub name: String,
+    /// Unique id, `ANPA…`.
+    pub id: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// `v1`, `v2`, ...
+    pub default_version_id: String,
+    /// Number of roles and users it is attached to (maintained by the store).
+    pub attachment_count: i64,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+    /// Tags, sorted by key.
+    pub tags: Vec<Tag>,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicyVersion {
+    /// The policy's ARN.
+    pub policy_arn: String,
+    /// `v1`, `v2`, ... (never reused).
+    pub version_id: String,
+    /// The document as submitted.
+    pub document: String,
+    /// Whether this is the default version.
+    pub is_default: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Name, unique in the account regardless of case.
+    pub name: String,
+    /// Unique id, `AIDA…`.
+    pub id: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Tags, sorted by key.
+    pub tags: Vec<Tag>,
+}
+
+/// A long-term access key of an IAM user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…`, 20 characters.
+    pub access_key_id: String,
+    /// The owner.
+    pub user_name: String,
+    /// The 40-character secret. Never logged: `Debug` redacts it.
+    pub secret: String,
+    /// `Active` or `Inactive`.
+    pub status: AccessKeyStatus,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("user_name", &self.user_name)
+            .field("secret", &"<redacted>")
+            .field("status", &self.status)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A role alias: a name for a role and a credential duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAlias {
+    /// Unique, case-sensitive name.
+    pub name: String,
+    /// The role's ARN.
+    pub role_arn: String,
+    /// 900–43200 seconds.
+    pub credential_duration_seconds: i64,
+    /// The owning account id.
+    pub owner: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub modified_at: i64,
+    /// Tags, sorted by key.
+    pub tags: Vec<Tag>,
+}
+
+/// A token-sealing key. The newest unretired key seals; every key not yet deleted opens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealingKey {
+    /// 1–65535, unique among stored keys; it is written into access key ids and tokens.
+    pub id: u16,
+    /// 32 bytes of key material. Never logged: `Debug` redacts it.
+    pub material: Vec<u8>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// When it stopped sealing (ms); it still opens until deleted.
+    pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealingKey")
+            .field("id", &self.id)
+            .field("material", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// A permission policy document that applies to a role or user, resolved for evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectivePolicy {
+    /// The inline policy's name, or the managed policy's ARN.
+    pub id: String,
+    /// `inline` or the default version id of a managed policy (`v3`).
+    pub version: String,
+    /// The document.
+    pub document: String,
+}
+
+/// An IoT policy attached to a target, with its default version, resolved for evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedIotPolicy {
+    /// The policy name.
+    pub name: String,
+    /// The default version id.
+    pub version_id: i64,
+    /// The default version's document.
+    pub document: String,
+}

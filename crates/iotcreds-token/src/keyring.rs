@@ -1,0 +1,199 @@
+//! The key ring: sealing, opening, access key ids and derived secrets.
+
+use aws_lc_rs::aead::{AES_256_GCM_SIV, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::{hkdf, hmac, rand};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::{Claims, Secret, TokenError};
+use iotcreds_types::ids::{TEMPORARY_KEY_PREFIX, base32, base32_decode};
+
+const TOKEN_VERSION: u8 = 1;
+const HEADER_LEN: usize = 1 + 2 + NONCE_LEN;
+const TAG_LEN: usize = 16;
+const HKDF_SALT: &[u8] = b"iotcreds/token/v1";
+
+/// One stored sealing key, as the registry holds it.
+#[derive(Clone)]
+pub struct KeyMaterial {
+    /// 1–65535.
+    pub id: u16,
+    /// 32 bytes.
+    pub material: Vec<u8>,
+    /// Whether it no longer seals (it still opens).
+    pub retired: bool,
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMaterial").field("id", &self.id).field("retired", &self.retired).finish_non_exhaustive()
+    }
+}
+
+struct RingKey {
+    id: u16,
+    aead: LessSafeKey,
+    secrets: hmac::Key,
+}
+
+/// Every sealing key in use. Cheap to share (`Arc`), immutable: rotation builds a new ring.
+pub struct KeyRing {
+    keys: Vec<RingKey>,
+    /// Index into `keys` of the key that seals.
+    active: Option<usize>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<u16> = self.keys.iter().map(|k| k.id).collect();
+        f.debug_struct("KeyRing").field("ids", &ids).field("active", &self.active_id()).finish()
+    }
+}
+
+struct Len(usize);
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+impl KeyRing {
+    /// Build a ring. The last unretired key in `keys` (callers pass them oldest first) seals.
+    /// Key material must be 32 bytes and ids non-zero and unique.
+    pub fn new(keys: &[KeyMaterial]) -> Result<Self, TokenError> {
+        let mut ring = Vec::with_capacity(keys.len());
+        let mut active = None;
+        for k in keys {
+            if k.material.len() != 32 || k.id == 0 || ring.iter().any(|r: &RingKey| r.id == k.id) {
+                return Err(TokenError::UnknownKey);
+            }
+            let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT).extract(&k.material);
+            let mut aead = [0u8; 32];
+            let mut mac = [0u8; 32];
+            prk.expand(&[b"seal"], Len(32)).and_then(|o| o.fill(&mut aead)).map_err(|_| TokenError::UnknownKey)?;
+            prk.expand(&[b"secret"], Len(32)).and_then(|o| o.fill(&mut mac)).map_err(|_| TokenError::UnknownKey)?;
+            let unbound = UnboundKey::new(&AES_256_GCM_SIV, &aead).map_err(|_| TokenError::UnknownKey)?;
+            aead.fill(0);
+            let secrets = hmac::Key::new(hmac::HMAC_SHA256, &mac);
+            mac.fill(0);
+            if !k.retired {
+                active = Some(ring.len());
+            }
+            ring.push(RingKey { id: k.id, aead: LessSafeKey::new(unbound), secrets });
+        }
+        Ok(KeyRing { keys: ring, active })
+    }
+
+    /// Generate fresh 32-byte key material.
+    pub fn generate_material() -> Vec<u8> {
+        let mut m = vec![0u8; 32];
+        // The system RNG failing is unrecoverable for a credentials service.
+        rand::fill(&mut m).expect("system random number generator failed");
+        m
+    }
+
+    /// The id of the key that seals, if any.
+    pub fn active_id(&self) -> Option<u16> {
+        self.active.map(|i| self.keys[i].id)
+    }
+
+    /// Ids of every key that opens.
+    pub fn ids(&self) -> Vec<u16> {
+        self.keys.iter().map(|k| k.id).collect()
+    }
+
+    fn key(&self, id: u16) -> Option<&RingKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// A fresh temporary access key id bound to the active key.
+    pub fn new_access_key_id(&self) -> Result<String, TokenError> {
+        let id = self.active_id().ok_or(TokenError::NoActiveKey)?;
+        let mut b = [0u8; 10];
+        b[..2].copy_from_slice(&id.to_be_bytes());
+        rand::fill(&mut b[2..]).map_err(|_| TokenError::NoActiveKey)?;
+        let mut s = String::with_capacity(20);
+        s.push_str(TEMPORARY_KEY_PREFIX);
+        s.push_str(&base32(&b));
+        Ok(s)
+    }
+
+    /// The key id written in a temporary access key id.
+    pub fn key_id_of(access_key_id: &str) -> Result<u16, TokenError> {
+        let rest = access_key_id.strip_prefix(TEMPORARY_KEY_PREFIX).ok_or(TokenError::InvalidAccessKeyId)?;
+        if rest.len() != 16 {
+            return Err(TokenError::InvalidAccessKeyId);
+        }
+        let bytes = base32_decode(rest).ok_or(TokenError::InvalidAccessKeyId)?;
+        match bytes.as_slice() {
+            [a, b, ..] if bytes.len() == 10 => Ok(u16::from_be_bytes([*a, *b])),
+            _ => Err(TokenError::InvalidAccessKeyId),
+        }
+    }
+
+    /// The secret access key of a temporary access key id (derived, never stored).
+    pub fn secret_for(&self, access_key_id: &str) -> Result<Secret, TokenError> {
+        let id = Self::key_id_of(access_key_id)?;
+        let key = self.key(id).ok_or(TokenError::InvalidAccessKeyId)?;
+        let tag = hmac::sign(&key.secrets, access_key_id.as_bytes());
+        Ok(Secret::new(STANDARD.encode(&tag.as_ref()[..30])))
+    }
+
+    /// Seal `claims` (whose `access_key_id` must come from [`KeyRing::new_access_key_id`] of
+    /// this ring) into a session token.
+    pub fn seal(&self, claims: &Claims) -> Result<String, TokenError> {
+        let idx = self.active.ok_or(TokenError::NoActiveKey)?;
+        let key = &self.keys[idx];
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = TOKEN_VERSION;
+        header[1..3].copy_from_slice(&key.id.to_be_bytes());
+        rand::fill(&mut header[3..]).map_err(|_| TokenError::NoActiveKey)?;
+        let nonce = Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::NoActiveKey)?;
+        let mut body = claims.encode()?;
+        key.aead
+            .seal_in_place_append_tag(nonce, Aad::from(&header[..3]), &mut body)
+            .map_err(|_| TokenError::NoActiveKey)?;
+        let mut raw = Vec::with_capacity(HEADER_LEN + body.len());
+        raw.extend_from_slice(&header);
+        raw.extend_from_slice(&body);
+        Ok(STANDARD.encode(raw))
+    }
+
+    /// Open a token: authenticate and decode it, and refuse it if expired at `now_ms`.
+    pub fn open(&self, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
+        let mut raw = STANDARD.decode(token.as_bytes()).map_err(|_| TokenError::Invalid)?;
+        if raw.len() < HEADER_LEN + TAG_LEN || raw[0] != TOKEN_VERSION {
+            return Err(TokenError::Invalid);
+        }
+        let id = u16::from_be_bytes([raw[1], raw[2]]);
+        let key = self.key(id).ok_or(TokenError::UnknownKey)?;
+        let (header, body) = raw.split_at_mut(HEADER_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::Invalid)?;
+        let plain =
+            key.aead.open_in_place(nonce, Aad::from(&header[..3]), body).map_err(|_| TokenError::Invalid)?;
+        let claims = Claims::decode(plain)?;
+        if Self::key_id_of(&claims.access_key_id).ok() != Some(id) {
+            return Err(TokenError::Invalid);
+        }
+        if now_ms >= claims.expires_at_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Open a token presented with `access_key_id`, refusing it if it belongs to another key.
+    pub fn open_for(&self, token: &str, access_key_id: &str, now_ms: i64) -> Result<Claims, TokenError> {
+        let claims = self.open(token, now_ms)?;
+        // Both values are public (they travel in the request); no constant-time need.
+        if claims.access_key_id != access_key_id {
+            return Err(TokenError::AccessKeyMismatch);
+        }
+        Ok(claims)
+    }
+}
+
+/// Expiry of a session issued at `now_ms` for `duration_s` seconds with a certificate valid
+/// until `not_after_ms`: `now + duration`, but never later than the certificate's notAfter.
+pub fn session_expiry(now_ms: i64, duration_s: i64, not_after_ms: i64) -> i64 {
+    now_ms.saturating_add(duration_s.saturating_mul(1000)).min(not_after_ms)
+}

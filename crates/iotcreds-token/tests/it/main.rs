@@ -1,0 +1,147 @@
+//! Token properties: tamper evidence, rotation, expiry bounds.
+
+use iotcreds_token::{Claims, KeyMaterial, KeyRing, SessionKind, TokenError, session_expiry};
+use proptest::prelude::*;
+
+fn material(id: u16, retired: bool) -> KeyMaterial {
+    KeyMaterial { id, material: vec![id as u8; 32], retired }
+}
+
+fn claims(ring: &KeyRing, now: i64) -> Claims {
+    Claims {
+        access_key_id: ring.new_access_key_id().unwrap(),
+        kind: SessionKind::IotCertificate,
+        account: "123456789012".into(),
+        role_name: "ADCTestRole".into(),
+        role_id: "AROAEXAMPLEEXAMPLE12".into(),
+        role_path: "/".into(),
+        session_name: "ab".repeat(32),
+        issued_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        certificate_id: Some("ab".repeat(32)),
+        thing_name: Some("ADCTestThing".into()),
+        thing_type: None,
+        source_arn: None,
+        tags: vec![("model".into(), "m1".into())],
+    }
+}
+
+const NOW: i64 = 1_598_400_000_000;
+
+#[test]
+fn round_trip_and_shapes() {
+    let ring = KeyRing::new(&[material(7, false)]).unwrap();
+    let c = claims(&ring, NOW);
+    let token = ring.seal(&c).unwrap();
+    assert_eq!(ring.open_for(&token, &c.access_key_id, NOW).unwrap(), c);
+    assert!(c.access_key_id.starts_with("ASIA"));
+    assert_eq!(c.access_key_id.len(), 20);
+    assert_eq!(KeyRing::key_id_of(&c.access_key_id).unwrap(), 7);
+    let secret = ring.secret_for(&c.access_key_id).unwrap();
+    assert_eq!(secret.expose().len(), 40);
+    // Deterministic: any instance derives the same secret.
+    let other = KeyRing::new(&[material(7, false)]).unwrap();
+    assert_eq!(other.secret_for(&c.access_key_id).unwrap(), secret);
+    // Small enough for the 2048-byte credentials body.
+    assert!(token.len() < 700, "token is {} chars", token.len());
+    assert_eq!(c.assumed_role_arn(), format!("arn:aws:sts::123456789012:assumed-role/ADCTestRole/{}", "ab".repeat(32)));
+}
+
+#[test]
+fn wrong_access_key_and_expiry() {
+    let ring = KeyRing::new(&[material(7, false)]).unwrap();
+    let c = claims(&ring, NOW);
+    let token = ring.seal(&c).unwrap();
+    let other_akid = ring.new_access_key_id().unwrap();
+    assert_eq!(ring.open_for(&token, &other_akid, NOW), Err(TokenError::AccessKeyMismatch));
+    assert_eq!(ring.open(&token, c.expires_at_ms), Err(TokenError::Expired));
+    assert!(ring.open(&token, c.expires_at_ms - 1).is_ok());
+}
+
+#[test]
+fn rotation_keeps_old_tokens_until_key_deleted() {
+    let old = KeyRing::new(&[material(1, false)]).unwrap();
+    let c = claims(&old, NOW);
+    let token = old.seal(&c).unwrap();
+    // Rotate: key 2 seals, key 1 retired but still opens.
+    let rotated = KeyRing::new(&[material(1, true), material(2, false)]).unwrap();
+    assert_eq!(rotated.active_id(), Some(2));
+    assert_eq!(rotated.open(&token, NOW).unwrap(), c);
+    assert_eq!(rotated.secret_for(&c.access_key_id).unwrap(), old.secret_for(&c.access_key_id).unwrap());
+    let fresh = claims(&rotated, NOW);
+    assert_eq!(KeyRing::key_id_of(&fresh.access_key_id).unwrap(), 2);
+    // Still refused after expiry, even though the key is there.
+    assert_eq!(rotated.open(&token, c.expires_at_ms + 1), Err(TokenError::Expired));
+    // Key 1 deleted: its tokens and access keys stop working.
+    let pruned = KeyRing::new(&[material(2, false)]).unwrap();
+    assert_eq!(pruned.open(&token, NOW), Err(TokenError::UnknownKey));
+    assert_eq!(pruned.secret_for(&c.access_key_id), Err(TokenError::InvalidAccessKeyId));
+}
+
+#[test]
+fn a_wrong_key_with_the_same_id_fails() {
+    let a = KeyRing::new(&[material(3, false)]).unwrap();
+    let b = KeyRing::new(&[KeyMaterial { id: 3, material: vec![9; 32], retired: false }]).unwrap();
+    let token = a.seal(&claims(&a, NOW)).unwrap();
+    assert_eq!(b.open(&token, NOW), Err(TokenError::Invalid));
+}
+
+#[test]
+fn no_active_key_cannot_seal() {
+    let ring = KeyRing::new(&[material(1, true)]).unwrap();
+    assert_eq!(ring.new_access_key_id(), Err(TokenError::NoActiveKey));
+    assert!(KeyRing::new(&[KeyMaterial { id: 1, material: vec![0; 31], retired: false }]).is_err());
+    assert!(KeyRing::new(&[material(1, false), material(1, false)]).is_err());
+}
+
+#[test]
+fn access_key_id_validation() {
+    for bad in ["", "ASIA", "AKIAAAAAAAAAAAAAAAAA", "ASIAaaaaaaaaaaaaaaaa", "ASIAAAAAAAAAAAAAAAAAA", "ASIA1111111111111111"] {
+        assert_eq!(KeyRing::key_id_of(bad), Err(TokenError::InvalidAccessKeyId), "{bad}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any changed byte of the decoded token makes it fail to open.
+    #[test]
+    fn any_changed_byte_fails(pos in 0usize..4096, flip in 1u8..=255) {
+        use base64::Engine as _;
+        let ring = KeyRing::new(&[material(5, false)]).unwrap();
+        let c = claims(&ring, NOW);
+        let token = ring.seal(&c).unwrap();
+        let mut raw = base64::engine::general_purpose::STANDARD.decode(&token).unwrap();
+        let i = pos % raw.len();
+        raw[i] ^= flip;
+        let tampered = base64::engine::general_purpose::STANDARD.encode(&raw);
+        prop_assert!(ring.open(&tampered, NOW).is_err());
+    }
+
+    /// Arbitrary strings never open and never panic.
+    #[test]
+    fn garbage_never_opens(s in ".{0,600}") {
+        let ring = KeyRing::new(&[material(5, false)]).unwrap();
+        prop_assert!(ring.open(&s, NOW).is_err());
+    }
+
+    /// Claims survive the record round trip.
+    #[test]
+    fn record_round_trip(thing in proptest::option::of("[a-zA-Z0-9:_-]{1,128}"), tags in proptest::collection::vec(("[a-z]{1,20}", ".{0,40}"), 0..50)) {
+        let ring = KeyRing::new(&[material(5, false)]).unwrap();
+        let mut c = claims(&ring, NOW);
+        c.thing_name = thing;
+        c.tags = tags;
+        let token = ring.seal(&c).unwrap();
+        prop_assert_eq!(ring.open(&token, NOW).unwrap(), c);
+    }
+
+    /// Expiry is `now + duration` but never passes the certificate's notAfter.
+    #[test]
+    fn expiry_never_passes_not_after(now in 0i64..4_000_000_000_000, dur in 900i64..=43_200, not_after in 0i64..4_100_000_000_000) {
+        let e = session_expiry(now, dur, not_after);
+        prop_assert!(e <= not_after);
+        prop_assert!(e <= now + dur * 1000);
+        prop_assert!(e == not_after || e == now + dur * 1000);
+    }
+}
