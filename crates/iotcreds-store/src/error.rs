@@ -124,6 +124,10 @@ pub enum StoreError {
         /// Which state, in a sentence.
         reason: String,
     },
+    /// A paging marker the store did not issue (garbled or truncated): the caller's input is
+    /// wrong, and nothing was read.
+    #[error("invalid paging marker")]
+    InvalidMarker,
     /// The database cannot be reached (connection refused, pool timed out).
     #[error("registry unavailable: {0}")]
     Unavailable(String),
@@ -135,27 +139,49 @@ pub enum StoreError {
 impl StoreError {
     /// `NotFound` for `entity` with `key`.
     pub fn not_found(entity: Entity, key: impl Into<String>) -> Self {
-        StoreError::NotFound { entity, key: key.into() }
+        StoreError::NotFound {
+            entity,
+            key: key.into(),
+        }
     }
 
     /// `AlreadyExists` for `entity` with `key`.
     pub fn already_exists(entity: Entity, key: impl Into<String>) -> Self {
-        StoreError::AlreadyExists { entity, key: key.into() }
+        StoreError::AlreadyExists {
+            entity,
+            key: key.into(),
+        }
     }
 
     /// `Conflict` for `entity` with `key`.
     pub fn conflict(entity: Entity, key: impl Into<String>, reason: impl Into<String>) -> Self {
-        StoreError::Conflict { entity, key: key.into(), reason: reason.into() }
+        StoreError::Conflict {
+            entity,
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 
     /// `LimitExceeded` for `entity` with `key`.
     pub fn limit(entity: Entity, key: impl Into<String>, reason: impl Into<String>) -> Self {
-        StoreError::LimitExceeded { entity, key: key.into(), reason: reason.into() }
+        StoreError::LimitExceeded {
+            entity,
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 
     /// `InvalidState` for `entity` with `key`.
-    pub fn invalid_state(entity: Entity, key: impl Into<String>, reason: impl Into<String>) -> Self {
-        StoreError::InvalidState { entity, key: key.into(), reason: reason.into() }
+    pub fn invalid_state(
+        entity: Entity,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::InvalidState {
+            entity,
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Whether the database could not be reached (callers may serve from cache).

@@ -43,7 +43,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Which page of a list to return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
-    /// The `next_marker` of the previous page, or `None` for the first page.
+    /// The `next_marker` of the previous page, or `None` for the first page. A marker the store
+    /// did not issue is refused with [`StoreError::InvalidMarker`].
     pub marker: Option<String>,
     /// Maximum number of items (1..=1000; the store clamps).
     pub limit: u32,
@@ -54,7 +55,11 @@ pub struct PageRequest {
 impl PageRequest {
     /// The first page of `limit` items, ascending.
     pub fn first(limit: u32) -> Self {
-        Self { marker: None, limit, ascending: true }
+        Self {
+            marker: None,
+            limit,
+            ascending: true,
+        }
     }
 }
 
@@ -298,12 +303,21 @@ pub trait Store: Send + Sync + 'static {
     async fn thing(&self, name: &str) -> StoreResult<Option<Thing>>;
 
     /// Things, by name, filtered.
-    async fn list_things(&self, filter: &ThingFilter, page: &PageRequest) -> StoreResult<Page<Thing>>;
+    async fn list_things(
+        &self,
+        filter: &ThingFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Thing>>;
 
     /// Replace a thing's type and attributes if its version is still `expected_version`.
     /// `NotFound` if absent; `VersionConflict` if the version moved; `NotFound` (entity
     /// `ThingType`) if the new type does not exist. Returns the thing as stored.
-    async fn update_thing(&self, name: &str, expected_version: i64, update: &ThingUpdate) -> StoreResult<Thing>;
+    async fn update_thing(
+        &self,
+        name: &str,
+        expected_version: i64,
+        update: &ThingUpdate,
+    ) -> StoreResult<Thing>;
 
     /// Delete a thing. `NotFound` if absent; `VersionConflict` if `expected_version` is given
     /// and differs; `Conflict` if principals are still attached.
@@ -321,10 +335,18 @@ pub trait Store: Send + Sync + 'static {
     async fn detach_thing_principal(&self, thing_name: &str, principal: &str) -> StoreResult<()>;
 
     /// The principals attached to a thing, by principal.
-    async fn list_thing_principals(&self, thing_name: &str, page: &PageRequest) -> StoreResult<Page<ThingPrincipal>>;
+    async fn list_thing_principals(
+        &self,
+        thing_name: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ThingPrincipal>>;
 
     /// The things a principal is attached to, by thing name.
-    async fn list_principal_things(&self, principal: &str, page: &PageRequest) -> StoreResult<Page<ThingPrincipal>>;
+    async fn list_principal_things(
+        &self,
+        principal: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ThingPrincipal>>;
 
     /// Whether `thing_name` is attached to `principal` (the credentials endpoint's check).
     async fn is_thing_attached(&self, thing_name: &str, principal: &str) -> StoreResult<bool>;
@@ -332,7 +354,13 @@ pub trait Store: Send + Sync + 'static {
     // ---- IoT policies -------------------------------------------------------------------
 
     /// Create a policy with version 1 (default) holding `document`. `AlreadyExists` if taken.
-    async fn insert_iot_policy(&self, name: &str, document: &str, generation_id: &str, at: i64) -> StoreResult<IotPolicy>;
+    async fn insert_iot_policy(
+        &self,
+        name: &str,
+        document: &str,
+        generation_id: &str,
+        at: i64,
+    ) -> StoreResult<IotPolicy>;
 
     /// A policy with its default version's document.
     async fn iot_policy(&self, name: &str) -> StoreResult<Option<IotPolicy>>;
@@ -341,7 +369,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_iot_policies(&self, page: &PageRequest) -> StoreResult<Page<IotPolicy>>;
 
     /// One version. `None` if the policy or the version does not exist.
-    async fn iot_policy_version(&self, name: &str, version_id: i64) -> StoreResult<Option<IotPolicyVersion>>;
+    async fn iot_policy_version(
+        &self,
+        name: &str,
+        version_id: i64,
+    ) -> StoreResult<Option<IotPolicyVersion>>;
 
     /// Every version of a policy, newest first. `NotFound` if the policy does not exist.
     async fn list_iot_policy_versions(&self, name: &str) -> StoreResult<Vec<IotPolicyVersion>>;
@@ -358,7 +390,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<IotPolicyVersion>;
 
     /// Make a version the default. `NotFound` if the policy or version does not exist.
-    async fn set_default_iot_policy_version(&self, name: &str, version_id: i64, generation_id: &str, at: i64) -> StoreResult<()>;
+    async fn set_default_iot_policy_version(
+        &self,
+        name: &str,
+        version_id: i64,
+        generation_id: &str,
+        at: i64,
+    ) -> StoreResult<()>;
 
     /// Delete a non-default version. `NotFound` if absent; `InvalidState` if it is the default.
     async fn delete_iot_policy_version(&self, name: &str, version_id: i64) -> StoreResult<()>;
@@ -377,10 +415,18 @@ pub trait Store: Send + Sync + 'static {
     async fn detach_iot_policy(&self, name: &str, target: &str) -> StoreResult<()>;
 
     /// The policies attached to a target, by name.
-    async fn list_target_iot_policies(&self, target: &str, page: &PageRequest) -> StoreResult<Page<IotPolicy>>;
+    async fn list_target_iot_policies(
+        &self,
+        target: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<IotPolicy>>;
 
     /// The targets of a policy, sorted. `NotFound` if the policy does not exist.
-    async fn list_iot_policy_targets(&self, name: &str, page: &PageRequest) -> StoreResult<Page<String>>;
+    async fn list_iot_policy_targets(
+        &self,
+        name: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<String>>;
 
     /// Every policy attached to any of `targets` with its default document (the credentials
     /// endpoint's hot path; one query), by name, without duplicates.
@@ -395,7 +441,11 @@ pub trait Store: Send + Sync + 'static {
     async fn role(&self, name: &str) -> StoreResult<Option<Role>>;
 
     /// Roles by name, optionally only those whose path starts with `path_prefix`.
-    async fn list_roles(&self, path_prefix: Option<&str>, page: &PageRequest) -> StoreResult<Page<Role>>;
+    async fn list_roles(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Role>>;
 
     /// Change description and/or maximum session duration. `NotFound` if absent.
     async fn update_role(&self, name: &str, update: &RoleUpdate) -> StoreResult<()>;
@@ -418,38 +468,69 @@ pub trait Store: Send + Sync + 'static {
 
     /// An inline policy of a role. `NotFound` (entity `Role`) if the role is absent; `None`
     /// if it has no such policy.
-    async fn role_policy(&self, role: &str, policy_name: &str) -> StoreResult<Option<InlinePolicy>>;
+    async fn role_policy(&self, role: &str, policy_name: &str)
+    -> StoreResult<Option<InlinePolicy>>;
 
     /// Delete an inline policy. `NotFound` (entity `Role` or `InlinePolicy`) if absent.
     async fn delete_role_policy(&self, role: &str, policy_name: &str) -> StoreResult<()>;
 
     /// The inline policies of a role, by name. `NotFound` if the role is absent.
-    async fn list_role_policies(&self, role: &str, page: &PageRequest) -> StoreResult<Page<InlinePolicy>>;
+    async fn list_role_policies(
+        &self,
+        role: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InlinePolicy>>;
 
     // ---- IAM managed policies -----------------------------------------------------------
 
     /// Create a managed policy with version `v1` (default) holding `document`.
     /// `AlreadyExists` if a policy with the same name regardless of case exists.
-    async fn insert_managed_policy(&self, policy: &ManagedPolicy, document: &str) -> StoreResult<()>;
+    async fn insert_managed_policy(
+        &self,
+        policy: &ManagedPolicy,
+        document: &str,
+    ) -> StoreResult<()>;
 
     /// A managed policy by ARN (the name part compared regardless of case).
     async fn managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>>;
 
     /// Managed policies by name, filtered.
-    async fn list_managed_policies(&self, filter: &ManagedPolicyFilter, page: &PageRequest) -> StoreResult<Page<ManagedPolicy>>;
+    async fn list_managed_policies(
+        &self,
+        filter: &ManagedPolicyFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ManagedPolicy>>;
 
     /// One version. `None` if the policy or version does not exist.
-    async fn managed_policy_version(&self, arn: &str, version_id: &str) -> StoreResult<Option<ManagedPolicyVersion>>;
+    async fn managed_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> StoreResult<Option<ManagedPolicyVersion>>;
 
     /// Every version, newest first. `NotFound` if the policy does not exist.
-    async fn list_managed_policy_versions(&self, arn: &str) -> StoreResult<Vec<ManagedPolicyVersion>>;
+    async fn list_managed_policy_versions(
+        &self,
+        arn: &str,
+    ) -> StoreResult<Vec<ManagedPolicyVersion>>;
 
     /// Add version `v<highest ever + 1>`, default if `set_default`. `NotFound` if the policy
     /// does not exist; `LimitExceeded` if it already has `policy_versions` versions.
-    async fn insert_managed_policy_version(&self, arn: &str, document: &str, set_default: bool, at: i64) -> StoreResult<ManagedPolicyVersion>;
+    async fn insert_managed_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_default: bool,
+        at: i64,
+    ) -> StoreResult<ManagedPolicyVersion>;
 
     /// Make a version the default. `NotFound` if absent.
-    async fn set_default_managed_policy_version(&self, arn: &str, version_id: &str, at: i64) -> StoreResult<()>;
+    async fn set_default_managed_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+        at: i64,
+    ) -> StoreResult<()>;
 
     /// Delete a non-default version. `NotFound` if absent; `Conflict` if it is the default.
     async fn delete_managed_policy_version(&self, arn: &str, version_id: &str) -> StoreResult<()>;
@@ -467,14 +548,21 @@ pub trait Store: Send + Sync + 'static {
     async fn detach_managed_policy(&self, holder: PolicyHolder<'_>, arn: &str) -> StoreResult<()>;
 
     /// The managed policies attached to a holder, by name. `NotFound` if the holder is absent.
-    async fn list_attached_managed_policies(&self, holder: PolicyHolder<'_>, page: &PageRequest) -> StoreResult<Page<ManagedPolicy>>;
+    async fn list_attached_managed_policies(
+        &self,
+        holder: PolicyHolder<'_>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ManagedPolicy>>;
 
     /// The holders a managed policy is attached to (`(kind, name)` with kind `role`/`user`).
     async fn list_managed_policy_holders(&self, arn: &str) -> StoreResult<Vec<(String, String)>>;
 
     /// Every permission policy of a holder (inline ones, then the default version of every
     /// attached managed policy), for evaluation; one round trip. `NotFound` if absent.
-    async fn effective_policies(&self, holder: PolicyHolder<'_>) -> StoreResult<Vec<EffectivePolicy>>;
+    async fn effective_policies(
+        &self,
+        holder: PolicyHolder<'_>,
+    ) -> StoreResult<Vec<EffectivePolicy>>;
 
     // ---- IAM users and access keys --------------------------------------------------------
 
@@ -485,7 +573,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, name: &str) -> StoreResult<Option<User>>;
 
     /// Users by name, optionally only those whose path starts with `path_prefix`.
-    async fn list_users(&self, path_prefix: Option<&str>, page: &PageRequest) -> StoreResult<Page<User>>;
+    async fn list_users(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<User>>;
 
     /// Delete a user. `NotFound` if absent; `Conflict` if it has access keys, inline or
     /// attached policies.
@@ -495,13 +587,18 @@ pub trait Store: Send + Sync + 'static {
     async fn put_user_policy(&self, user: &str, policy: &InlinePolicy) -> StoreResult<()>;
 
     /// An inline policy of a user. `NotFound` (entity `User`) if absent; `None` if no such policy.
-    async fn user_policy(&self, user: &str, policy_name: &str) -> StoreResult<Option<InlinePolicy>>;
+    async fn user_policy(&self, user: &str, policy_name: &str)
+    -> StoreResult<Option<InlinePolicy>>;
 
     /// Delete an inline policy of a user. `NotFound` if absent.
     async fn delete_user_policy(&self, user: &str, policy_name: &str) -> StoreResult<()>;
 
     /// The inline policies of a user, by name. `NotFound` if the user is absent.
-    async fn list_user_policies(&self, user: &str, page: &PageRequest) -> StoreResult<Page<InlinePolicy>>;
+    async fn list_user_policies(
+        &self,
+        user: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InlinePolicy>>;
 
     /// Add an access key. `NotFound` (entity `User`) if the user is absent; `AlreadyExists`
     /// if the id is taken; `LimitExceeded` if the user already has `access_keys_per_user` keys.
@@ -515,7 +612,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Change a key's status. `NotFound` if the user or key is absent (or the key is another
     /// user's).
-    async fn update_access_key(&self, user: &str, access_key_id: &str, status: AccessKeyStatus) -> StoreResult<()>;
+    async fn update_access_key(
+        &self,
+        user: &str,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> StoreResult<()>;
 
     /// Delete a key of `user`. `NotFound` if absent (or another user's).
     async fn delete_access_key(&self, user: &str, access_key_id: &str) -> StoreResult<()>;
@@ -532,7 +634,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_role_aliases(&self, page: &PageRequest) -> StoreResult<Page<RoleAlias>>;
 
     /// Change a role alias. `NotFound` if absent. Returns it as stored.
-    async fn update_role_alias(&self, name: &str, update: &RoleAliasUpdate) -> StoreResult<RoleAlias>;
+    async fn update_role_alias(
+        &self,
+        name: &str,
+        update: &RoleAliasUpdate,
+    ) -> StoreResult<RoleAlias>;
 
     /// Delete a role alias. `NotFound` if absent.
     async fn delete_role_alias(&self, name: &str) -> StoreResult<()>;

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use iotcreds_types::{
-    AccessKeyStatus, AutoRegistrationStatus, CaCertificateStatus, CertificateMode, CertificateStatus,
-    ThingPrincipalType,
+    AccessKeyStatus, AutoRegistrationStatus, CaCertificateStatus, CertificateMode,
+    CertificateStatus, ThingPrincipalType,
 };
 
 /// A device certificate (IoT `CertificateDescription`).

@@ -4,7 +4,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use iotcreds_token::{Claims, KeyMaterial, KeyRing, SessionKind};
 
 fn bench(c: &mut Criterion) {
-    let ring = KeyRing::new(&[KeyMaterial { id: 1, material: vec![1; 32], retired: false }]).unwrap();
+    let ring = KeyRing::new(&[KeyMaterial {
+        id: 1,
+        material: vec![1; 32],
+        retired: false,
+    }])
+    .unwrap();
     let make = |ring: &KeyRing| Claims {
         access_key_id: ring.new_access_key_id().unwrap(),
         kind: SessionKind::IotCertificate,
@@ -31,8 +36,12 @@ fn bench(c: &mut Criterion) {
     });
     let claims = make(&ring);
     let token = ring.seal(&claims).unwrap();
-    c.bench_function("open", |b| b.iter(|| ring.open_for(&token, &claims.access_key_id, 2).unwrap()));
-    c.bench_function("secret_for", |b| b.iter(|| ring.secret_for(&claims.access_key_id).unwrap()));
+    c.bench_function("open", |b| {
+        b.iter(|| ring.open_for(&token, &claims.access_key_id, 2).unwrap())
+    });
+    c.bench_function("secret_for", |b| {
+        b.iter(|| ring.secret_for(&claims.access_key_id).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

@@ -72,12 +72,23 @@ impl Claims {
             SessionKind::IotCertificate => 0,
             SessionKind::AssumeRole => 1,
         });
-        for s in [&self.account, &self.role_name, &self.role_id, &self.role_path, &self.session_name] {
+        for s in [
+            &self.account,
+            &self.role_name,
+            &self.role_id,
+            &self.role_path,
+            &self.session_name,
+        ] {
             put_str(&mut out, s)?;
         }
         out.extend_from_slice(&self.issued_at_ms.to_be_bytes());
         out.extend_from_slice(&self.expires_at_ms.to_be_bytes());
-        for o in [&self.certificate_id, &self.thing_name, &self.thing_type, &self.source_arn] {
+        for o in [
+            &self.certificate_id,
+            &self.thing_name,
+            &self.thing_type,
+            &self.source_arn,
+        ] {
             match o {
                 None => out.push(0),
                 Some(s) => {
@@ -161,7 +172,8 @@ impl Claims {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), TokenError> {
-    let len = u16::try_from(s.len()).map_err(|_| TokenError::ClaimsTooLarge("string over 65535 bytes"))?;
+    let len = u16::try_from(s.len())
+        .map_err(|_| TokenError::ClaimsTooLarge("string over 65535 bytes"))?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(s.as_bytes());
     Ok(())

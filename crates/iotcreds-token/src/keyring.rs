@@ -26,7 +26,10 @@ pub struct KeyMaterial {
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial").field("id", &self.id).field("retired", &self.retired).finish_non_exhaustive()
+        f.debug_struct("KeyMaterial")
+            .field("id", &self.id)
+            .field("retired", &self.retired)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,7 +49,10 @@ pub struct KeyRing {
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ids: Vec<u16> = self.keys.iter().map(|k| k.id).collect();
-        f.debug_struct("KeyRing").field("ids", &ids).field("active", &self.active_id()).finish()
+        f.debug_struct("KeyRing")
+            .field("ids", &ids)
+            .field("active", &self.active_id())
+            .finish()
     }
 }
 
@@ -70,16 +76,25 @@ impl KeyRing {
             let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT).extract(&k.material);
             let mut aead = [0u8; 32];
             let mut mac = [0u8; 32];
-            prk.expand(&[b"seal"], Len(32)).and_then(|o| o.fill(&mut aead)).map_err(|_| TokenError::UnknownKey)?;
-            prk.expand(&[b"secret"], Len(32)).and_then(|o| o.fill(&mut mac)).map_err(|_| TokenError::UnknownKey)?;
-            let unbound = UnboundKey::new(&AES_256_GCM_SIV, &aead).map_err(|_| TokenError::UnknownKey)?;
+            prk.expand(&[b"seal"], Len(32))
+                .and_then(|o| o.fill(&mut aead))
+                .map_err(|_| TokenError::UnknownKey)?;
+            prk.expand(&[b"secret"], Len(32))
+                .and_then(|o| o.fill(&mut mac))
+                .map_err(|_| TokenError::UnknownKey)?;
+            let unbound =
+                UnboundKey::new(&AES_256_GCM_SIV, &aead).map_err(|_| TokenError::UnknownKey)?;
             aead.fill(0);
             let secrets = hmac::Key::new(hmac::HMAC_SHA256, &mac);
             mac.fill(0);
             if !k.retired {
                 active = Some(ring.len());
             }
-            ring.push(RingKey { id: k.id, aead: LessSafeKey::new(unbound), secrets });
+            ring.push(RingKey {
+                id: k.id,
+                aead: LessSafeKey::new(unbound),
+                secrets,
+            });
         }
         Ok(KeyRing { keys: ring, active })
     }
@@ -120,7 +135,9 @@ impl KeyRing {
 
     /// The key id written in a temporary access key id.
     pub fn key_id_of(access_key_id: &str) -> Result<u16, TokenError> {
-        let rest = access_key_id.strip_prefix(TEMPORARY_KEY_PREFIX).ok_or(TokenError::InvalidAccessKeyId)?;
+        let rest = access_key_id
+            .strip_prefix(TEMPORARY_KEY_PREFIX)
+            .ok_or(TokenError::InvalidAccessKeyId)?;
         if rest.len() != 16 {
             return Err(TokenError::InvalidAccessKeyId);
         }
@@ -148,7 +165,8 @@ impl KeyRing {
         header[0] = TOKEN_VERSION;
         header[1..3].copy_from_slice(&key.id.to_be_bytes());
         rand::fill(&mut header[3..]).map_err(|_| TokenError::NoActiveKey)?;
-        let nonce = Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::NoActiveKey)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::NoActiveKey)?;
         let mut body = claims.encode()?;
         key.aead
             .seal_in_place_append_tag(nonce, Aad::from(&header[..3]), &mut body)
@@ -161,16 +179,21 @@ impl KeyRing {
 
     /// Open a token: authenticate and decode it, and refuse it if expired at `now_ms`.
     pub fn open(&self, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
-        let mut raw = STANDARD.decode(token.as_bytes()).map_err(|_| TokenError::Invalid)?;
+        let mut raw = STANDARD
+            .decode(token.as_bytes())
+            .map_err(|_| TokenError::Invalid)?;
         if raw.len() < HEADER_LEN + TAG_LEN || raw[0] != TOKEN_VERSION {
             return Err(TokenError::Invalid);
         }
         let id = u16::from_be_bytes([raw[1], raw[2]]);
         let key = self.key(id).ok_or(TokenError::UnknownKey)?;
         let (header, body) = raw.split_at_mut(HEADER_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::Invalid)?;
-        let plain =
-            key.aead.open_in_place(nonce, Aad::from(&header[..3]), body).map_err(|_| TokenError::Invalid)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::Invalid)?;
+        let plain = key
+            .aead
+            .open_in_place(nonce, Aad::from(&header[..3]), body)
+            .map_err(|_| TokenError::Invalid)?;
         let claims = Claims::decode(plain)?;
         if Self::key_id_of(&claims.access_key_id).ok() != Some(id) {
             return Err(TokenError::Invalid);
@@ -182,7 +205,12 @@ impl KeyRing {
     }
 
     /// Open a token presented with `access_key_id`, refusing it if it belongs to another key.
-    pub fn open_for(&self, token: &str, access_key_id: &str, now_ms: i64) -> Result<Claims, TokenError> {
+    pub fn open_for(
+        &self,
+        token: &str,
+        access_key_id: &str,
+        now_ms: i64,
+    ) -> Result<Claims, TokenError> {
         let claims = self.open(token, now_ms)?;
         // Both values are public (they travel in the request); no constant-time need.
         if claims.access_key_id != access_key_id {
@@ -195,5 +223,7 @@ impl KeyRing {
 /// Expiry of a session issued at `now_ms` for `duration_s` seconds with a certificate valid
 /// until `not_after_ms`: `now + duration`, but never later than the certificate's notAfter.
 pub fn session_expiry(now_ms: i64, duration_s: i64, not_after_ms: i64) -> i64 {
-    now_ms.saturating_add(duration_s.saturating_mul(1000)).min(not_after_ms)
+    now_ms
+        .saturating_add(duration_s.saturating_mul(1000))
+        .min(not_after_ms)
 }

@@ -32,14 +32,22 @@ impl Arn {
     /// Parse `arn:partition:service:region:account:resource`.
     pub fn parse(s: &str) -> Result<Self, ArnError> {
         let mut parts = s.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+        )
+        else {
             return Err(ArnError(s.chars().take(128).collect()));
         };
         if partition.is_empty() || service.is_empty() || resource.is_empty() {
@@ -131,13 +139,15 @@ pub fn sts_assumed_role(account: &str, role_name: &str, session_name: &str) -> S
 
 /// Split an IAM role, user or policy ARN into `(path, name)`; `None` if it is not of `kind`
 /// (`role`, `user`, `policy`) or belongs to another account.
-pub fn split_iam<'a>(arn: &'a str, kind: &str, account: Option<&str>) -> Option<(&'a str, &'a str)> {
+pub fn split_iam<'a>(
+    arn: &'a str,
+    kind: &str,
+    account: Option<&str>,
+) -> Option<(&'a str, &'a str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (acct, rest) = rest.split_once(':')?;
-    if let Some(a) = account {
-        if acct != a {
-            return None;
-        }
+    if account.is_some_and(|a| a != acct) {
+        return None;
     }
     let rest = rest.strip_prefix(kind)?;
     if !rest.starts_with('/') {
@@ -145,7 +155,11 @@ pub fn split_iam<'a>(arn: &'a str, kind: &str, account: Option<&str>) -> Option<
     }
     let slash = rest.rfind('/')?;
     let (path, name) = (&rest[..=slash], &rest[slash + 1..]);
-    if name.is_empty() { None } else { Some((path, name)) }
+    if name.is_empty() {
+        None
+    } else {
+        Some((path, name))
+    }
 }
 
 #[cfg(test)]
@@ -154,12 +168,16 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        let a = Arn::parse("arn:aws:iot:ap-northeast-1:123456789012:rolealias/ADCTestRoleAlias").unwrap();
+        let a = Arn::parse("arn:aws:iot:ap-northeast-1:123456789012:rolealias/ADCTestRoleAlias")
+            .unwrap();
         assert_eq!(a.service, "iot");
         assert_eq!(a.region, "ap-northeast-1");
         assert_eq!(a.account, "123456789012");
         assert_eq!(a.resource_type(), ("rolealias", "ADCTestRoleAlias"));
-        assert_eq!(a.to_string(), "arn:aws:iot:ap-northeast-1:123456789012:rolealias/ADCTestRoleAlias");
+        assert_eq!(
+            a.to_string(),
+            "arn:aws:iot:ap-northeast-1:123456789012:rolealias/ADCTestRoleAlias"
+        );
         let s3 = Arn::parse("arn:aws:s3:::adc-test-2020-08-26/a:b/c").unwrap();
         assert_eq!(s3.resource, "adc-test-2020-08-26/a:b/c");
         assert!(Arn::parse("arn:aws:iot").is_err());
@@ -170,16 +188,37 @@ mod tests {
     #[test]
     fn iam_split() {
         assert_eq!(
-            split_iam("arn:aws:iam::123456789012:role/ADCTestRole", "role", Some("123456789012")),
+            split_iam(
+                "arn:aws:iam::123456789012:role/ADCTestRole",
+                "role",
+                Some("123456789012")
+            ),
             Some(("/", "ADCTestRole"))
         );
         assert_eq!(
-            split_iam("arn:aws:iam::123456789012:role/a/b/ADCTestRole", "role", None),
+            split_iam(
+                "arn:aws:iam::123456789012:role/a/b/ADCTestRole",
+                "role",
+                None
+            ),
             Some(("/a/b/", "ADCTestRole"))
         );
-        assert_eq!(split_iam("arn:aws:iam::123456789012:role/ADCTestRole", "role", Some("000000000000")), None);
-        assert_eq!(split_iam("arn:aws:iam::123456789012:user/x", "role", None), None);
-        assert_eq!(split_iam("arn:aws:iam::123456789012:role/", "role", None), None);
+        assert_eq!(
+            split_iam(
+                "arn:aws:iam::123456789012:role/ADCTestRole",
+                "role",
+                Some("000000000000")
+            ),
+            None
+        );
+        assert_eq!(
+            split_iam("arn:aws:iam::123456789012:user/x", "role", None),
+            None
+        );
+        assert_eq!(
+            split_iam("arn:aws:iam::123456789012:role/", "role", None),
+            None
+        );
         assert_eq!(iam_role("1", "/a/", "R"), "arn:aws:iam::1:role/a/R");
     }
 }

@@ -77,7 +77,9 @@ pub fn is_account_id(s: &str) -> bool {
 
 /// Whether `s` looks like a certificate id: 64 hex digits (lower case as iotcreds writes them).
 pub fn is_certificate_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

@@ -23,7 +23,11 @@ impl ValidationError {
     /// A validation error for `field` holding `value`, which broke `constraint`.
     pub fn new(field: &str, value: &str, constraint: impl Into<String>) -> Self {
         let value: String = value.chars().take(128).collect();
-        Self { field: field.to_owned(), value, constraint: constraint.into() }
+        Self {
+            field: field.to_owned(),
+            value,
+            constraint: constraint.into(),
+        }
     }
 }
 
@@ -63,13 +67,19 @@ impl Charset {
             Charset::RoleAlias => word || matches!(c, '=' | ',' | '@' | '-'),
             Charset::IamName => word || matches!(c, '+' | '=' | ',' | '.' | '@' | '-'),
             Charset::AttributeName => {
-                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ',' | '@' | '/' | ':' | '#' | '-')
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '_' | '.' | ',' | '@' | '/' | ':' | '#' | '-')
             }
             Charset::AttributeValue => {
                 c.is_ascii_alphanumeric()
-                    || matches!(c, '_' | '.' | ',' | '@' | '/' | ':' | '#' | '=' | '[' | ']' | '-')
+                    || matches!(
+                        c,
+                        '_' | '.' | ',' | '@' | '/' | ':' | '#' | '=' | '[' | ']' | '-'
+                    )
             }
-            Charset::Printable => matches!(c, '\t' | '\n' | '\r') || ('\u{20}'..='\u{ff}').contains(&c),
+            Charset::Printable => {
+                matches!(c, '\t' | '\n' | '\r') || ('\u{20}'..='\u{ff}').contains(&c)
+            }
         }
     }
 }
@@ -93,7 +103,10 @@ impl NameRule {
             return Err(ValidationError::new(
                 field,
                 value,
-                format!("Member must have length greater than or equal to {}", self.min),
+                format!(
+                    "Member must have length greater than or equal to {}",
+                    self.min
+                ),
             ));
         }
         if len > self.max {
@@ -107,7 +120,10 @@ impl NameRule {
             return Err(ValidationError::new(
                 field,
                 value,
-                format!("Member must satisfy regular expression pattern: {}", self.charset.pattern()),
+                format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    self.charset.pattern()
+                ),
             ));
         }
         Ok(())
@@ -115,46 +131,106 @@ impl NameRule {
 }
 
 /// `thingName`, 1–128, `[a-zA-Z0-9:_-]+`.
-pub const THING_NAME: NameRule = NameRule { min: 1, max: 128, charset: Charset::Thing };
+pub const THING_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::Thing,
+};
 /// `thingTypeName`, 1–128, `[a-zA-Z0-9:_-]+`.
-pub const THING_TYPE_NAME: NameRule = NameRule { min: 1, max: 128, charset: Charset::Thing };
+pub const THING_TYPE_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::Thing,
+};
 /// Thing attribute name, 1–128.
-pub const ATTRIBUTE_NAME: NameRule = NameRule { min: 1, max: 128, charset: Charset::AttributeName };
+pub const ATTRIBUTE_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::AttributeName,
+};
 /// Thing attribute value, 0–800.
-pub const ATTRIBUTE_VALUE: NameRule = NameRule { min: 0, max: 800, charset: Charset::AttributeValue };
+pub const ATTRIBUTE_VALUE: NameRule = NameRule {
+    min: 0,
+    max: 800,
+    charset: Charset::AttributeValue,
+};
 /// `roleAlias`, 1–128, `[\w=,@-]+`.
-pub const ROLE_ALIAS: NameRule = NameRule { min: 1, max: 128, charset: Charset::RoleAlias };
+pub const ROLE_ALIAS: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::RoleAlias,
+};
 /// IoT `policyName`, 1–128, `[\w+=,.@-]+`.
-pub const IOT_POLICY_NAME: NameRule = NameRule { min: 1, max: 128, charset: Charset::IamName };
+pub const IOT_POLICY_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::IamName,
+};
 /// IAM `RoleName`, 1–64, `[\w+=,.@-]+`.
-pub const IAM_ROLE_NAME: NameRule = NameRule { min: 1, max: 64, charset: Charset::IamName };
+pub const IAM_ROLE_NAME: NameRule = NameRule {
+    min: 1,
+    max: 64,
+    charset: Charset::IamName,
+};
 /// IAM `UserName`, 1–64, `[\w+=,.@-]+`.
-pub const IAM_USER_NAME: NameRule = NameRule { min: 1, max: 64, charset: Charset::IamName };
+pub const IAM_USER_NAME: NameRule = NameRule {
+    min: 1,
+    max: 64,
+    charset: Charset::IamName,
+};
 /// IAM `PolicyName` (inline and managed), 1–128, `[\w+=,.@-]+`.
-pub const IAM_POLICY_NAME: NameRule = NameRule { min: 1, max: 128, charset: Charset::IamName };
+pub const IAM_POLICY_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    charset: Charset::IamName,
+};
 /// STS `RoleSessionName`, 2–64, `[\w+=,.@-]*`.
-pub const ROLE_SESSION_NAME: NameRule = NameRule { min: 2, max: 64, charset: Charset::IamName };
+pub const ROLE_SESSION_NAME: NameRule = NameRule {
+    min: 2,
+    max: 64,
+    charset: Charset::IamName,
+};
 /// IAM `Description`, 0–1000.
-pub const IAM_DESCRIPTION: NameRule = NameRule { min: 0, max: 1000, charset: Charset::Printable };
+pub const IAM_DESCRIPTION: NameRule = NameRule {
+    min: 0,
+    max: 1000,
+    charset: Charset::Printable,
+};
 
 /// Check an IAM path: `/` alone, or `/` + printable ASCII + `/`, at most 512 characters.
 pub fn check_iam_path(field: &str, path: &str) -> Result<(), ValidationError> {
     const RULE: &str = "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)";
     if path.len() > 512 {
-        return Err(ValidationError::new(field, path, "Member must have length less than or equal to 512"));
+        return Err(ValidationError::new(
+            field,
+            path,
+            "Member must have length less than or equal to 512",
+        ));
     }
     let ok = path == "/"
         || (path.len() >= 3
             && path.starts_with('/')
             && path.ends_with('/')
             && path.bytes().all(|b| (0x21..=0x7e).contains(&b)));
-    if ok { Ok(()) } else { Err(ValidationError::new(field, path, RULE)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, path, RULE))
+    }
 }
 
 /// Check a tag key (1–128) and value (0–256) as IAM and IoT define them.
 pub fn check_tag(key: &str, value: &str) -> Result<(), ValidationError> {
-    const KEY: NameRule = NameRule { min: 1, max: 128, charset: Charset::Printable };
-    const VALUE: NameRule = NameRule { min: 0, max: 256, charset: Charset::Printable };
+    const KEY: NameRule = NameRule {
+        min: 1,
+        max: 128,
+        charset: Charset::Printable,
+    };
+    const VALUE: NameRule = NameRule {
+        min: 0,
+        max: 256,
+        charset: Charset::Printable,
+    };
     KEY.check("tags.member.key", key)?;
     VALUE.check("tags.member.value", value)
 }

@@ -14,7 +14,8 @@ pub fn to_millis(t: OffsetDateTime) -> i64 {
 
 /// `t` (ms since the epoch) as an `OffsetDateTime` in UTC; out-of-range values clamp to the epoch.
 pub fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the credentials endpoint's `expiration` (second precision, no fraction).
@@ -25,7 +26,8 @@ pub fn iso8601_seconds(ms: i64) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, as IAM and STS write `CreateDate` and `Expiration`.
 pub fn iso8601_millis(ms: i64) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     from_millis(ms).format(fmt).unwrap_or_default()
 }
 

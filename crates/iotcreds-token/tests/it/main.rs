@@ -4,7 +4,11 @@ use iotcreds_token::{Claims, KeyMaterial, KeyRing, SessionKind, TokenError, sess
 use proptest::prelude::*;
 
 fn material(id: u16, retired: bool) -> KeyMaterial {
-    KeyMaterial { id, material: vec![id as u8; 32], retired }
+    KeyMaterial {
+        id,
+        material: vec![id as u8; 32],
+        retired,
+    }
 }
 
 fn claims(ring: &KeyRing, now: i64) -> Claims {
@@ -44,7 +48,13 @@ fn round_trip_and_shapes() {
     assert_eq!(other.secret_for(&c.access_key_id).unwrap(), secret);
     // Small enough for the 2048-byte credentials body.
     assert!(token.len() < 700, "token is {} chars", token.len());
-    assert_eq!(c.assumed_role_arn(), format!("arn:aws:sts::123456789012:assumed-role/ADCTestRole/{}", "ab".repeat(32)));
+    assert_eq!(
+        c.assumed_role_arn(),
+        format!(
+            "arn:aws:sts::123456789012:assumed-role/ADCTestRole/{}",
+            "ab".repeat(32)
+        )
+    );
 }
 
 #[test]
@@ -53,7 +63,10 @@ fn wrong_access_key_and_expiry() {
     let c = claims(&ring, NOW);
     let token = ring.seal(&c).unwrap();
     let other_akid = ring.new_access_key_id().unwrap();
-    assert_eq!(ring.open_for(&token, &other_akid, NOW), Err(TokenError::AccessKeyMismatch));
+    assert_eq!(
+        ring.open_for(&token, &other_akid, NOW),
+        Err(TokenError::AccessKeyMismatch)
+    );
     assert_eq!(ring.open(&token, c.expires_at_ms), Err(TokenError::Expired));
     assert!(ring.open(&token, c.expires_at_ms - 1).is_ok());
 }
@@ -67,21 +80,35 @@ fn rotation_keeps_old_tokens_until_key_deleted() {
     let rotated = KeyRing::new(&[material(1, true), material(2, false)]).unwrap();
     assert_eq!(rotated.active_id(), Some(2));
     assert_eq!(rotated.open(&token, NOW).unwrap(), c);
-    assert_eq!(rotated.secret_for(&c.access_key_id).unwrap(), old.secret_for(&c.access_key_id).unwrap());
+    assert_eq!(
+        rotated.secret_for(&c.access_key_id).unwrap(),
+        old.secret_for(&c.access_key_id).unwrap()
+    );
     let fresh = claims(&rotated, NOW);
     assert_eq!(KeyRing::key_id_of(&fresh.access_key_id).unwrap(), 2);
     // Still refused after expiry, even though the key is there.
-    assert_eq!(rotated.open(&token, c.expires_at_ms + 1), Err(TokenError::Expired));
+    assert_eq!(
+        rotated.open(&token, c.expires_at_ms + 1),
+        Err(TokenError::Expired)
+    );
     // Key 1 deleted: its tokens and access keys stop working.
     let pruned = KeyRing::new(&[material(2, false)]).unwrap();
     assert_eq!(pruned.open(&token, NOW), Err(TokenError::UnknownKey));
-    assert_eq!(pruned.secret_for(&c.access_key_id), Err(TokenError::InvalidAccessKeyId));
+    assert_eq!(
+        pruned.secret_for(&c.access_key_id),
+        Err(TokenError::InvalidAccessKeyId)
+    );
 }
 
 #[test]
 fn a_wrong_key_with_the_same_id_fails() {
     let a = KeyRing::new(&[material(3, false)]).unwrap();
-    let b = KeyRing::new(&[KeyMaterial { id: 3, material: vec![9; 32], retired: false }]).unwrap();
+    let b = KeyRing::new(&[KeyMaterial {
+        id: 3,
+        material: vec![9; 32],
+        retired: false,
+    }])
+    .unwrap();
     let token = a.seal(&claims(&a, NOW)).unwrap();
     assert_eq!(b.open(&token, NOW), Err(TokenError::Invalid));
 }
@@ -90,14 +117,32 @@ fn a_wrong_key_with_the_same_id_fails() {
 fn no_active_key_cannot_seal() {
     let ring = KeyRing::new(&[material(1, true)]).unwrap();
     assert_eq!(ring.new_access_key_id(), Err(TokenError::NoActiveKey));
-    assert!(KeyRing::new(&[KeyMaterial { id: 1, material: vec![0; 31], retired: false }]).is_err());
+    assert!(
+        KeyRing::new(&[KeyMaterial {
+            id: 1,
+            material: vec![0; 31],
+            retired: false
+        }])
+        .is_err()
+    );
     assert!(KeyRing::new(&[material(1, false), material(1, false)]).is_err());
 }
 
 #[test]
 fn access_key_id_validation() {
-    for bad in ["", "ASIA", "AKIAAAAAAAAAAAAAAAAA", "ASIAaaaaaaaaaaaaaaaa", "ASIAAAAAAAAAAAAAAAAAA", "ASIA1111111111111111"] {
-        assert_eq!(KeyRing::key_id_of(bad), Err(TokenError::InvalidAccessKeyId), "{bad}");
+    for bad in [
+        "",
+        "ASIA",
+        "AKIAAAAAAAAAAAAAAAAA",
+        "ASIAaaaaaaaaaaaaaaaa",
+        "ASIAAAAAAAAAAAAAAAAAA",
+        "ASIA1111111111111111",
+    ] {
+        assert_eq!(
+            KeyRing::key_id_of(bad),
+            Err(TokenError::InvalidAccessKeyId),
+            "{bad}"
+        );
     }
 }
 
