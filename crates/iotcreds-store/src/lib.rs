@@ -15,14 +15,17 @@
 //!   referential rules and the count limits named on each method, and reports them as
 //!   [`StoreError`]s that carry no HTTP or AWS wire detail.
 //! - **Generation.** Every successful write increments a registry-wide generation counter in the
-//!   same transaction ([`Store::generation`]). Caches remember the generation they were filled
-//!   at and drop everything when it moves; engines that can push changes (PostgreSQL
-//!   `LISTEN/NOTIFY`) also expose [`Store::subscribe`].
+//!   same transaction ([`Store::generation`]); a call that turns out to change nothing
+//!   (such as attaching what is attached, or `init_setting` of a set key) leaves
+//!   it. Caches remember the generation they were filled at and drop everything when it moves;
+//!   engines that can push changes (PostgreSQL `LISTEN/NOTIFY`) also expose
+//!   [`Store::subscribe`].
 //! - **Names.** Thing, thing type, IoT policy and role alias names are case-sensitive. IAM role,
 //!   user and managed policy names are unique *regardless of case*, as in IAM, and looked up
 //!   regardless of case; the stored name keeps the case it was created with.
 //! - **Paging.** Lists are sorted by their key (name, ARN, or creation time then id for
-//!   certificates) and paged with an opaque marker; see [`PageRequest`].
+//!   certificates; IAM names regardless of case) and paged with an opaque marker; see
+//!   [`PageRequest`].
 
 mod error;
 pub mod model;
@@ -325,7 +328,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- thing principals ---------------------------------------------------------------
 
-    /// Attach a principal to a thing; attaching again is a no-op. `NotFound` (entity `Thing`)
+    /// Attach a principal to a thing; attaching again is a no-op (with the other kind, the
+    /// attachment's kind changes, under the same rules). `NotFound` (entity `Thing`)
     /// if the thing does not exist; `Conflict` if the attachment is exclusive and the
     /// principal is attached to another thing, or the principal is already attached
     /// exclusively elsewhere.

@@ -1,0 +1,159 @@
+//! Registered CA certificates.
+
+use iotcreds_store::{CaCertificate, Entity, Page, PageRequest, StoreError, StoreResult};
+use iotcreds_types::{AutoRegistrationStatus, CaCertificateStatus};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use crate::db::{err, unique_as_exists};
+use crate::paging::{self, Keyset, keyset};
+use crate::row::{RowExt, limit_i64};
+
+const SELECT_ONE: &str = "SELECT id, pem, status, auto_registration, mode, subject, not_before, \
+    not_after, created_at, modified_at, customer_version, generation_id, owned_by \
+    FROM ca_certificates WHERE id = $1";
+
+const LIST: Keyset = keyset!(
+    select: "SELECT id, pem, status, auto_registration, mode, subject, not_before, not_after, \
+             created_at, modified_at, customer_version, generation_id, owned_by FROM ca_certificates",
+    filter: "1 = 1",
+    after: "id > $2",
+    before: "id < $2",
+    asc: "id ASC",
+    desc: "id DESC",
+);
+
+fn from_row(r: &AnyRow) -> StoreResult<CaCertificate> {
+    Ok(CaCertificate {
+        id: r.text("id")?,
+        pem: r.text("pem")?,
+        status: r.wire("status")?,
+        auto_registration: r.wire("auto_registration")?,
+        mode: r.wire("mode")?,
+        subject: r.text("subject")?,
+        not_before: r.int("not_before")?,
+        not_after: r.int("not_after")?,
+        created_at: r.int("created_at")?,
+        modified_at: r.int("modified_at")?,
+        customer_version: r.int("customer_version")?,
+        generation_id: r.text("generation_id")?,
+        owned_by: r.text("owned_by")?,
+    })
+}
+
+pub(crate) async fn get(c: &mut AnyConnection, id: &str) -> StoreResult<Option<CaCertificate>> {
+    let row = sqlx::query(SELECT_ONE)
+        .bind(id)
+        .fetch_optional(c)
+        .await
+        .map_err(err)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub(crate) async fn insert(
+    c: &mut AnyConnection,
+    ca: &CaCertificate,
+    limit: usize,
+) -> StoreResult<()> {
+    if get(&mut *c, &ca.id).await?.is_some() {
+        return Err(StoreError::already_exists(Entity::CaCertificate, &ca.id));
+    }
+    let same_subject: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ca_certificates WHERE subject = $1")
+            .bind(&ca.subject)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(err)?;
+    if same_subject >= limit_i64(limit) {
+        return Err(StoreError::limit(
+            Entity::CaCertificate,
+            &ca.id,
+            format!("{limit} CA certificates with the same subject are already registered"),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO ca_certificates (id, pem, status, auto_registration, mode, subject, \
+         not_before, not_after, created_at, modified_at, customer_version, generation_id, owned_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&ca.id)
+    .bind(&ca.pem)
+    .bind(ca.status.as_str())
+    .bind(ca.auto_registration.as_str())
+    .bind(ca.mode.as_str())
+    .bind(&ca.subject)
+    .bind(ca.not_before)
+    .bind(ca.not_after)
+    .bind(ca.created_at)
+    .bind(ca.modified_at)
+    .bind(ca.customer_version)
+    .bind(&ca.generation_id)
+    .bind(&ca.owned_by)
+    .execute(c)
+    .await
+    .map_err(unique_as_exists(Entity::CaCertificate, &ca.id))?;
+    Ok(())
+}
+
+pub(crate) async fn list(
+    c: &mut AnyConnection,
+    page: &PageRequest,
+) -> StoreResult<Page<CaCertificate>> {
+    let marker = paging::decode_marker(page)?;
+    let mut q = sqlx::query(LIST.sql(page, marker.is_some())).bind(paging::fetch_limit(page));
+    if let Some(m) = marker {
+        q = q.bind(m);
+    }
+    let rows = q.fetch_all(c).await.map_err(err)?;
+    let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+    Ok(paging::finish(items, page, |ca| ca.id.clone()))
+}
+
+pub(crate) async fn update(
+    c: &mut AnyConnection,
+    id: &str,
+    status: Option<CaCertificateStatus>,
+    auto_registration: Option<AutoRegistrationStatus>,
+    generation_id: &str,
+    modified_at: i64,
+) -> StoreResult<CaCertificate> {
+    let done = sqlx::query(
+        "UPDATE ca_certificates SET status = COALESCE($2, status), \
+         auto_registration = COALESCE($3, auto_registration), \
+         customer_version = customer_version + 1, generation_id = $4, modified_at = $5 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.map(|s| s.as_str()))
+    .bind(auto_registration.map(|s| s.as_str()))
+    .bind(generation_id)
+    .bind(modified_at)
+    .execute(&mut *c)
+    .await
+    .map_err(err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found(Entity::CaCertificate, id));
+    }
+    get(c, id)
+        .await?
+        .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))
+}
+
+pub(crate) async fn delete(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
+    let Some(ca) = get(&mut *c, id).await? else {
+        return Err(StoreError::not_found(Entity::CaCertificate, id));
+    };
+    if ca.status == CaCertificateStatus::Active {
+        return Err(StoreError::invalid_state(
+            Entity::CaCertificate,
+            id,
+            "an ACTIVE CA certificate cannot be deleted",
+        ));
+    }
+    sqlx::query("DELETE FROM ca_certificates WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! IAM users, their inline policies and access keys.
+
+use iotcreds_store::*;
+use iotcreds_types::AccessKeyStatus;
+
+use crate::Harness;
+use crate::fixtures::*;
+
+/// User names are unique and found regardless of case; lists filter by path prefix.
+pub async fn user_names_ignore_case_and_paths<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let mut admin = user("Admin", "/ops/");
+    admin.tags = vec![tag("team", "ops")];
+    s.insert_user(&admin).await.unwrap();
+    assert_eq!(s.user("ADMIN").await.unwrap(), Some(admin.clone()));
+    expect_err_key(
+        s.insert_user(&user("admin", "/")).await,
+        "AlreadyExists",
+        Entity::User,
+        "admin",
+    );
+    assert_eq!(s.user("nobody").await.unwrap(), None);
+    for (n, p) in [("bob", "/"), ("Carol", "/ops/night/"), ("dave", "/opsx/")] {
+        s.insert_user(&user(n, p)).await.unwrap();
+    }
+    let names = async |prefix: Option<&str>| {
+        collect(
+            1,
+            true,
+            |u: &User| u.name.clone(),
+            async |p| s.list_users(prefix, &p).await,
+        )
+        .await
+    };
+    assert_eq!(names(None).await, vec!["Admin", "bob", "Carol", "dave"]);
+    assert_eq!(names(Some("/ops/")).await, vec!["Admin", "Carol"]);
+    let listed = s
+        .list_users(Some("/ops/"), &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0], admin, "listed users carry their tags");
+    // Users and roles are separate namespaces.
+    s.insert_role(&role("admin", "/")).await.unwrap();
+}
+
+/// Inline policies of users (the same rules as for roles).
+pub async fn user_inline_policies<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let inline = |n: &str, d: &str| InlinePolicy {
+        name: n.into(),
+        document: doc(d),
+    };
+    expect_err(
+        s.put_user_policy("u", &inline("p", "1")).await,
+        "NotFound",
+        Entity::User,
+    );
+    expect_err(s.user_policy("u", "p").await, "NotFound", Entity::User);
+    expect_err(
+        s.list_user_policies("u", &PageRequest::default()).await,
+        "NotFound",
+        Entity::User,
+    );
+    expect_err(
+        s.delete_user_policy("u", "p").await,
+        "NotFound",
+        Entity::User,
+    );
+    s.insert_user(&user("U", "/")).await.unwrap();
+    s.put_user_policy("u", &inline("b", "1")).await.unwrap();
+    s.put_user_policy("u", &inline("a", "2")).await.unwrap();
+    s.put_user_policy("U", &inline("b", "3")).await.unwrap();
+    assert_eq!(
+        s.user_policy("u", "b").await.unwrap(),
+        Some(inline("b", "3"))
+    );
+    assert_eq!(s.user_policy("u", "c").await.unwrap(), None);
+    let all = collect(
+        1,
+        true,
+        |p: &InlinePolicy| p.clone(),
+        async |p| s.list_user_policies("u", &p).await,
+    )
+    .await;
+    assert_eq!(all, vec![inline("a", "2"), inline("b", "3")]);
+    s.delete_user_policy("u", "a").await.unwrap();
+    expect_err_key(
+        s.delete_user_policy("u", "a").await,
+        "NotFound",
+        Entity::InlinePolicy,
+        "a",
+    );
+    // A role with the same name has its own inline policies.
+    s.insert_role(&role("u", "/")).await.unwrap();
+    assert!(
+        s.list_role_policies("u", &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+/// Access keys: owner must exist, ids unique, at most `access_keys_per_user`, found by id with
+/// the owner's stored name, listed by id, status changes and deletes only by their owner.
+pub async fn access_keys_lifecycle<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    expect_err(
+        s.insert_access_key(&access_key("AKIA0000000000000001", "u"))
+            .await,
+        "NotFound",
+        Entity::User,
+    );
+    s.insert_user(&user("Alice", "/")).await.unwrap();
+    s.insert_user(&user("bob", "/")).await.unwrap();
+    let k2 = access_key("AKIA0000000000000002", "alice");
+    let k1 = access_key("AKIA0000000000000001", "ALICE");
+    s.insert_access_key(&k2).await.unwrap();
+    s.insert_access_key(&k1).await.unwrap();
+    expect_err_key(
+        s.insert_access_key(&access_key("AKIA0000000000000003", "alice"))
+            .await,
+        "LimitExceeded",
+        Entity::AccessKey,
+        "alice",
+    );
+    expect_err_key(
+        s.insert_access_key(&access_key("AKIA0000000000000001", "bob"))
+            .await,
+        "AlreadyExists",
+        Entity::AccessKey,
+        "AKIA0000000000000001",
+    );
+
+    let got = s.access_key("AKIA0000000000000002").await.unwrap().unwrap();
+    assert_eq!(got.user_name, "Alice", "the owner's stored name");
+    assert_eq!(
+        (got.secret.as_str(), got.status, got.created_at),
+        (k2.secret.as_str(), AccessKeyStatus::Active, k2.created_at)
+    );
+    assert_eq!(s.access_key("AKIA9999999999999999").await.unwrap(), None);
+    let ids: Vec<String> = s
+        .list_access_keys("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    assert_eq!(ids, vec!["AKIA0000000000000001", "AKIA0000000000000002"]);
+    assert!(s.list_access_keys("bob").await.unwrap().is_empty());
+    expect_err(s.list_access_keys("ghost").await, "NotFound", Entity::User);
+
+    s.update_access_key("alice", &k1.access_key_id, AccessKeyStatus::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.access_key(&k1.access_key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AccessKeyStatus::Inactive
+    );
+    expect_err(
+        s.update_access_key("bob", &k1.access_key_id, AccessKeyStatus::Active)
+            .await,
+        "NotFound",
+        Entity::AccessKey,
+    );
+    expect_err(
+        s.update_access_key("ghost", &k1.access_key_id, AccessKeyStatus::Active)
+            .await,
+        "NotFound",
+        Entity::User,
+    );
+    expect_err(
+        s.update_access_key("alice", "AKIA9999999999999999", AccessKeyStatus::Active)
+            .await,
+        "NotFound",
+        Entity::AccessKey,
+    );
+
+    expect_err(
+        s.delete_access_key("bob", &k1.access_key_id).await,
+        "NotFound",
+        Entity::AccessKey,
+    );
+    expect_err(
+        s.delete_access_key("ghost", &k1.access_key_id).await,
+        "NotFound",
+        Entity::User,
+    );
+    s.delete_access_key("Alice", &k1.access_key_id)
+        .await
+        .unwrap();
+    assert_eq!(s.access_key(&k1.access_key_id).await.unwrap(), None);
+    s.insert_access_key(&access_key("AKIA0000000000000003", "alice"))
+        .await
+        .unwrap();
+}
+
+/// Deleting a user: absent, access keys, inline policies, attached policies, then fine.
+pub async fn user_delete_rules<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    expect_err_key(s.delete_user("u").await, "NotFound", Entity::User, "u");
+    let mut u = user("u", "/");
+    u.tags = vec![tag("k", "v")];
+    s.insert_user(&u).await.unwrap();
+    s.insert_access_key(&access_key("AKIA0000000000000001", "u"))
+        .await
+        .unwrap();
+    expect_err_key(s.delete_user("U").await, "Conflict", Entity::User, "U");
+    s.delete_access_key("u", "AKIA0000000000000001")
+        .await
+        .unwrap();
+    s.put_user_policy(
+        "u",
+        &InlinePolicy {
+            name: "i".into(),
+            document: doc("i"),
+        },
+    )
+    .await
+    .unwrap();
+    expect_err(s.delete_user("u").await, "Conflict", Entity::User);
+    s.delete_user_policy("u", "i").await.unwrap();
+    s.insert_managed_policy(&managed("m", "/"), &doc("m"))
+        .await
+        .unwrap();
+    s.attach_managed_policy(PolicyHolder::User("u"), &policy_arn("/", "m"))
+        .await
+        .unwrap();
+    expect_err(s.delete_user("u").await, "Conflict", Entity::User);
+    s.detach_managed_policy(PolicyHolder::User("u"), &policy_arn("/", "m"))
+        .await
+        .unwrap();
+    s.delete_user("U").await.unwrap();
+    assert_eq!(s.user("u").await.unwrap(), None);
+    s.insert_user(&user("u", "/")).await.unwrap();
+    assert!(
+        s.user("u").await.unwrap().unwrap().tags.is_empty(),
+        "old tags are gone"
+    );
+}
