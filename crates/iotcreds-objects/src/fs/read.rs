@@ -1,0 +1,543 @@
+//! The read path: GetObject and HeadObject (conditionals, ranges, part numbers, overrides).
+
+use std::fs::File;
+use std::io::SeekFrom;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::dto::{ETag, Timestamp};
+use s3s::dto::{
+    ETagCondition, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, Range,
+    StreamingBlob,
+};
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio_util::io::ReaderStream;
+
+use super::format::{self, ObjectMeta};
+use super::write::precondition_failed;
+use super::{Bucket, FsBackend, blocking, internal, layout, no_such_key, timestamp};
+
+/// An object file opened for reading, with its metadata. The open descriptor pins this version:
+/// a concurrent overwrite or delete does not affect what is read from it.
+pub(crate) struct OpenObject {
+    pub file: File,
+    pub meta: ObjectMeta,
+}
+
+/// Opens `key` in `bucket` (blocking). `NoSuchKey` if absent.
+pub(crate) fn open_object(bucket: &Bucket, key: &str) -> S3Result<OpenObject> {
+    layout::check_key(key)?;
+    let path = bucket.dir.join(layout::object_rel_path(key));
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
+        Err(e) => return Err(internal(e)),
+    };
+    let meta = format::read_meta(&file).map_err(internal)?;
+    if meta.key != key {
+        return Err(no_such_key());
+    }
+    Ok(OpenObject { file, meta })
+}
+
+/// Only the version `null` exists (no versioning).
+pub(crate) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+    }
+}
+
+fn seconds(ns: i128) -> i128 {
+    ns.div_euclid(1_000_000_000)
+}
+
+fn ts_seconds(t: &Timestamp) -> i128 {
+    i128::from(time::OffsetDateTime::from(t.clone()).unix_timestamp())
+}
+
+fn etag_matches(cond: &ETagCondition, etag: &str) -> bool {
+    match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == etag,
+    }
+}
+
+/// The four conditional headers of a read, in AWS's (RFC 9110's) precedence: `If-Match`
+/// decides and `If-Unmodified-Since` is ignored when `If-Match` is present; likewise
+/// `If-None-Match` over `If-Modified-Since`. Dates compare at one-second resolution.
+pub(crate) struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+pub(crate) enum Outcome {
+    Proceed,
+    PreconditionFailed,
+    NotModified,
+}
+
+impl Conditions<'_> {
+    pub(crate) fn evaluate(&self, meta: &ObjectMeta) -> Outcome {
+        let lm = seconds(meta.last_modified_ns);
+        if let Some(c) = self.if_match {
+            if !etag_matches(c, &meta.etag) {
+                return Outcome::PreconditionFailed;
+            }
+        } else if let Some(t) = self.if_unmodified_since
+            && lm > ts_seconds(t)
+        {
+            return Outcome::PreconditionFailed;
+        }
+        if let Some(c) = self.if_none_match {
+            if etag_matches(c, &meta.etag) {
+                return Outcome::NotModified;
+            }
+        } else if let Some(t) = self.if_modified_since
+            && lm <= ts_seconds(t)
+        {
+            return Outcome::NotModified;
+        }
+        Outcome::Proceed
+    }
+
+    /// Read semantics: 412 or 304 (with the object's ETag and Last-Modified).
+    fn check_read(&self, meta: &ObjectMeta) -> S3Result<()> {
+        match self.evaluate(meta) {
+            Outcome::Proceed => Ok(()),
+            Outcome::PreconditionFailed => Err(precondition_failed()),
+            Outcome::NotModified => {
+                let mut err = s3_error!(NotModified, "Not Modified");
+                let mut h = HeaderMap::new();
+                if let Ok(v) = ETag::Strong(meta.etag.clone()).to_http_header() {
+                    h.insert(http::header::ETAG, v);
+                }
+                if let Ok(v) = HeaderValue::from_str(&http_date(meta.last_modified_ns)) {
+                    h.insert(http::header::LAST_MODIFIED, v);
+                }
+                err.set_headers(h);
+                Err(err)
+            }
+        }
+    }
+}
+
+fn http_date(ns: i128) -> String {
+    let mut buf = Vec::new();
+    match timestamp(ns).format(s3s::dto::TimestampFormat::HttpDate, &mut buf) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The byte range to serve: (start, length, Content-Range, parts count).
+struct Selection {
+    start: u64,
+    len: u64,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+}
+
+fn select(
+    meta: &ObjectMeta,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<Selection> {
+    let size = meta.size;
+    let multipart_count = i32::try_from(meta.parts.len()).ok().filter(|n| *n > 0);
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        )),
+        (None, Some(n)) => {
+            if !(1..=10_000).contains(&n) {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Part number must be an integer between 1 and 10000, inclusive"
+                ));
+            }
+            let idx = usize::try_from(n - 1).map_err(internal)?;
+            let (start, len) = if meta.parts.is_empty() {
+                if n != 1 {
+                    return Err(invalid_part_number());
+                }
+                (0, size)
+            } else {
+                let Some(part) = meta.parts.get(idx) else {
+                    return Err(invalid_part_number());
+                };
+                let start: u64 = meta.parts[..idx].iter().map(|p| p.size).sum();
+                (start, part.size)
+            };
+            let content_range =
+                (len > 0).then(|| format!("bytes {start}-{}/{size}", start + len - 1));
+            Ok(Selection {
+                start,
+                len,
+                content_range,
+                parts_count: multipart_count,
+            })
+        }
+        (Some(r), None) => {
+            let ok = if size == 0 { None } else { r.check(size).ok() };
+            let Some(span) = ok else {
+                let mut err = s3_error!(InvalidRange, "The requested range is not satisfiable");
+                let mut h = HeaderMap::new();
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/xml"),
+                );
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    h.insert(http::header::CONTENT_RANGE, v);
+                }
+                err.set_headers(h);
+                return Err(err);
+            };
+            let content_range = Some(format!("bytes {}-{}/{size}", span.start, span.end - 1));
+            Ok(Selection {
+                start: span.start,
+                len: span.end - span.start,
+                content_range,
+                parts_count: multipart_count,
+            })
+        }
+        (None, None) => Ok(Selection {
+            start: 0,
+            len: size,
+            content_range: None,
+            parts_count: multipart_count,
+        }),
+    }
+}
+
+fn invalid_part_number() -> S3Error {
+    let mut err = S3Error::with_message(
+        s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
+    err
+}
+
+/// The checksum headers of a response: only with `x-amz-checksum-mode: ENABLED`, never for a
+/// byte range; a part's own checksum for `partNumber` of a multipart object.
+fn checksum_for(
+    meta: &ObjectMeta,
+    mode: bool,
+    range: bool,
+    part_number: Option<i32>,
+) -> Option<(String, String, String)> {
+    if !mode || range {
+        return None;
+    }
+    let c = meta.checksum.as_ref()?;
+    if let Some(n) = part_number
+        && !meta.parts.is_empty()
+    {
+        let part = meta.parts.get(usize::try_from(n - 1).ok()?)?;
+        return Some((
+            c.algorithm.clone(),
+            part.checksum.clone()?,
+            "COMPOSITE".to_owned(),
+        ))
+        .filter(|_| c.kind == "COMPOSITE");
+    }
+    let value = if c.kind == "COMPOSITE" {
+        format!("{}-{}", c.value, meta.parts.len())
+    } else {
+        c.value.clone()
+    };
+    Some((c.algorithm.clone(), value, c.kind.clone()))
+}
+
+/// Output fields shared by GET and HEAD.
+pub(crate) struct Common {
+    pub etag: ETag,
+    pub last_modified: Timestamp,
+    pub content_length: i64,
+    pub content_range: Option<String>,
+    pub parts_count: Option<i32>,
+    pub checksum: Option<(String, String, String)>,
+    pub meta: ObjectMeta,
+}
+
+struct ReadArgs<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<&'a str>,
+    cond: Conditions<'a>,
+    range: Option<&'a Range>,
+    part_number: Option<i32>,
+    checksum_mode: bool,
+}
+
+impl FsBackend {
+    async fn open_for_read(&self, a: ReadArgs<'_>) -> S3Result<(OpenObject, Common, u64)> {
+        check_version_id(a.version_id)?;
+        let bucket = self.inner().bucket(a.bucket)?;
+        let key = a.key.to_owned();
+        let obj = blocking(move || open_object(&bucket, &key)).await?;
+        a.cond.check_read(&obj.meta)?;
+        let sel = select(&obj.meta, a.range, a.part_number)?;
+        let meta = obj.meta.clone();
+        let common = Common {
+            etag: ETag::Strong(meta.etag.clone()),
+            last_modified: timestamp(meta.last_modified_ns),
+            content_length: i64::try_from(sel.len).map_err(internal)?,
+            content_range: sel.content_range,
+            parts_count: sel.parts_count,
+            checksum: checksum_for(&meta, a.checksum_mode, a.range.is_some(), a.part_number),
+            meta,
+        };
+        Ok((obj, common, sel.start))
+    }
+
+    pub(crate) async fn get_object_impl(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = &req.input;
+        let args = ReadArgs {
+            bucket: &i.bucket,
+            key: &i.key,
+            version_id: i.version_id.as_deref(),
+            cond: Conditions {
+                if_match: i.if_match.as_ref(),
+                if_none_match: i.if_none_match.as_ref(),
+                if_modified_since: i.if_modified_since.as_ref(),
+                if_unmodified_since: i.if_unmodified_since.as_ref(),
+            },
+            range: i.range.as_ref(),
+            part_number: i.part_number,
+            checksum_mode: i
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == "ENABLED"),
+        };
+        let (obj, c, start) = self.open_for_read(args).await?;
+        let len = c.content_length.unsigned_abs();
+        let mut file = tokio::fs::File::from_std(obj.file);
+        file.seek(SeekFrom::Start(format::HEADER_LEN + start))
+            .await
+            .map_err(internal)?;
+        let body = FileBody {
+            inner: ReaderStream::with_capacity(file.take(len), 64 * 1024),
+            remaining: len,
+        };
+        let a = &c.meta.attrs;
+        let (ck_algo, ck_value, ck_type) = c
+            .checksum
+            .clone()
+            .map_or((None, None, None), |(a, v, t)| (Some(a), Some(v), Some(t)));
+        let mut out = GetObjectOutput {
+            body: Some(StreamingBlob::new(body)),
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: Some(c.content_length),
+            content_range: c.content_range.clone(),
+            e_tag: Some(c.etag.clone()),
+            last_modified: Some(c.last_modified.clone()),
+            parts_count: c.parts_count,
+            content_type: Some(
+                a.content_type
+                    .clone()
+                    .unwrap_or_else(|| "binary/octet-stream".to_owned()),
+            ),
+            content_encoding: a.content_encoding.clone(),
+            content_disposition: a.content_disposition.clone(),
+            content_language: a.content_language.clone(),
+            cache_control: a.cache_control.clone(),
+            expires: a
+                .expires
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .map(Into::into),
+            website_redirect_location: a.website_redirect_location.clone(),
+            metadata: (!a.metadata.is_empty()).then(|| {
+                a.metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            checksum_type: ck_type.map(Into::into),
+            ..GetObjectOutput::default()
+        };
+        set_checksum(ck_algo.as_deref(), ck_value, |algo, v| match algo {
+            "CRC32" => out.checksum_crc32 = Some(v),
+            "CRC32C" => out.checksum_crc32c = Some(v),
+            "CRC64NVME" => out.checksum_crc64nvme = Some(v),
+            "SHA1" => out.checksum_sha1 = Some(v),
+            _ => out.checksum_sha256 = Some(v),
+        });
+        let i = &req.input;
+        override_str(&mut out.content_type, i.response_content_type.as_ref());
+        override_str(
+            &mut out.content_language,
+            i.response_content_language.as_ref(),
+        );
+        override_str(&mut out.cache_control, i.response_cache_control.as_ref());
+        override_str(
+            &mut out.content_disposition,
+            i.response_content_disposition.as_ref(),
+        );
+        override_str(
+            &mut out.content_encoding,
+            i.response_content_encoding.as_ref(),
+        );
+        if let Some(e) = &i.response_expires {
+            out.expires = Some(e.clone());
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn head_object_impl(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let i = &req.input;
+        let args = ReadArgs {
+            bucket: &i.bucket,
+            key: &i.key,
+            version_id: i.version_id.as_deref(),
+            cond: Conditions {
+                if_match: i.if_match.as_ref(),
+                if_none_match: i.if_none_match.as_ref(),
+                if_modified_since: i.if_modified_since.as_ref(),
+                if_unmodified_since: i.if_unmodified_since.as_ref(),
+            },
+            range: i.range.as_ref(),
+            part_number: i.part_number,
+            checksum_mode: i
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == "ENABLED"),
+        };
+        let (_obj, c, _) = self.open_for_read(args).await?;
+        let a = &c.meta.attrs;
+        let (ck_algo, ck_value, ck_type) = c
+            .checksum
+            .clone()
+            .map_or((None, None, None), |(a, v, t)| (Some(a), Some(v), Some(t)));
+        let partial = c.content_range.is_some();
+        let mut out = HeadObjectOutput {
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: Some(c.content_length),
+            content_range: c.content_range,
+            e_tag: Some(c.etag),
+            last_modified: Some(c.last_modified),
+            parts_count: c.parts_count,
+            content_type: Some(
+                a.content_type
+                    .clone()
+                    .unwrap_or_else(|| "binary/octet-stream".to_owned()),
+            ),
+            content_encoding: a.content_encoding.clone(),
+            content_disposition: a.content_disposition.clone(),
+            content_language: a.content_language.clone(),
+            cache_control: a.cache_control.clone(),
+            expires: a
+                .expires
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .map(Into::into),
+            website_redirect_location: a.website_redirect_location.clone(),
+            metadata: (!a.metadata.is_empty()).then(|| {
+                a.metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            checksum_type: ck_type.map(Into::into),
+            ..HeadObjectOutput::default()
+        };
+        set_checksum(ck_algo.as_deref(), ck_value, |algo, v| match algo {
+            "CRC32" => out.checksum_crc32 = Some(v),
+            "CRC32C" => out.checksum_crc32c = Some(v),
+            "CRC64NVME" => out.checksum_crc64nvme = Some(v),
+            "SHA1" => out.checksum_sha1 = Some(v),
+            _ => out.checksum_sha256 = Some(v),
+        });
+        let i = &req.input;
+        override_str(&mut out.content_type, i.response_content_type.as_ref());
+        override_str(
+            &mut out.content_language,
+            i.response_content_language.as_ref(),
+        );
+        override_str(&mut out.cache_control, i.response_cache_control.as_ref());
+        override_str(
+            &mut out.content_disposition,
+            i.response_content_disposition.as_ref(),
+        );
+        override_str(
+            &mut out.content_encoding,
+            i.response_content_encoding.as_ref(),
+        );
+        if let Some(e) = &i.response_expires {
+            out.expires = Some(e.clone());
+        }
+        let mut resp = S3Response::new(out);
+        if partial {
+            resp.status = Some(StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+}
+
+pub(crate) fn set_checksum(
+    algo: Option<&str>,
+    value: Option<String>,
+    mut set: impl FnMut(&str, String),
+) {
+    if let (Some(a), Some(v)) = (algo, value) {
+        set(a, v);
+    }
+}
+
+fn override_str(field: &mut Option<String>, value: Option<&String>) {
+    if let Some(v) = value {
+        *field = Some(v.clone());
+    }
+}
+
+/// The response body: the object's data range, read from the pinned descriptor, with an exact
+/// length so that hyper sends `Content-Length`.
+struct FileBody {
+    inner: ReaderStream<tokio::io::Take<tokio::fs::File>>,
+    remaining: u64,
+}
+
+impl Stream for FileBody {
+    type Item = Result<Bytes, s3s::StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                this.remaining = this.remaining.saturating_sub(b.len() as u64);
+                Poll::Ready(Some(Ok(b)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) if this.remaining > 0 => {
+                // The file is shorter than its metadata says (damaged disk): fail the response.
+                this.remaining = 0;
+                Poll::Ready(Some(Err(Box::new(std::io::Error::from(
+                    std::io::ErrorKind::UnexpectedEof,
+                )))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl ByteStream for FileBody {
+    fn remaining_length(&self) -> RemainingLength {
+        usize::try_from(self.remaining)
+            .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
+    }
+}
