@@ -1,0 +1,262 @@
+//! Authentication on the service endpoint: an access key id (and session token) to a
+//! [`Principal`] and its secret, and SigV4 verification of non-S3 requests.
+//!
+//! - `ASIA…` keys are temporary: the secret is derived from the key id by the token key ring,
+//!   and the session token is required, must open, must belong to that key id and must not
+//!   have expired; the principal is the session's role *as it is now* (a deleted role denies).
+//! - `AKIA…` keys are long-term: the account's root key, or an ACTIVE key of an IAM user.
+//!
+//! S3 requests are verified by s3s (which calls [`resolve`] through `S3Auth` and the access
+//! hook); IoT, IAM and STS requests by [`authenticate`], with the SigV4 crate in generic mode.
+
+use std::sync::Arc;
+
+use iotcreds_sigv4::{Mode, ParsedAuth, RequestParts, SigV4Error, VerifyOptions, payload_sha256};
+use iotcreds_store::StoreError;
+use iotcreds_token::{Secret, TokenError};
+use iotcreds_types::AccessKeyStatus;
+
+use crate::Registry;
+use crate::authz::Principal;
+
+/// Why a request was not authenticated. The edges map each to their protocol's error.
+#[derive(Debug)]
+pub enum AuthError {
+    /// The signature check failed (or there was none).
+    Sig(SigV4Error),
+    /// The access key id is unknown or inactive.
+    UnknownAccessKey,
+    /// A temporary key without a session token, or a token that does not open or belongs to
+    /// another key.
+    InvalidToken,
+    /// The session token has expired.
+    ExpiredToken,
+    /// The session's role no longer exists.
+    RoleGone,
+    /// The registry cannot be reached.
+    Unavailable(String),
+    /// Anything else.
+    Internal(String),
+}
+
+impl From<SigV4Error> for AuthError {
+    fn from(e: SigV4Error) -> Self {
+        AuthError::Sig(e)
+    }
+}
+
+fn store_err(e: StoreError) -> AuthError {
+    if e.is_unavailable() {
+        AuthError::Unavailable(e.to_string())
+    } else {
+        AuthError::Internal(e.to_string())
+    }
+}
+
+/// The secret of an access key id, without resolving the principal (S3's `S3Auth` needs only
+/// this; the session token is checked by the access hook through [`resolve`]).
+pub async fn secret_of(registry: &Registry, access_key_id: &str) -> Result<Secret, AuthError> {
+    if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
+        return registry
+            .keyring()
+            .secret_for(access_key_id)
+            .map_err(|_| AuthError::UnknownAccessKey);
+    }
+    let root = registry.root();
+    if access_key_id == root.access_key_id {
+        return Ok(root.secret.clone());
+    }
+    match registry
+        .access_key(access_key_id)
+        .await
+        .map_err(store_err)?
+    {
+        Some(k) if k.status == AccessKeyStatus::Active => Ok(Secret::new(k.secret.clone())),
+        _ => Err(AuthError::UnknownAccessKey),
+    }
+}
+
+/// Resolve an access key id and session token to a principal and the key's secret.
+pub async fn resolve(
+    registry: &Registry,
+    access_key_id: &str,
+    session_token: Option<&str>,
+    now_ms: i64,
+) -> Result<(Principal, Secret), AuthError> {
+    let account = registry.account_id().to_owned();
+    if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
+        let ring = registry.keyring();
+        let secret = ring
+            .secret_for(access_key_id)
+            .map_err(|_| AuthError::UnknownAccessKey)?;
+        let token = session_token.ok_or(AuthError::InvalidToken)?;
+        let claims = ring
+            .open_for(token, access_key_id, now_ms)
+            .map_err(|e| match e {
+                TokenError::Expired => AuthError::ExpiredToken,
+                _ => AuthError::InvalidToken,
+            })?;
+        let role = registry
+            .role(&claims.role_name)
+            .await
+            .map_err(store_err)?
+            .ok_or(AuthError::RoleGone)?;
+        return Ok((
+            Principal::Session {
+                claims: Arc::new(claims),
+                role,
+            },
+            secret,
+        ));
+    }
+    let root = registry.root();
+    if access_key_id == root.access_key_id {
+        return Ok((
+            Principal::Root {
+                account,
+                access_key_id: access_key_id.to_owned(),
+            },
+            root.secret.clone(),
+        ));
+    }
+    let key = match registry
+        .access_key(access_key_id)
+        .await
+        .map_err(store_err)?
+    {
+        Some(k) if k.status == AccessKeyStatus::Active => k,
+        _ => return Err(AuthError::UnknownAccessKey),
+    };
+    let user = registry
+        .user(&key.user_name)
+        .await
+        .map_err(store_err)?
+        .ok_or(AuthError::UnknownAccessKey)?;
+    Ok((
+        Principal::User {
+            user,
+            account,
+            access_key_id: access_key_id.to_owned(),
+        },
+        Secret::new(key.secret.clone()),
+    ))
+}
+
+/// Authenticate a buffered non-S3 request signed for `service`: parse, check the clock and
+/// scope, resolve the key, verify the signature (generic mode, payload = SHA-256 of `body`).
+/// `regions` lists the regions the scope may name.
+pub async fn authenticate(
+    registry: &Registry,
+    parts: &http::request::Parts,
+    body: &[u8],
+    service: &str,
+    regions: &[&str],
+    now: time::OffsetDateTime,
+) -> Result<Principal, AuthError> {
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    let mut headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    if !parts.headers.contains_key(http::header::HOST) {
+        // HTTP/2 carries the host in :authority.
+        if let Some(a) = authority.as_deref() {
+            headers.push(("host", a.as_bytes()));
+        }
+    }
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+    };
+    let auth = ParsedAuth::parse(&req)?;
+    let hash = payload_sha256(body);
+    let mode = Mode::Generic {
+        payload_sha256: hash.as_str(),
+    };
+    let opts = VerifyOptions {
+        service: Some(service),
+        ..VerifyOptions::default()
+    };
+    auth.check(&req, mode, &opts, now)?;
+    let region = auth.scope().region;
+    if !regions.contains(&region) {
+        return Err(SigV4Error::InvalidScope(
+            format!(
+                "Credential should be scoped to a valid region, not '{}'. ",
+                truncate(region)
+            )
+            .into(),
+        )
+        .into());
+    }
+    let now_ms = iotcreds_types::time_fmt::to_millis(now);
+    let (principal, secret) =
+        resolve(registry, auth.access_key_id(), auth.session_token(), now_ms).await?;
+    auth.verify(&req, secret.expose(), mode, &opts, now)?;
+    Ok(principal)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The service named in a request's SigV4 credential scope (`s3`, `iot`, `iam`, `sts`), read
+/// without verifying anything: it only routes the request to the code that verifies it.
+pub fn signed_service(parts: &http::request::Parts) -> Option<String> {
+    let credential = if let Some(h) = parts.headers.get(http::header::AUTHORIZATION) {
+        let h = h.to_str().ok()?;
+        let i = h.find("Credential=")?;
+        h[i + "Credential=".len()..]
+            .split([',', ' '])
+            .next()?
+            .to_owned()
+    } else {
+        let q = parts.uri.query()?;
+        let v = q
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8()
+            .ok()?
+            .into_owned()
+    };
+    let mut it = credential.split('/');
+    let service = it.nth(3)?;
+    Some(service.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(req: http::Request<()>) -> http::request::Parts {
+        req.into_parts().0
+    }
+
+    #[test]
+    fn service_from_scope() {
+        let p = parts(
+            http::Request::get("/")
+                .header(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x",
+                )
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(signed_service(&p).as_deref(), Some("iam"));
+        let p = parts(
+            http::Request::get("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fs3%2Faws4_request")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(signed_service(&p).as_deref(), Some("s3"));
+        assert_eq!(
+            signed_service(&parts(http::Request::get("/").body(()).unwrap())),
+            None
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! The registry service: the store behind a cache, the account's identity, the built-in CA and
+//! the token key ring; and who a caller is ([`authz::Principal`], resolved by [`auth`]).
+//!
+//! No HTTP status codes and no SQL here: the store crates know SQL, the endpoints know HTTP.
+//!
+//! Every read on a hot path (credentials issuance, request authentication, authorisation) goes
+//! through [`Registry`]'s cached accessors; every write goes through [`Registry::mutate`], which
+//! empties the cache as soon as the write returns, so a change takes effect on the very next
+//! request. Changes made by other instances reach this one through [`watch`].
+
+pub mod auth;
+pub mod authz;
+mod bootstrap;
+mod cache;
+mod keys;
+mod watch;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use iotcreds_pki::CertificateAuthority;
+use iotcreds_pki::inspect::CertInfo;
+use iotcreds_policy::{Policy, PolicyKind};
+use iotcreds_store::{
+    AccessKey, CaCertificate, Certificate, PolicyHolder, RoleAlias, Store, StoreError, StoreResult,
+    Thing, User,
+};
+use iotcreds_token::{KeyRing, Secret};
+use iotcreds_types::{CaCertificateStatus, arn};
+
+pub use bootstrap::{
+    BootstrapError, BootstrapOutcome, new_long_term_access_key_id, new_secret_access_key, open,
+};
+pub use cache::Maps;
+use cache::{Epoch, Map};
+pub use watch::watch;
+
+/// A policy compiled for evaluation, with what identifies it in explanations.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    /// The policy's name or ARN.
+    pub id: String,
+    /// Its version (`1`, `v3`, `inline`).
+    pub version: String,
+    /// The compiled policy; `None` when the stored document no longer compiles, which callers
+    /// must treat as an explicit deny (fail closed).
+    pub policy: Option<Arc<Policy>>,
+}
+
+impl CompiledPolicy {
+    fn compile(id: String, version: String, document: &str, kind: PolicyKind) -> Self {
+        let policy = match Policy::parse(document, kind) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                tracing::error!(policy = %id, version = %version, error = %e, "stored policy does not compile; denying");
+                None
+            }
+        };
+        Self {
+            id,
+            version,
+            policy,
+        }
+    }
+}
+
+/// A certificate with its parsed form and ARN.
+#[derive(Debug)]
+pub struct CachedCertificate {
+    /// The registry row.
+    pub cert: Certificate,
+    /// The parsed certificate (validity, subject, variables).
+    pub info: CertInfo,
+    /// `arn:aws:iot:REGION:ACCOUNT:cert/ID`.
+    pub arn: String,
+}
+
+/// A role with its compiled trust and permission policies.
+#[derive(Debug)]
+pub struct CachedRole {
+    /// The registry row.
+    pub role: iotcreds_store::Role,
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub arn: String,
+    /// The trust policy.
+    pub trust: CompiledPolicy,
+    /// Inline policies, then attached managed policies (default versions).
+    pub permissions: Vec<CompiledPolicy>,
+    /// The permissions boundary's default version, if the role has one.
+    pub boundary: Option<CompiledPolicy>,
+}
+
+/// A user with its compiled permission policies.
+#[derive(Debug)]
+pub struct CachedUser {
+    /// The registry row.
+    pub user: User,
+    /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    pub arn: String,
+    /// Inline policies, then attached managed policies (default versions).
+    pub permissions: Vec<CompiledPolicy>,
+}
+
+/// The account's root credentials: full rights, like an AWS account's root user.
+pub struct RootCredentials {
+    /// `AKIA…`.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret: Secret,
+}
+
+#[derive(Default)]
+struct RegistryCache {
+    epoch: Epoch,
+    certificates: Map<String, Option<Arc<CachedCertificate>>>,
+    ca_certificates: Map<String, Option<Arc<CaCertificate>>>,
+    things: Map<String, Option<Arc<Thing>>>,
+    attachments: Map<(String, String), bool>,
+    iot_policies: Map<String, Arc<[CompiledPolicy]>>,
+    aliases: Map<String, Option<Arc<RoleAlias>>>,
+    roles: Map<String, Option<Arc<CachedRole>>>,
+    users: Map<String, Option<Arc<CachedUser>>>,
+    access_keys: Map<String, Option<Arc<AccessKey>>>,
+}
+
+impl Maps for RegistryCache {
+    fn epoch(&self) -> &Epoch {
+        &self.epoch
+    }
+
+    fn clear_all(&self) {
+        cache::clear(&self.certificates);
+        cache::clear(&self.ca_certificates);
+        cache::clear(&self.things);
+        cache::clear(&self.attachments);
+        cache::clear(&self.iot_policies);
+        cache::clear(&self.aliases);
+        cache::clear(&self.roles);
+        cache::clear(&self.users);
+        cache::clear(&self.access_keys);
+    }
+}
+
+/// The registry service. Cheap to share behind an `Arc`.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    account_id: String,
+    region: String,
+    cache: RegistryCache,
+    keyring: ArcSwap<KeyRing>,
+    ca: Arc<CertificateAuthority>,
+    root: RootCredentials,
+    registration_code: String,
+}
+
+/// Load through the cache: return the cached value, or load it and cache it unless the
+/// registry changed meanwhile.
+macro_rules! cached {
+    ($self:ident, $map:ident, $key:expr, $load:expr) => {{
+        let key = $key;
+        if let Some(v) = $self.cache.$map.get(&key) {
+            return Ok(v);
+        }
+        let seen = $self.cache.epoch.current();
+        let value = $load;
+        $self
+            .cache
+            .epoch
+            .insert(&$self.cache.$map, key, value.clone(), seen);
+        Ok(value)
+    }};
+}
+
+impl Registry {
+    /// The store, for the control plane's writes (wrap them in [`Registry::mutate`]).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The 12-digit account id.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The configured region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The built-in CA.
+    pub fn ca(&self) -> &Arc<CertificateAuthority> {
+        &self.ca
+    }
+
+    /// The account's root credentials.
+    pub fn root(&self) -> &RootCredentials {
+        &self.root
+    }
+
+    /// The account's CA registration code (`GetRegistrationCode`).
+    pub fn registration_code(&self) -> &str {
+        &self.registration_code
+    }
+
+    /// The current token key ring.
+    pub fn keyring(&self) -> Arc<KeyRing> {
+        self.keyring.load_full()
+    }
+
+    /// Run a write and then drop the cache, whatever the outcome (a failed write may still
+    /// have raced with another change; dropping the cache is always safe).
+    pub async fn mutate<T>(&self, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let result = write.await;
+        self.changed();
+        result
+    }
+
+    /// Drop every cached entry (a change happened somewhere).
+    pub fn changed(&self) {
+        self.cache.invalidate();
+    }
+
+    /// `arn:aws:iot:REGION:ACCOUNT:cert/ID`.
+    pub fn certificate_arn(&self, id: &str) -> String {
+        arn::iot_certificate(&self.region, &self.account_id, id)
+    }
+
+    /// `arn:aws:iot:REGION:ACCOUNT:rolealias/NAME`.
+    pub fn role_alias_arn(&self, name: &str) -> String {
+        arn::iot_role_alias(&self.region, &self.account_id, name)
+    }
+
+    /// A certificate, parsed, by id.
+    pub async fn certificate(&self, id: &str) -> StoreResult<Option<Arc<CachedCertificate>>> {
+        cached!(self, certificates, id.to_owned(), {
+            match self.store.certificate(id).await? {
+                None => None,
+                Some(cert) => {
+                    let info = CertInfo::from_pem(&cert.pem).map_err(|e| {
+                        StoreError::Backend(format!("stored certificate {id} does not parse: {e}"))
+                    })?;
+                    let arn = self.certificate_arn(&cert.id);
+                    Some(Arc::new(CachedCertificate { cert, info, arn }))
+                }
+            }
+        })
+    }
+
+    /// A CA certificate by id.
+    pub async fn ca_certificate(&self, id: &str) -> StoreResult<Option<Arc<CaCertificate>>> {
+        cached!(
+            self,
+            ca_certificates,
+            id.to_owned(),
+            self.store.ca_certificate(id).await?.map(Arc::new)
+        )
+    }
+
+    /// Whether the CA `id` is registered and ACTIVE.
+    pub async fn ca_is_active(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .ca_certificate(id)
+            .await?
+            .is_some_and(|ca| ca.status == CaCertificateStatus::Active))
+    }
+
+    /// A thing by name.
+    pub async fn thing(&self, name: &str) -> StoreResult<Option<Arc<Thing>>> {
+        cached!(
+            self,
+            things,
+            name.to_owned(),
+            self.store.thing(name).await?.map(Arc::new)
+        )
+    }
+
+    /// Whether `thing` is attached to `principal` (a certificate ARN).
+    pub async fn is_attached(&self, thing: &str, principal: &str) -> StoreResult<bool> {
+        cached!(
+            self,
+            attachments,
+            (thing.to_owned(), principal.to_owned()),
+            self.store.is_thing_attached(thing, principal).await?
+        )
+    }
+
+    /// The IoT policies attached to `target` (a certificate ARN), compiled.
+    pub async fn iot_policies(&self, target: &str) -> StoreResult<Arc<[CompiledPolicy]>> {
+        cached!(self, iot_policies, target.to_owned(), {
+            let rows = self.store.attached_iot_policies(&[target]).await?;
+            rows.into_iter()
+                .map(|p| {
+                    CompiledPolicy::compile(
+                        p.name,
+                        p.version_id.to_string(),
+                        &p.document,
+                        PolicyKind::Iot,
+                    )
+                })
+                .collect::<Arc<[_]>>()
+        })
+    }
+
+    /// A role alias by name.
+    pub async fn role_alias(&self, name: &str) -> StoreResult<Option<Arc<RoleAlias>>> {
+        cached!(
+            self,
+            aliases,
+            name.to_owned(),
+            self.store.role_alias(name).await?.map(Arc::new)
+        )
+    }
+
+    /// A role by name (regardless of case), with its compiled policies.
+    pub async fn role(&self, name: &str) -> StoreResult<Option<Arc<CachedRole>>> {
+        cached!(self, roles, name.to_ascii_lowercase(), {
+            match self.store.role(name).await? {
+                None => None,
+                Some(role) => {
+                    let permissions = match self
+                        .store
+                        .effective_policies(PolicyHolder::Role(&role.name))
+                        .await
+                    {
+                        Ok(p) => p,
+                        // Deleted between the two reads: treat as absent.
+                        Err(StoreError::NotFound { .. }) => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    let boundary = match &role.permissions_boundary {
+                        None => None,
+                        Some(arn) => Some(match self.store.managed_policy(arn).await? {
+                            None => CompiledPolicy {
+                                id: arn.clone(),
+                                version: String::new(),
+                                policy: None,
+                            },
+                            Some(mp) => {
+                                let doc = self
+                                    .store
+                                    .managed_policy_version(arn, &mp.default_version_id)
+                                    .await?;
+                                let doc = doc.map(|v| v.document).unwrap_or_default();
+                                CompiledPolicy::compile(
+                                    arn.clone(),
+                                    mp.default_version_id,
+                                    &doc,
+                                    PolicyKind::Identity,
+                                )
+                            }
+                        }),
+                    };
+                    Some(Arc::new(CachedRole {
+                        arn: arn::iam_role(&self.account_id, &role.path, &role.name),
+                        trust: CompiledPolicy::compile(
+                            format!("{}#trust", role.name),
+                            "trust".into(),
+                            &role.trust_policy,
+                            PolicyKind::Trust,
+                        ),
+                        permissions: permissions
+                            .into_iter()
+                            .map(|p| {
+                                CompiledPolicy::compile(
+                                    p.id,
+                                    p.version,
+                                    &p.document,
+                                    PolicyKind::Identity,
+                                )
+                            })
+                            .collect(),
+                        boundary,
+                        role,
+                    }))
+                }
+            }
+        })
+    }
+
+    /// A user by name (regardless of case), with its compiled policies.
+    pub async fn user(&self, name: &str) -> StoreResult<Option<Arc<CachedUser>>> {
+        cached!(self, users, name.to_ascii_lowercase(), {
+            match self.store.user(name).await? {
+                None => None,
+                Some(user) => {
+                    let permissions = match self
+                        .store
+                        .effective_policies(PolicyHolder::User(&user.name))
+                        .await
+                    {
+                        Ok(p) => p,
+                        Err(StoreError::NotFound { .. }) => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    Some(Arc::new(CachedUser {
+                        arn: arn::iam_user(&self.account_id, &user.path, &user.name),
+                        permissions: permissions
+                            .into_iter()
+                            .map(|p| {
+                                CompiledPolicy::compile(
+                                    p.id,
+                                    p.version,
+                                    &p.document,
+                                    PolicyKind::Identity,
+                                )
+                            })
+                            .collect(),
+                        user,
+                    }))
+                }
+            }
+        })
+    }
+
+    /// A long-term access key by id.
+    pub async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<Arc<AccessKey>>> {
+        cached!(
+            self,
+            access_keys,
+            access_key_id.to_owned(),
+            self.store.access_key(access_key_id).await?.map(Arc::new)
+        )
+    }
+}

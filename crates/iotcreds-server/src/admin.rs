@@ -1,0 +1,86 @@
+//! The admin endpoint: `GET /healthz` and `GET /metrics` (Prometheus text format).
+//!
+//! Health is 200 once every listener is serving and the registry answers, 503 otherwise. The
+//! metrics never carry a secret: labels are outcomes and operation names only.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use iotcreds_registry::Registry;
+
+/// The process-wide metrics recorder (installed once, shared by every server in the process).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests, embedding); keep serving ours.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The admin endpoint's handler.
+pub struct AdminEndpoint {
+    registry: Arc<Registry>,
+    ready: Arc<AtomicBool>,
+}
+
+impl AdminEndpoint {
+    /// `ready` is set once every listener serves.
+    pub fn new(registry: Arc<Registry>, ready: Arc<AtomicBool>) -> Self {
+        metrics_handle();
+        Self { registry, ready }
+    }
+
+    /// Answer one request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
+        match (req.method().as_str(), req.uri().path()) {
+            ("GET", "/healthz") => {
+                let (status, text) = if !self.ready.load(Ordering::Acquire) {
+                    (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                } else if let Err(e) = self.registry.store().ping().await {
+                    tracing::warn!(error = %e, "health check: registry unavailable");
+                    (StatusCode::SERVICE_UNAVAILABLE, "registry unavailable")
+                } else {
+                    (StatusCode::OK, "ok")
+                };
+                let body =
+                    serde_json::json!({ "status": text, "engine": self.registry.store().engine() });
+                respond(
+                    status,
+                    "application/json",
+                    serde_json::to_vec(&body).unwrap_or_default(),
+                )
+            }
+            ("GET", "/metrics") => {
+                let handle = metrics_handle();
+                handle.run_upkeep();
+                respond(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    handle.render().into_bytes(),
+                )
+            }
+            (_, "/healthz" | "/metrics") => respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                b"method not allowed\n".to_vec(),
+            ),
+            _ => respond(StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
+        }
+    }
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}

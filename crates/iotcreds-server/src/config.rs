@@ -1,0 +1,274 @@
+//! Server configuration: one TOML file, overridden by `IOTCREDS_*` environment variables and
+//! command-line flags (the binary merges those; this module owns the shape and the defaults).
+//!
+//! ```toml
+//! data_dir = "iotcreds-data"          # created on first start
+//! region = "us-east-1"
+//! credentials_host = "localhost"      # in the server certificate; returned by DescribeEndpoint
+//! credentials_addr = "0.0.0.0:8443"   # mutual-TLS credentials endpoint
+//! api_addr = "0.0.0.0:9000"           # S3, IoT, IAM, STS (SigV4)
+//! admin_addr = "127.0.0.1:9001"       # /healthz, /metrics
+//! # registry_url = "postgres://user@host/db"   # default: SQLite in data_dir
+//! # credentials_tls_cert = "/etc/iotcreds/server.pem"  # operator PKI instead of the built-in CA
+//! # credentials_tls_key = "/etc/iotcreds/server.key"
+//! # api_tls_cert = "..."  api_tls_key = "..."  # HTTPS on the service endpoint
+//! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `iotcreds serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded registry, objects, PKI and admin credentials live.
+    pub data_dir: PathBuf,
+    /// The AWS region iotcreds claims to be (ARNs, credential scopes, `GetBucketLocation`).
+    pub region: String,
+    /// Host name of the credentials endpoint: in its server certificate and returned by
+    /// `DescribeEndpoint(iot:CredentialProvider)`.
+    pub credentials_host: String,
+    /// Listen address of the mutual-TLS credentials endpoint.
+    pub credentials_addr: SocketAddr,
+    /// Listen address of the SigV4 service endpoint (S3, IoT, IAM, STS).
+    pub api_addr: SocketAddr,
+    /// Listen address of the admin endpoint (health, metrics). Keep it on loopback.
+    pub admin_addr: SocketAddr,
+    /// Registry location: `sqlite://PATH` or `postgres://...`; default `DATA/registry.db`.
+    pub registry_url: Option<String>,
+    /// Server certificate chain (PEM) of the credentials endpoint, replacing the generated one.
+    pub credentials_tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub credentials_tls_key: Option<PathBuf>,
+    /// Certificate chain (PEM) for HTTPS on the service endpoint.
+    pub api_tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub api_tls_key: Option<PathBuf>,
+    /// Base domain for virtual-hosted-style S3 requests (`BUCKET.<domain>`).
+    pub virtual_host_domain: Option<String>,
+    /// Connection and request limits.
+    pub limits: LimitsConfig,
+    /// Token-sealing key rotation.
+    pub tokens: TokensConfig,
+}
+
+/// Timeouts and sizes that protect the listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest TLS handshake, in seconds.
+    pub handshake_timeout_secs: u64,
+    /// Longest wait for a request's headers (also the idle keep-alive limit), in seconds.
+    pub header_timeout_secs: u64,
+    /// Most concurrent connections per listener.
+    pub max_connections: usize,
+    /// How long `SIGTERM` waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Largest control-plane (IoT/IAM/STS) request body, in bytes.
+    pub max_control_body_bytes: usize,
+}
+
+/// Token-sealing key rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    /// Rotate the sealing key when the active one is older than this many hours (0: never
+    /// automatically; `iotcreds keys rotate` still works).
+    pub rotation_hours: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("iotcreds-data"),
+            region: "us-east-1".into(),
+            credentials_host: "localhost".into(),
+            credentials_addr: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            api_addr: SocketAddr::from(([0, 0, 0, 0], 9000)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            registry_url: None,
+            credentials_tls_cert: None,
+            credentials_tls_key: None,
+            api_tls_cert: None,
+            api_tls_key: None,
+            virtual_host_domain: None,
+            limits: LimitsConfig::default(),
+            tokens: TokensConfig::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            handshake_timeout_secs: 10,
+            header_timeout_secs: 30,
+            max_connections: 10_000,
+            shutdown_grace_secs: 30,
+            max_control_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self { rotation_hours: 24 }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// The rule it broke.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Read a TOML file (unknown keys are refused, missing keys take their defaults).
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Check the settings together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let region_ok = !self.region.is_empty()
+            && self.region.len() <= 32
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(ConfigError::Invalid {
+                key: "region",
+                message: format!(
+                    "'{}' is not a region name (lowercase letters, digits and '-')",
+                    self.region
+                ),
+            });
+        }
+        if self.credentials_host.is_empty() || self.credentials_host.contains(['/', ' ', ':']) {
+            return Err(ConfigError::Invalid {
+                key: "credentials_host",
+                message: format!("'{}' is not a host name", self.credentials_host),
+            });
+        }
+        if self.credentials_tls_cert.is_some() != self.credentials_tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "credentials_tls_cert",
+                message: "credentials_tls_cert and credentials_tls_key go together".into(),
+            });
+        }
+        if self.api_tls_cert.is_some() != self.api_tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "api_tls_cert",
+                message: "api_tls_cert and api_tls_key go together".into(),
+            });
+        }
+        if let Some(url) = &self.registry_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::Invalid {
+                    key: "registry_url",
+                    message: "use sqlite://PATH or postgres://... (engines: sqlite, postgres)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The address `DescribeEndpoint(iot:CredentialProvider)` returns: the host, with the
+    /// port when it is not 443.
+    pub fn credentials_endpoint_address(&self, bound_port: u16) -> String {
+        if bound_port == 443 {
+            self.credentials_host.clone()
+        } else {
+            format!("{}:{bound_port}", self.credentials_host)
+        }
+    }
+
+    /// Handshake timeout.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.handshake_timeout_secs)
+    }
+
+    /// Header read timeout.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.header_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_file() {
+        let c = Config::default();
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.credentials_addr.port(), 8443);
+        assert_eq!(c.api_addr.port(), 9000);
+        assert_eq!(c.admin_addr.to_string(), "127.0.0.1:9001");
+        assert!(c.validate().is_ok());
+        let parsed: Config =
+            toml::from_str("region = \"ap-northeast-1\"\n[limits]\nheader_timeout_secs = 5\n")
+                .unwrap();
+        assert_eq!(parsed.region, "ap-northeast-1");
+        assert_eq!(parsed.limits.header_timeout_secs, 5);
+        assert_eq!(parsed.limits.handshake_timeout_secs, 10);
+        assert!(toml::from_str::<Config>("nope = 1").is_err());
+        assert_eq!(c.credentials_endpoint_address(443), "localhost");
+        assert_eq!(c.credentials_endpoint_address(8443), "localhost:8443");
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let c = Config {
+            region: "Bad Region".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("region"));
+        let c = Config {
+            registry_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("engines: sqlite, postgres")
+        );
+        let c = Config {
+            credentials_tls_cert: Some("a".into()),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! The credentials decision, in AWS's order (`../shared/spec/aws-credentials-provider.md` §4 and
+//! §10): certificate → thing → IoT policy → role alias → role trust → duration → issue.
+//!
+//! This module knows no HTTP: it returns [`Issued`] or a [`Refusal`], and the edge
+//! ([`super::http`]) maps refusals to statuses and messages.
+
+use iotcreds_policy::{
+    Context, Decision, EvalInput, PolicyRef, Request, RequestPrincipal, evaluate,
+};
+use iotcreds_store::StoreError;
+use iotcreds_token::{Claims, SessionKind, session_expiry};
+use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
+
+use iotcreds_registry::authz::{self, CompiledSet};
+use iotcreds_registry::{CachedCertificate, Registry};
+
+/// The service principal that assumes roles for the credentials provider.
+pub const CREDENTIALS_SERVICE_PRINCIPAL: &str = "credentials.iot.amazonaws.com";
+
+/// The largest claims record we seal, so the response body stays under 2048 bytes.
+const MAX_CLAIMS_BYTES: usize = 1_150;
+
+/// What the device presented.
+pub struct CredentialsRequest<'a> {
+    /// The leaf certificate (DER), if the client sent one.
+    pub certificate: Option<&'a [u8]>,
+    /// The TLS server name the client asked for.
+    pub sni: Option<&'a str>,
+    /// The role alias from the path.
+    pub role_alias: &'a str,
+    /// `x-amzn-iot-thingname`, if sent.
+    pub thing_name: Option<&'a str>,
+    /// The client's IP address.
+    pub source_ip: std::net::IpAddr,
+    /// Now, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// Temporary credentials, issued.
+pub struct Issued {
+    /// The session's claims (for the audit line).
+    pub claims: Claims,
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The derived secret.
+    pub secret_access_key: iotcreds_token::Secret,
+    /// The sealed token.
+    pub session_token: String,
+    /// Expiry, ms since the epoch.
+    pub expiration_ms: i64,
+    /// Session tags dropped to keep the token small.
+    pub dropped_tags: usize,
+}
+
+/// Why credentials were refused. Each variant is one row of the error table.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No client certificate in the handshake.
+    NoClientCertificate,
+    /// The certificate is not registered.
+    UnknownCertificate { certificate_id: String },
+    /// Registered but not ACTIVE.
+    CertificateNotActive {
+        certificate_id: String,
+        status: CertificateStatus,
+    },
+    /// Outside its validity period.
+    CertificateOutsideValidity { certificate_id: String },
+    /// Its CA is not registered or not ACTIVE.
+    CaNotActive {
+        certificate_id: String,
+        ca_id: String,
+    },
+    /// Registered without a CA, and the client sent no (or the wrong) SNI.
+    SniRequired { certificate_id: String },
+    /// The thing named in the header does not exist or is not attached.
+    InvalidThingName {
+        certificate_id: String,
+        thing: String,
+    },
+    /// The IoT policies do not allow `iot:AssumeRoleWithCertificate` on the alias.
+    AccessDenied {
+        certificate_id: String,
+        decision: Decision,
+    },
+    /// The role alias does not exist.
+    AliasNotFound { certificate_id: String },
+    /// The role does not exist or does not trust the credentials provider.
+    RoleNotAssumable {
+        certificate_id: String,
+        reason: String,
+    },
+    /// The alias asks for more than the role's MaxSessionDuration.
+    DurationExceedsMax {
+        certificate_id: String,
+        duration: i64,
+        max: i64,
+    },
+    /// The registry cannot be reached.
+    Unavailable(String),
+    /// Anything else (a bug or a corrupt registry).
+    Internal(String),
+}
+
+impl Refusal {
+    /// The certificate id, when the refusal got that far.
+    pub fn certificate_id(&self) -> Option<&str> {
+        match self {
+            Refusal::NoClientCertificate | Refusal::Unavailable(_) | Refusal::Internal(_) => None,
+            Refusal::UnknownCertificate { certificate_id }
+            | Refusal::CertificateNotActive { certificate_id, .. }
+            | Refusal::CertificateOutsideValidity { certificate_id }
+            | Refusal::CaNotActive { certificate_id, .. }
+            | Refusal::SniRequired { certificate_id }
+            | Refusal::InvalidThingName { certificate_id, .. }
+            | Refusal::AccessDenied { certificate_id, .. }
+            | Refusal::AliasNotFound { certificate_id }
+            | Refusal::RoleNotAssumable { certificate_id, .. }
+            | Refusal::DurationExceedsMax { certificate_id, .. } => Some(certificate_id),
+        }
+    }
+
+    /// A short machine-friendly reason for the audit line.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::NoClientCertificate => "no client certificate".into(),
+            Refusal::UnknownCertificate { .. } => "certificate not registered".into(),
+            Refusal::CertificateNotActive { status, .. } => format!("certificate status {status}"),
+            Refusal::CertificateOutsideValidity { .. } => {
+                "certificate outside its validity period".into()
+            }
+            Refusal::CaNotActive { ca_id, .. } => {
+                format!("CA certificate {ca_id} not registered or not ACTIVE")
+            }
+            Refusal::SniRequired { .. } => {
+                "certificate registered without a CA requires SNI of the credentials host".into()
+            }
+            Refusal::InvalidThingName { thing, .. } => {
+                format!("thing {thing:?} not attached to the certificate")
+            }
+            Refusal::AccessDenied { decision, .. } => authz::explain(decision),
+            Refusal::AliasNotFound { .. } => "role alias does not exist".into(),
+            Refusal::RoleNotAssumable { reason, .. } => reason.clone(),
+            Refusal::DurationExceedsMax { duration, max, .. } => {
+                format!(
+                    "credentialDurationSeconds {duration} exceeds the role's MaxSessionDuration {max}"
+                )
+            }
+            Refusal::Unavailable(e) => format!("registry unavailable: {e}"),
+            Refusal::Internal(e) => format!("internal error: {e}"),
+        }
+    }
+}
+
+fn store_err(e: StoreError) -> Refusal {
+    if e.is_unavailable() {
+        Refusal::Unavailable(e.to_string())
+    } else {
+        Refusal::Internal(e.to_string())
+    }
+}
+
+/// The IoT policy context of a request: certificate variables, thing variables (only when
+/// the thing-name header was verified), and the global keys.
+fn iot_context(
+    cert: &CachedCertificate,
+    thing: Option<&iotcreds_store::Thing>,
+    req: &CredentialsRequest<'_>,
+) -> Context {
+    let mut ctx = Context::new();
+    for (key, values) in cert.info.iot_variables() {
+        if key.ends_with(".List") {
+            ctx.insert_multi(&key, values);
+        } else if let Some(v) = values.into_iter().next() {
+            ctx.insert(&key, v);
+        }
+    }
+    if let Some(thing) = thing {
+        ctx.insert("iot:Connection.Thing.ThingName", thing.name.clone());
+        ctx.insert("iot:Connection.Thing.IsAttached", "true");
+        if let Some(t) = &thing.thing_type {
+            ctx.insert("iot:Connection.Thing.ThingTypeName", t.clone());
+        }
+        for (k, v) in &thing.attributes {
+            ctx.insert(&format!("iot:Connection.Thing.Attributes[{k}]"), v.clone());
+        }
+    }
+    authz::insert_global_keys(&mut ctx, req.now_ms, Some(req.source_ip), true);
+    ctx
+}
+
+/// Decide and, if allowed, issue.
+pub async fn issue(
+    registry: &Registry,
+    credentials_host: &str,
+    req: &CredentialsRequest<'_>,
+) -> Result<Issued, Refusal> {
+    // 1. The certificate: registered, ACTIVE, valid now, its CA ACTIVE.
+    let der = req.certificate.ok_or(Refusal::NoClientCertificate)?;
+    let certificate_id = iotcreds_pki::certificate_id(der);
+    let cert = registry
+        .certificate(&certificate_id)
+        .await
+        .map_err(store_err)?;
+    let Some(cert) = cert else {
+        return Err(Refusal::UnknownCertificate { certificate_id });
+    };
+    if !cert.cert.status.authenticates() {
+        return Err(Refusal::CertificateNotActive {
+            certificate_id,
+            status: cert.cert.status,
+        });
+    }
+    if !cert.info.is_valid_at(req.now_ms) {
+        return Err(Refusal::CertificateOutsideValidity { certificate_id });
+    }
+    if let Some(ca_id) = &cert.cert.ca_certificate_id {
+        if !registry.ca_is_active(ca_id).await.map_err(store_err)? {
+            return Err(Refusal::CaNotActive {
+                certificate_id,
+                ca_id: ca_id.clone(),
+            });
+        }
+    }
+    if cert.cert.mode == CertificateMode::SniOnly && req.sni != Some(credentials_host) {
+        return Err(Refusal::SniRequired { certificate_id });
+    }
+
+    // 2. The thing, when named: exists and attached to this certificate.
+    let thing = match req.thing_name {
+        None => None,
+        Some(name) => {
+            let thing = registry.thing(name).await.map_err(store_err)?;
+            let attached = match &thing {
+                Some(_) => registry
+                    .is_attached(name, &cert.arn)
+                    .await
+                    .map_err(store_err)?,
+                None => false,
+            };
+            match thing {
+                Some(t) if attached => Some(t),
+                _ => {
+                    return Err(Refusal::InvalidThingName {
+                        certificate_id,
+                        thing: name.to_owned(),
+                    });
+                }
+            }
+        }
+    };
+
+    // 3. The certificate's IoT policies allow iot:AssumeRoleWithCertificate on the alias ARN.
+    let alias_arn = registry.role_alias_arn(req.role_alias);
+    let policies = registry.iot_policies(&cert.arn).await.map_err(store_err)?;
+    let ctx = iot_context(&cert, thing.as_deref(), req);
+    let set = CompiledSet::new(&policies);
+    let decision = set.evaluate_identity("iot:AssumeRoleWithCertificate", &alias_arn, &ctx);
+    if !decision.is_allowed() {
+        return Err(Refusal::AccessDenied {
+            certificate_id,
+            decision,
+        });
+    }
+
+    // 4. The alias (checked after the policy, so unauthorised callers cannot probe aliases).
+    let alias = registry
+        .role_alias(req.role_alias)
+        .await
+        .map_err(store_err)?;
+    let Some(alias) = alias else {
+        return Err(Refusal::AliasNotFound { certificate_id });
+    };
+
+    // 5. The role exists and trusts the credentials provider.
+    let not_assumable = |reason: String| Refusal::RoleNotAssumable {
+        certificate_id: certificate_id.clone(),
+        reason,
+    };
+    let Some((_, role_name)) = arn::split_iam(&alias.role_arn, "role", Some(registry.account_id()))
+    else {
+        return Err(not_assumable(format!(
+            "role ARN {} is not a role of this account",
+            alias.role_arn
+        )));
+    };
+    let role = registry.role(role_name).await.map_err(store_err)?;
+    let role = match role {
+        Some(r) if r.arn == alias.role_arn => r,
+        _ => {
+            return Err(not_assumable(format!(
+                "role {} does not exist",
+                alias.role_arn
+            )));
+        }
+    };
+    let principal = RequestPrincipal::Service(CREDENTIALS_SERVICE_PRINCIPAL.to_owned());
+    let mut trust_ctx = Context::new();
+    authz::insert_global_keys(&mut trust_ctx, req.now_ms, None, true);
+    let trust_allows = |action: &str| match &role.trust.policy {
+        None => false,
+        Some(policy) => {
+            let refs = [PolicyRef {
+                id: &role.trust.id,
+                policy,
+            }];
+            evaluate(&EvalInput {
+                identity: &[],
+                resource: &refs,
+                session: None,
+                boundary: None,
+                request: Request {
+                    action,
+                    resource: &role.arn,
+                    principal: Some(&principal),
+                    context: &trust_ctx,
+                },
+            })
+            .is_allowed()
+        }
+    };
+    if !trust_allows("sts:AssumeRole") {
+        return Err(not_assumable(format!(
+            "the trust policy of {} does not allow {CREDENTIALS_SERVICE_PRINCIPAL} to perform sts:AssumeRole",
+            role.arn
+        )));
+    }
+
+    // 6. The duration fits the role.
+    let duration = alias.credential_duration_seconds;
+    if duration > role.role.max_session_duration {
+        return Err(Refusal::DurationExceedsMax {
+            certificate_id,
+            duration,
+            max: role.role.max_session_duration,
+        });
+    }
+
+    // 7. Issue. Thing attributes become session tags when the trust policy also allows
+    //    sts:TagSession, as STS requires for any session tag.
+    let mut tags: Vec<(String, String)> = match &thing {
+        Some(t) if !t.attributes.is_empty() && trust_allows("sts:TagSession") => t
+            .attributes
+            .iter()
+            .take(iotcreds_token::claims::MAX_TAGS)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let ring = registry.keyring();
+    let access_key_id = ring
+        .new_access_key_id()
+        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let expiration_ms = session_expiry(req.now_ms, duration, cert.info.not_after_ms);
+    let mut claims = Claims {
+        access_key_id: access_key_id.clone(),
+        kind: SessionKind::IotCertificate,
+        account: registry.account_id().to_owned(),
+        role_name: role.role.name.clone(),
+        role_id: role.role.id.clone(),
+        role_path: role.role.path.clone(),
+        session_name: certificate_id.clone(),
+        issued_at_ms: req.now_ms,
+        expires_at_ms: expiration_ms,
+        certificate_id: Some(certificate_id.clone()),
+        thing_name: thing.as_ref().map(|t| t.name.clone()),
+        thing_type: thing.as_ref().and_then(|t| t.thing_type.clone()),
+        source_arn: None,
+        tags: Vec::new(),
+    };
+    let mut dropped_tags = 0;
+    while !tags.is_empty() {
+        claims.tags = tags.clone();
+        if claims
+            .encode()
+            .map(|b| b.len() <= MAX_CLAIMS_BYTES)
+            .unwrap_or(false)
+        {
+            break;
+        }
+        tags.pop();
+        dropped_tags += 1;
+    }
+    claims.tags = tags;
+    let session_token = ring
+        .seal(&claims)
+        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let secret_access_key = ring
+        .secret_for(&access_key_id)
+        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    Ok(Issued {
+        claims,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        expiration_ms,
+        dropped_tags,
+    })
+}
+
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    credentials: BodyCredentials<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BodyCredentials<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: String,
+}
+
+/// The success body: exactly the four fields, in AWS's order, `YYYY-MM-DDTHH:MM:SSZ` expiration.
+pub fn success_body(issued: &Issued) -> Vec<u8> {
+    let body = Body {
+        credentials: BodyCredentials {
+            access_key_id: &issued.access_key_id,
+            secret_access_key: issued.secret_access_key.expose(),
+            session_token: &issued.session_token,
+            expiration: time_fmt::iso8601_seconds(issued.expiration_ms),
+        },
+    };
+    // A struct of strings always serialises.
+    serde_json::to_vec(&body).unwrap_or_default()
+}

@@ -1,0 +1,262 @@
+//! The credentials endpoint: `GET /role-aliases/{alias}/credentials` over mutual TLS, exactly
+//! as AWS IoT Core's credentials provider answers it.
+//!
+//! [`issue`] makes the decision; this module is the HTTP edge: routing, statuses, the
+//! `{"message": …}` bodies and headers, the audit line and the metrics.
+
+pub mod issue;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::net::ConnInfo;
+use iotcreds_registry::Registry;
+use issue::{CredentialsRequest, Refusal};
+
+/// The thing-name header.
+pub const THING_NAME_HEADER: &str = "x-amzn-iot-thingname";
+
+/// The credentials endpoint's request handler.
+pub struct CredentialsEndpoint {
+    registry: Arc<Registry>,
+    credentials_host: String,
+}
+
+impl CredentialsEndpoint {
+    /// A handler issuing from `registry`; `credentials_host` is the name in the server
+    /// certificate (required as SNI for certificates registered without a CA).
+    pub fn new(registry: Arc<Registry>, credentials_host: String) -> Self {
+        Self {
+            registry,
+            credentials_host,
+        }
+    }
+
+    /// Answer one request.
+    pub async fn handle<B>(&self, conn: &ConnInfo, req: Request<B>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let Some(alias) = role_alias_of(req.uri().path()) else {
+            return error(
+                &request_id,
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                "Not Found",
+            );
+        };
+        if req.method() != Method::GET {
+            let mut resp = error(
+                &request_id,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowedException",
+                "Method Not Allowed",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            return resp;
+        }
+        let thing_name = match req.headers().get(THING_NAME_HEADER) {
+            None => None,
+            Some(v) => match v.to_str() {
+                Ok(s) => Some(s),
+                // Not ASCII text: it cannot name a thing.
+                Err(_) => Some("\u{fffd}"),
+            },
+        };
+        let tls = conn.tls.as_ref();
+        let request = CredentialsRequest {
+            certificate: tls
+                .and_then(|t| t.peer_certificates.first())
+                .map(|c| c.as_ref()),
+            sni: tls.and_then(|t| t.sni.as_deref()),
+            role_alias: &alias,
+            thing_name,
+            source_ip: conn.remote.ip(),
+            now_ms: now_ms(),
+        };
+        let result = issue::issue(&self.registry, &self.credentials_host, &request).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        match result {
+            Ok(issued) => {
+                tracing::info!(
+                    target: "iotcreds::audit",
+                    event = "credentials",
+                    decision = "allow",
+                    request_id = %request_id,
+                    certificate_id = %issued.claims.session_name,
+                    thing = issued.claims.thing_name.as_deref().unwrap_or(""),
+                    role_alias = %alias,
+                    role = %issued.claims.role_name,
+                    access_key_id = %issued.access_key_id,
+                    expiration = %iotcreds_types::time_fmt::iso8601_seconds(issued.expiration_ms),
+                    dropped_session_tags = issued.dropped_tags,
+                    source_ip = %conn.remote.ip(),
+                );
+                metrics::counter!("iotcreds_credentials_requests_total", "outcome" => "issued")
+                    .increment(1);
+                metrics::histogram!("iotcreds_credentials_request_seconds").record(elapsed);
+                let mut resp = Response::new(Full::new(Bytes::from(issue::success_body(&issued))));
+                common_headers(&mut resp, &request_id);
+                resp
+            }
+            Err(refusal) => {
+                let (status, error_type, message) = refusal_response(&refusal);
+                tracing::info!(
+                    target: "iotcreds::audit",
+                    event = "credentials",
+                    decision = "deny",
+                    request_id = %request_id,
+                    certificate_id = refusal.certificate_id().unwrap_or(""),
+                    thing = thing_name.unwrap_or(""),
+                    role_alias = %alias,
+                    status = status.as_u16(),
+                    reason = %refusal.reason(),
+                    source_ip = %conn.remote.ip(),
+                );
+                metrics::counter!("iotcreds_credentials_requests_total", "outcome" => outcome_label(&refusal)).increment(1);
+                metrics::histogram!("iotcreds_credentials_request_seconds").record(elapsed);
+                error(&request_id, status, error_type, message)
+            }
+        }
+    }
+}
+
+/// The alias of `/role-aliases/{alias}/credentials`, percent-decoded; `None` for other paths.
+fn role_alias_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/role-aliases/")?;
+    let alias = rest.strip_suffix("/credentials")?;
+    if alias.is_empty() || alias.contains('/') {
+        return None;
+    }
+    Some(
+        percent_encoding::percent_decode_str(alias)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+/// Status, `x-amzn-ErrorType` and message of a refusal (spec §4.1; unconfirmed rows follow
+/// the spec's recommendations).
+fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
+    const DENIED: &str = "AccessDeniedException";
+    match r {
+        Refusal::NoClientCertificate => {
+            (StatusCode::FORBIDDEN, DENIED, "Missing client certificate")
+        }
+        Refusal::UnknownCertificate { .. } | Refusal::SniRequired { .. } => (
+            StatusCode::FORBIDDEN,
+            DENIED,
+            "Certificate is invalid on this endpoint",
+        ),
+        Refusal::CertificateNotActive { .. }
+        | Refusal::CertificateOutsideValidity { .. }
+        | Refusal::CaNotActive { .. }
+        | Refusal::AccessDenied { .. } => (StatusCode::FORBIDDEN, DENIED, "Access Denied"),
+        Refusal::InvalidThingName { .. } => {
+            (StatusCode::FORBIDDEN, DENIED, "Invalid thing name passed")
+        }
+        Refusal::AliasNotFound { .. } => (
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "Role alias does not exist",
+        ),
+        Refusal::RoleNotAssumable { .. } => (
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestException",
+            "Unable to assume the role, or the role to assume does not exist",
+        ),
+        Refusal::DurationExceedsMax { .. } => (
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestException",
+            "The requested CredentialDurationSeconds exceeds the MaxSessionDuration set for the role",
+        ),
+        Refusal::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableException",
+            "Service Unavailable",
+        ),
+        Refusal::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailureException",
+            "Internal Failure",
+        ),
+    }
+}
+
+fn outcome_label(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::NoClientCertificate
+        | Refusal::UnknownCertificate { .. }
+        | Refusal::SniRequired { .. }
+        | Refusal::CertificateNotActive { .. }
+        | Refusal::CertificateOutsideValidity { .. }
+        | Refusal::CaNotActive { .. } => "bad_certificate",
+        Refusal::InvalidThingName { .. } => "invalid_thing",
+        Refusal::AccessDenied { .. } => "access_denied",
+        Refusal::AliasNotFound { .. } => "alias_not_found",
+        Refusal::RoleNotAssumable { .. } | Refusal::DurationExceedsMax { .. } => "role_error",
+        Refusal::Unavailable(_) => "unavailable",
+        Refusal::Internal(_) => "internal_error",
+    }
+}
+
+fn common_headers(resp: &mut Response<Full<Bytes>>, request_id: &str) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    // hyper adds `Date` to every HTTP/1 response; set it here too so it is explicit.
+    if let Ok(v) = HeaderValue::from_str(&iotcreds_types::time_fmt::http_date(now_ms())) {
+        h.insert(header::DATE, v);
+    }
+}
+
+/// A `{"message": …}` error with `x-amzn-ErrorType`.
+fn error(
+    request_id: &str,
+    status: StatusCode,
+    error_type: &'static str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    common_headers(&mut resp, request_id);
+    resp.headers_mut()
+        .insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
+    resp
+}
+
+/// Now, ms since the epoch.
+pub fn now_ms() -> i64 {
+    iotcreds_types::time_fmt::to_millis(time::OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            role_alias_of("/role-aliases/ADCTestRoleAlias/credentials").as_deref(),
+            Some("ADCTestRoleAlias")
+        );
+        assert_eq!(
+            role_alias_of("/role-aliases/a%40b/credentials").as_deref(),
+            Some("a@b")
+        );
+        assert_eq!(role_alias_of("/role-aliases//credentials"), None);
+        assert_eq!(role_alias_of("/role-aliases/a/b/credentials"), None);
+        assert_eq!(role_alias_of("/role-aliases/a/credentials/"), None);
+        assert_eq!(role_alias_of("/"), None);
+    }
+}

@@ -1,0 +1,342 @@
+//! The service endpoint: one port for S3 (rest-xml), IoT (rest-json), IAM and STS (query),
+//! routed by the service name in the signed credential scope.
+//!
+//! **One pipeline:** every request is SigV4-verified, resolved to a [`Principal`], and
+//! authorised by the policy engine before it touches state. S3 requests take that path through
+//! s3s ([`s3`]); the others through [`auth::authenticate`] and the [`control`] handlers.
+
+pub mod s3;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use iotcreds_sigv4::SigV4Error;
+
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::net::ConnInfo;
+use iotcreds_control::{self as control, ApiError, Caller, ControlContext};
+use iotcreds_registry::Registry;
+use iotcreds_registry::auth::{self, AuthError};
+use iotcreds_registry::authz::Principal;
+
+/// XML namespace of IAM responses.
+pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// XML namespace of STS responses.
+pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// The non-S3 APIs of the service endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// IoT control plane, rest-json, signing name `iot`.
+    Iot,
+    /// IAM, query protocol, signing name `iam`.
+    Iam,
+    /// STS, query protocol, signing name `sts`.
+    Sts,
+}
+
+/// The service endpoint's request handler.
+pub struct ServiceEndpoint {
+    s3: s3s::service::S3Service,
+    control: ControlContext,
+    max_body: usize,
+}
+
+impl ServiceEndpoint {
+    /// Build the endpoint: the S3 service over the embedded object store, and the control plane.
+    pub async fn new(
+        registry: Arc<Registry>,
+        config: &Config,
+        data: &DataDir,
+        credentials_port: u16,
+    ) -> anyhow::Result<Self> {
+        let backend = iotcreds_objects::fs::FsBackend::open(
+            data.objects_dir(),
+            iotcreds_objects::fs::FsConfig {
+                region: config.region.clone(),
+                ..Default::default()
+            },
+        )?;
+        let s3 = s3::service(
+            registry.clone(),
+            backend,
+            &config.region,
+            config.virtual_host_domain.as_deref(),
+        )?;
+        let control = ControlContext {
+            registry,
+            region: config.region.clone(),
+            credentials_endpoint: config.credentials_endpoint_address(credentials_port),
+            data_endpoint: config.credentials_host.clone(),
+        };
+        Ok(Self {
+            s3,
+            control,
+            max_body: config.limits.max_control_body_bytes,
+        })
+    }
+
+    /// Answer one request.
+    pub async fn handle(&self, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<s3s::Body> {
+        let (mut parts, body) = req.into_parts();
+        let api = match auth::signed_service(&parts).as_deref() {
+            Some("iot") => Some(Api::Iot),
+            Some("iam") => Some(Api::Iam),
+            Some("sts") => Some(Api::Sts),
+            Some("s3") => None,
+            Some(other) => {
+                let msg = format!(
+                    "Credential should be scoped to a valid service ('s3', 'iot', 'iam' or 'sts'), not '{}'.",
+                    other.chars().take(32).collect::<String>()
+                );
+                return s3_xml_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", &msg);
+            }
+            None if looks_like_query_protocol(&parts) => {
+                let err = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "MissingAuthenticationToken",
+                    "Request is missing Authentication Token",
+                );
+                return control::render_query_error(
+                    &err,
+                    &uuid::Uuid::new_v4().to_string(),
+                    IAM_XMLNS,
+                )
+                .map(s3s::Body::from);
+            }
+            None => None,
+        };
+        match api {
+            Some(api) => self.control(api, &conn, parts, body).await,
+            None => {
+                if s3::is_sigv2(&parts) {
+                    return s3_xml_error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidRequest",
+                        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+                    );
+                }
+                parts.extensions.insert(conn);
+                let req = Request::from_parts(parts, body);
+                match hyper::service::Service::call(&self.s3, req).await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        tracing::error!(error = ?e, "S3 service error");
+                        s3_xml_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "We encountered an internal error. Please try again.",
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    async fn control(
+        &self,
+        api: Api,
+        conn: &ConnInfo,
+        parts: http::request::Parts,
+        body: Incoming,
+    ) -> Response<s3s::Body> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let body = match Limited::new(body, self.max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let err = ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestEntityTooLarge",
+                    "Request body too large",
+                );
+                return render(api, &err, &request_id);
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let us_east_1 = "us-east-1";
+        let regions: &[&str] = match api {
+            Api::Iot => &[&self.control.region],
+            // IAM is global and signed for us-east-1; STS also has a global endpoint.
+            Api::Iam | Api::Sts => &[&self.control.region, us_east_1],
+        };
+        let service = match api {
+            Api::Iot => "iot",
+            Api::Iam => "iam",
+            Api::Sts => "sts",
+        };
+        let principal: Principal =
+            match auth::authenticate(&self.control.registry, &parts, &body, service, regions, now)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let err = auth_api_error(api, e);
+                    tracing::info!(
+                        target: "iotcreds::audit",
+                        event = "authenticate",
+                        decision = "deny",
+                        request_id = %request_id,
+                        service,
+                        code = err.code,
+                        source_ip = %conn.remote.ip(),
+                    );
+                    return render(api, &err, &request_id);
+                }
+            };
+        let caller = Caller {
+            principal,
+            source_ip: conn.remote.ip(),
+            secure: conn.tls.is_some(),
+            request_id: request_id.clone(),
+            now_ms: iotcreds_types::time_fmt::to_millis(now),
+        };
+        let resp = match api {
+            Api::Iot => control::iot::handle(&self.control, &caller, &parts, body).await,
+            Api::Iam => control::iam::handle(&self.control, &caller, &parts, body).await,
+            Api::Sts => control::sts::handle(&self.control, &caller, &parts, body).await,
+        };
+        let mut resp = resp.map(s3s::Body::from);
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().entry("x-amzn-RequestId").or_insert(v);
+        }
+        resp
+    }
+}
+
+/// An unsigned form POST: an IAM or STS call without credentials.
+fn looks_like_query_protocol(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && parts.uri.path() == "/"
+        && parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn render(api: Api, err: &ApiError, request_id: &str) -> Response<s3s::Body> {
+    match api {
+        Api::Iot => control::render_json_error(err, request_id),
+        Api::Iam => control::render_query_error(err, request_id, IAM_XMLNS),
+        Api::Sts => control::render_query_error(err, request_id, STS_XMLNS),
+    }
+    .map(s3s::Body::from)
+}
+
+/// The protocol's answer to a failed authentication (IoT names from API Gateway-style
+/// services, IAM/STS names from the query protocol).
+fn auth_api_error(api: Api, e: AuthError) -> ApiError {
+    let iot = api == Api::Iot;
+    let forbidden = StatusCode::FORBIDDEN;
+    match e {
+        AuthError::Sig(SigV4Error::MissingAuthenticationToken) => ApiError::new(
+            forbidden,
+            if iot {
+                "MissingAuthenticationTokenException"
+            } else {
+                "MissingAuthenticationToken"
+            },
+            if iot {
+                "Missing Authentication Token"
+            } else {
+                "Request is missing Authentication Token"
+            },
+        ),
+        AuthError::Sig(e @ (SigV4Error::SignatureDoesNotMatch | SigV4Error::InvalidScope(_))) => {
+            ApiError::new(
+                forbidden,
+                if iot {
+                    "InvalidSignatureException"
+                } else {
+                    "SignatureDoesNotMatch"
+                },
+                e.to_string(),
+            )
+        }
+        AuthError::Sig(SigV4Error::RequestTimeTooSkewed | SigV4Error::RequestExpired) => {
+            ApiError::new(
+                forbidden,
+                if iot {
+                    "InvalidSignatureException"
+                } else {
+                    "SignatureDoesNotMatch"
+                },
+                "Signature expired: the request time is more than 15 minutes away from the server time.",
+            )
+        }
+        AuthError::Sig(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            if iot {
+                "IncompleteSignatureException"
+            } else {
+                "IncompleteSignature"
+            },
+            e.to_string(),
+        ),
+        AuthError::UnknownAccessKey | AuthError::InvalidToken => ApiError::new(
+            forbidden,
+            if iot {
+                "UnrecognizedClientException"
+            } else {
+                "InvalidClientTokenId"
+            },
+            "The security token included in the request is invalid.",
+        ),
+        AuthError::ExpiredToken => ApiError::new(
+            forbidden,
+            if iot {
+                "ExpiredTokenException"
+            } else {
+                "ExpiredToken"
+            },
+            "The security token included in the request is expired",
+        ),
+        AuthError::RoleGone => ApiError::new(
+            forbidden,
+            "AccessDenied",
+            "The role of this session no longer exists.",
+        ),
+        AuthError::Unavailable(e) => {
+            tracing::warn!(error = %e, "registry unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                if iot {
+                    "ServiceUnavailableException"
+                } else {
+                    "ServiceUnavailable"
+                },
+                "Service Unavailable",
+            )
+        }
+        AuthError::Internal(e) => ApiError::internal(
+            if iot {
+                "InternalFailureException"
+            } else {
+                "ServiceFailure"
+            },
+            e,
+        ),
+    }
+}
+
+/// An S3-style XML error for requests refused before s3s sees them.
+fn s3_xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
+    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        control::xml_escape(code),
+        control::xml_escape(message),
+        request_id
+    );
+    let mut resp = Response::new(s3s::Body::from(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}

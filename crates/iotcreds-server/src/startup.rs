@@ -1,0 +1,315 @@
+//! Starting and stopping a server: open the data directory and the registry, make sure the
+//! PKI and admin files exist, bind the three listeners, run the background tasks, and drain
+//! on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use iotcreds_pki::CertificateAuthority;
+use iotcreds_pki::chain::{RegisteredCa, find_issuer};
+use iotcreds_pki::inspect::CertInfo;
+use iotcreds_store::{Limits, Store};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::AdminEndpoint;
+use crate::config::Config;
+use crate::credentials::{CredentialsEndpoint, now_ms};
+use crate::data_dir::{DataDir, read_secret_file};
+use crate::net::{self, ListenerOptions, Tls};
+use crate::service::ServiceEndpoint;
+use iotcreds_registry::{self as registry, Registry};
+
+/// A running server.
+pub struct Running {
+    /// Where the credentials endpoint listens.
+    pub credentials_addr: SocketAddr,
+    /// Where the service endpoint listens.
+    pub api_addr: SocketAddr,
+    /// Where the admin endpoint listens.
+    pub admin_addr: SocketAddr,
+    /// The registry service.
+    pub registry: Arc<Registry>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    _data_dir: DataDir,
+}
+
+impl Running {
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Wait until the server has stopped (after the shutdown token was cancelled) and every
+    /// in-flight request has finished or the grace period ended.
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stop and drain.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+}
+
+/// Open a registry store for `config` (SQLite in the data directory unless `registry_url`
+/// names another).
+pub async fn open_store(config: &Config, data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
+    let limits = Limits::default();
+    match config.registry_url.as_deref() {
+        None => {
+            let path = data.registry_path();
+            let store = iotcreds_store_sqlite::open(&path, limits)
+                .await
+                .with_context(|| format!("opening the SQLite registry {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let store = iotcreds_store_sqlite::open(std::path::Path::new(path), limits)
+                .await
+                .with_context(|| format!("opening the SQLite registry {path}"))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) => {
+            let options = iotcreds_store_postgres::PgOptions::default();
+            let store = iotcreds_store_postgres::open(url, limits, options)
+                .await
+                .context("opening the PostgreSQL registry (check registry_url)")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The credentials endpoint's certificate: the operator's, or one issued by the built-in CA
+/// for `credentials_host` (re-issued when missing, for another host, issued by another CA, or
+/// within 30 days of expiry).
+fn credentials_identity(
+    config: &Config,
+    data: &DataDir,
+    ca: &CertificateAuthority,
+) -> anyhow::Result<(String, String)> {
+    if let (Some(cert), Some(key)) = (&config.credentials_tls_cert, &config.credentials_tls_key) {
+        let chain =
+            std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = read_secret_file(key).with_context(|| format!("reading {}", key.display()))?;
+        return Ok((chain, key));
+    }
+    let now = now_ms();
+    let usable = |chain: &str| -> bool {
+        let Ok(info) = CertInfo::from_pem(chain) else {
+            return false;
+        };
+        let host_ok = info.sans.dns.iter().any(|d| d == &config.credentials_host)
+            || info.sans.ip.iter().any(|i| i == &config.credentials_host);
+        host_ok
+            && info.not_after_ms - now > 30 * 86_400_000
+            && find_issuer(
+                &info.der,
+                &[],
+                &[RegisteredCa {
+                    id: "builtin",
+                    der: ca.cert_der(),
+                }],
+                now,
+            )
+            .is_ok()
+    };
+    if let Some((chain, key)) = data.read_credentials_tls() {
+        if usable(&chain) {
+            return Ok((chain, key));
+        }
+    }
+    let mut hosts = vec![config.credentials_host.clone()];
+    for h in ["localhost", "127.0.0.1", "::1"] {
+        if !hosts.iter().any(|x| x == h) {
+            hosts.push(h.to_owned());
+        }
+    }
+    let issued = ca.issue_server(&hosts, iotcreds_types::time_fmt::from_millis(now), 825)?;
+    let chain = format!("{}{}", issued.cert_pem, ca.cert_pem());
+    let key = issued.private_key_pem.unwrap_or_default();
+    data.write_credentials_tls(&chain, &key)?;
+    tracing::info!(host = %config.credentials_host, "issued the credentials endpoint's server certificate");
+    Ok((chain, key))
+}
+
+fn install_crypto_provider() {
+    // Fails only if a provider is already installed, which is what we want.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Start a server with `config`; returns once every listener is bound and serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    config.validate()?;
+    install_crypto_provider();
+    let data = DataDir::open(&config.data_dir)
+        .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
+    let store = open_store(&config, &data).await?;
+    let (registry, outcome) = registry::open(store, &config.region, now_ms())
+        .await
+        .context("opening the registry")?;
+    let registry = Arc::new(registry);
+    if outcome.created_account {
+        tracing::info!(account_id = %registry.account_id(), "created a new account");
+    }
+    data.write_root_ca(registry.ca().cert_pem())?;
+    let root = registry.root();
+    data.write_admin_credentials(&root.access_key_id, root.secret.expose(), &config.region)?;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (chain, key) = credentials_identity(&config, &data, registry.ca())?;
+    let credentials_tls = Arc::new(iotcreds_pki::tls::credentials_server_config(
+        provider.clone(),
+        &chain,
+        &key,
+    )?);
+    let api_tls = match (&config.api_tls_cert, &config.api_tls_key) {
+        (Some(c), Some(k)) => {
+            let chain =
+                std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?;
+            let key = read_secret_file(k).with_context(|| format!("reading {}", k.display()))?;
+            Tls::Optional(Arc::new(iotcreds_pki::tls::plain_server_config(
+                provider.clone(),
+                &chain,
+                &key,
+            )?))
+        }
+        _ => Tls::Off,
+    };
+
+    let credentials_listener = net::bind(config.credentials_addr).await.with_context(|| {
+        format!(
+            "binding the credentials endpoint to {}",
+            config.credentials_addr
+        )
+    })?;
+    let api_listener = net::bind(config.api_addr)
+        .await
+        .with_context(|| format!("binding the service endpoint to {}", config.api_addr))?;
+    let admin_listener = net::bind(config.admin_addr)
+        .await
+        .with_context(|| format!("binding the admin endpoint to {}", config.admin_addr))?;
+    let credentials_addr = credentials_listener.local_addr()?;
+    let api_addr = api_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let shutdown = CancellationToken::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    let options = ListenerOptions {
+        handshake_timeout: config.handshake_timeout(),
+        header_timeout: config.header_timeout(),
+        max_connections: config.limits.max_connections,
+        http2: false,
+        grace: Duration::from_secs(config.limits.shutdown_grace_secs),
+    };
+    let mut tasks = Vec::new();
+
+    let credentials = Arc::new(CredentialsEndpoint::new(
+        registry.clone(),
+        config.credentials_host.clone(),
+    ));
+    tasks.push(tokio::spawn(net::serve(
+        credentials_listener,
+        Tls::Required(credentials_tls),
+        options.clone(),
+        shutdown.clone(),
+        move |conn| {
+            let endpoint = credentials.clone();
+            hyper::service::service_fn(move |req| {
+                let endpoint = endpoint.clone();
+                let conn = conn.clone();
+                async move { Ok(endpoint.handle(&conn, req).await) }
+            })
+        },
+    )));
+
+    let service = Arc::new(
+        ServiceEndpoint::new(registry.clone(), &config, &data, credentials_addr.port())
+            .await
+            .context("starting the service endpoint")?,
+    );
+    tasks.push(tokio::spawn(net::serve(
+        api_listener,
+        api_tls,
+        ListenerOptions {
+            http2: true,
+            ..options.clone()
+        },
+        shutdown.clone(),
+        move |conn| {
+            let endpoint = service.clone();
+            hyper::service::service_fn(move |req| {
+                let endpoint = endpoint.clone();
+                let conn = conn.clone();
+                async move { Ok(endpoint.handle(conn, req).await) }
+            })
+        },
+    )));
+
+    let admin = Arc::new(AdminEndpoint::new(registry.clone(), ready.clone()));
+    tasks.push(tokio::spawn(net::serve(
+        admin_listener,
+        Tls::Off,
+        options,
+        shutdown.clone(),
+        move |_conn| {
+            let endpoint = admin.clone();
+            hyper::service::service_fn(move |req| {
+                let endpoint = endpoint.clone();
+                async move { Ok(endpoint.handle(req).await) }
+            })
+        },
+    )));
+
+    tasks.push(tokio::spawn(registry::watch(
+        registry.clone(),
+        Duration::from_secs(1),
+        shutdown.clone().cancelled_owned(),
+    )));
+    let rotation = config.tokens.rotation_hours;
+    let keys_registry = registry.clone();
+    let keys_shutdown = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        let max_age = (rotation > 0)
+            .then(|| i64::try_from(rotation).unwrap_or(i64::MAX / 3_600_000) * 3_600_000);
+        let mut ticker = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                () = keys_shutdown.cancelled() => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = keys_registry.maintain_keys(now_ms(), max_age).await {
+                        tracing::warn!(error = %e, "token key maintenance failed");
+                    }
+                }
+            }
+        }
+    }));
+
+    ready.store(true, Ordering::Release);
+    tracing::info!(
+        %credentials_addr, %api_addr, %admin_addr,
+        account_id = %registry.account_id(),
+        region = %config.region,
+        engine = registry.store().engine(),
+        "iotcreds is serving"
+    );
+    Ok(Running {
+        credentials_addr,
+        api_addr,
+        admin_addr,
+        registry,
+        shutdown,
+        tasks,
+        _data_dir: data,
+    })
+}

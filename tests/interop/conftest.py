@@ -1,0 +1,218 @@
+"""Shared harness of the interop tests: the real `iotcreds` binary driven by real clients.
+
+Each test gets a fresh server (its own data directory, ports chosen by the OS) through the
+`server` fixture. The server's addresses come from its JSON start-up log line; readiness is
+polled on /healthz, never slept for. Clients: curl (mutual TLS), aws-cli v1 and boto3 from the
+venv that scripts/python-env builds.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("IOTCREDS_BIN", str(REPO / "target" / "debug" / "iotcreds"))
+VENV_BIN = pathlib.Path(sys.executable).parent
+AWS = str(VENV_BIN / "aws")
+REGION = "ap-northeast-1"
+BUCKET = "adc-test-2020-08-26"
+START_TIMEOUT = 60
+
+
+def read_admin_credentials(data_dir):
+    """The [default] profile of DATA/admin-credentials."""
+    creds = {}
+    for line in (pathlib.Path(data_dir) / "admin-credentials").read_text().splitlines():
+        if "=" in line:
+            k, v = (x.strip() for x in line.split("=", 1))
+            creds[k] = v
+    return {"AccessKeyId": creds["aws_access_key_id"], "SecretAccessKey": creds["aws_secret_access_key"]}
+
+
+class Server:
+    """A running `iotcreds serve`."""
+
+    def __init__(self, data_dir, extra_args=(), env=None):
+        self.data_dir = pathlib.Path(data_dir)
+        self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
+        args = [
+            BIN, "serve",
+            "--data-dir", str(self.data_dir),
+            "--region", REGION,
+            "--credentials-addr", "127.0.0.1:0",
+            "--api-addr", "127.0.0.1:0",
+            "--admin-addr", "127.0.0.1:0",
+            "--log-format", "json",
+            *extra_args,
+        ]
+        full_env = dict(os.environ)
+        full_env.setdefault("RUST_LOG", "info")
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=full_env)
+        self.lines = []
+        self._serving = threading.Event()
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if not self._serving.wait(START_TIMEOUT) or self.proc.poll() is not None:
+            self.proc.kill()
+            raise RuntimeError("iotcreds did not start:\n" + "\n".join(self.lines[-50:]))
+        self._wait_healthy()
+        self.admin = read_admin_credentials(self.data_dir)
+
+    def _read_log(self):
+        with open(self.log_path, "a") as log:
+            for raw in self.proc.stderr:
+                line = raw.decode(errors="replace").rstrip("\n")
+                self.lines.append(line)
+                log.write(line + "\n")
+                log.flush()
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("message") == "iotcreds is serving":
+                    self.credentials_addr = event["credentials_addr"]
+                    self.api_addr = event["api_addr"]
+                    self.admin_addr = event["admin_addr"]
+                    self._serving.set()
+
+    def _wait_healthy(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if requests.get(f"http://{self.admin_addr}/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("iotcreds never became healthy:\n" + "\n".join(self.lines[-50:]))
+            threading.Event().wait(0.05)  # poll interval, not a wait for readiness
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def api_url(self):
+        return f"http://{self.api_addr}"
+
+    @property
+    def credentials_port(self):
+        return int(self.credentials_addr.rsplit(":", 1)[1])
+
+    @property
+    def credentials_url(self):
+        return f"https://localhost:{self.credentials_port}"
+
+    @property
+    def root_ca(self):
+        return str(self.data_dir / "root-ca.pem")
+
+    def audit_events(self):
+        """The audit log lines written so far, parsed."""
+        out = []
+        for line in list(self.lines):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("target") == "iotcreds::audit":
+                out.append(e)
+        return out
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def env_for(self, creds=None):
+        """Environment for a client process: only these credentials, nothing from ~/.aws."""
+        creds = creds or self.admin
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        })
+        if creds.get("SessionToken"):
+            env["AWS_SESSION_TOKEN"] = creds["SessionToken"]
+        return env
+
+    def aws(self, *args, creds=None, check=True, cwd=None):
+        """Run aws-cli against the service endpoint. Returns the parsed JSON output (or None
+        for empty output) when the command succeeds; with check=False returns the
+        CompletedProcess."""
+        cmd = [AWS, *args, "--endpoint-url", self.api_url, "--region", REGION, "--output", "json"]
+        proc = subprocess.run(cmd, env=self.env_for(creds), capture_output=True, text=True, cwd=cwd, timeout=300)
+        if not check:
+            return proc
+        if proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+    def boto3_client(self, service, creds=None, **kwargs):
+        import boto3
+        creds = creds or self.admin
+        return boto3.client(
+            service,
+            endpoint_url=self.api_url,
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+            **kwargs,
+        )
+
+    def iotcreds(self, *args, check=True, cwd=None):
+        """Run the `iotcreds` CLI against this server as the administrator."""
+        cmd = [BIN, *args]
+        env = dict(os.environ)
+        env.update({"IOTCREDS_ENDPOINT_URL": self.api_url, "IOTCREDS_DATA_DIR": str(self.data_dir)})
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"iotcreds {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def curl_credentials(self, cert, key, alias, thing=None, extra=()):
+        """GET /role-aliases/ALIAS/credentials with curl --cert/--key. Returns (status, headers, body)."""
+        cmd = ["curl", "-sS", "-i", "--cacert", self.root_ca]
+        if cert:
+            cmd += ["--cert", str(cert), "--key", str(key)]
+        if thing is not None:
+            cmd += ["-H", f"x-amzn-iot-thingname: {thing}"]
+        cmd += [*extra, f"{self.credentials_url}/role-aliases/{alias}/credentials"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise AssertionError(f"curl failed ({proc.returncode}): {proc.stderr}")
+        head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
+        lines = head.split("\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return status, headers, body
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Signal the server and return its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "data")
+    yield s
+    s.stop()
