@@ -113,12 +113,8 @@ impl ServiceEndpoint {
         match api {
             Some(api) => self.control(api, &conn, parts, body).await,
             None => {
-                if s3::is_sigv2(&parts) {
-                    return s3_xml_error(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidRequest",
-                        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-                    );
+                if let Some((status, code, message)) = s3::precheck(&parts) {
+                    return s3_xml_error(status, code, message);
                 }
                 parts.extensions.insert(conn);
                 let req = Request::from_parts(parts, body);

@@ -95,7 +95,11 @@ impl TestServer {
         let config = test_config(dir.path());
         let running = iotcreds_server::start(config).await.expect("server starts");
         let root_ca_pem = running.registry.ca().cert_pem().to_owned();
-        TestServer { running, root_ca_pem, _dir: dir }
+        TestServer {
+            running,
+            root_ca_pem,
+            _dir: dir,
+        }
     }
 
     pub fn registry(&self) -> &iotcreds_registry::Registry {
@@ -110,7 +114,13 @@ impl TestServer {
         arn::iam_role(self.registry().account_id(), "/", role)
     }
 
-    pub async fn create_role(&self, name: &str, trust: &str, max_session: i64, policy: Option<&str>) {
+    pub async fn create_role(
+        &self,
+        name: &str,
+        trust: &str,
+        max_session: i64,
+        policy: Option<&str>,
+    ) {
         let r = self.registry();
         let role = Role {
             name: name.into(),
@@ -125,7 +135,10 @@ impl TestServer {
         };
         r.mutate(r.store().insert_role(&role)).await.unwrap();
         if let Some(doc) = policy {
-            let p = InlinePolicy { name: "s3".into(), document: doc.into() };
+            let p = InlinePolicy {
+                name: "s3".into(),
+                document: doc.into(),
+            };
             r.mutate(r.store().put_role_policy(name, &p)).await.unwrap();
         }
     }
@@ -146,7 +159,9 @@ impl TestServer {
 
     pub async fn create_iot_policy(&self, name: &str, document: &str) {
         let r = self.registry();
-        r.mutate(r.store().insert_iot_policy(name, document, "g", now_ms())).await.unwrap();
+        r.mutate(r.store().insert_iot_policy(name, document, "g", now_ms()))
+            .await
+            .unwrap();
     }
 
     pub async fn allow_alias_policy(&self, name: &str, alias: &str) {
@@ -159,7 +174,9 @@ impl TestServer {
 
     pub async fn attach_policy(&self, policy: &str, device: &Device) {
         let r = self.registry();
-        r.mutate(r.store().attach_iot_policy(policy, &device.arn)).await.unwrap();
+        r.mutate(r.store().attach_iot_policy(policy, &device.arn))
+            .await
+            .unwrap();
     }
 
     pub async fn create_thing(&self, name: &str, attributes: &[(&str, &str)]) {
@@ -168,7 +185,10 @@ impl TestServer {
             name: name.into(),
             id: uuid::Uuid::new_v4().to_string(),
             thing_type: None,
-            attributes: attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
             version: 1,
             created_at: now_ms(),
             modified_at: now_ms(),
@@ -184,7 +204,9 @@ impl TestServer {
             kind: ThingPrincipalType::NonExclusiveThing,
             created_at: now_ms(),
         };
-        r.mutate(r.store().attach_thing_principal(&a)).await.unwrap();
+        r.mutate(r.store().attach_thing_principal(&a))
+            .await
+            .unwrap();
     }
 
     /// Issue a device certificate from `ca` valid until `not_after`, and register it.
@@ -196,7 +218,9 @@ impl TestServer {
         not_after: time::OffsetDateTime,
         status: CertificateStatus,
     ) -> Device {
-        let issued = ca.issue_device(KeyKind::EcdsaP256, "AWS IoT Certificate", now, not_after).unwrap();
+        let issued = ca
+            .issue_device(KeyKind::EcdsaP256, "AWS IoT Certificate", now, not_after)
+            .unwrap();
         let info = CertInfo::from_pem(&issued.cert_pem).unwrap();
         let cert = Certificate {
             id: info.id.clone(),
@@ -225,13 +249,21 @@ impl TestServer {
     /// A device certificate from the built-in CA, registered ACTIVE.
     pub async fn device(&self) -> Device {
         let now = time::OffsetDateTime::now_utc();
-        self.register_device(self.registry().ca(), None, now, aws_device_not_after(), CertificateStatus::Active).await
+        self.register_device(
+            self.registry().ca(),
+            None,
+            now,
+            aws_device_not_after(),
+            CertificateStatus::Active,
+        )
+        .await
     }
 
     /// The walkthrough's set-up: role with the seed trust and S3 policy, alias, IoT policy,
     /// thing, device certificate, attachments.
     pub async fn seed(&self) -> Device {
-        self.create_role(ROLE, TRUST, 3600, Some(&s3_policy())).await;
+        self.create_role(ROLE, TRUST, 3600, Some(&s3_policy()))
+            .await;
         self.create_alias(ALIAS, ROLE, 3600).await;
         self.allow_alias_policy(POLICY, ALIAS).await;
         self.create_thing(THING, &[]).await;
@@ -243,11 +275,15 @@ impl TestServer {
 
     fn client_config(&self, device: Option<&Device>) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_slice(self.root_ca_pem.as_bytes()).unwrap()).unwrap();
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
+        roots
+            .add(CertificateDer::from_pem_slice(self.root_ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
         match device {
             None => builder.with_no_client_auth(),
             Some(d) => {
@@ -259,30 +295,68 @@ impl TestServer {
     }
 
     /// Send one request to the credentials endpoint over a new TLS connection.
-    pub async fn request(&self, device: Option<&Device>, method: &str, path: &str, thing: Option<&str>) -> Answer {
-        let tcp = TcpStream::connect(self.running.credentials_addr).await.unwrap();
+    pub async fn request(
+        &self,
+        device: Option<&Device>,
+        method: &str,
+        path: &str,
+        thing: Option<&str>,
+    ) -> Answer {
+        let tcp = TcpStream::connect(self.running.credentials_addr)
+            .await
+            .unwrap();
         let connector = TlsConnector::from(Arc::new(self.client_config(device)));
-        let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.expect("TLS handshake");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.unwrap();
+        let tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("TLS handshake");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
         tokio::spawn(conn);
-        let mut req = http::Request::builder().method(method).uri(path).header("host", "localhost");
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost");
         if let Some(t) = thing {
             req = req.header("x-amzn-iot-thingname", t);
         }
-        let resp = sender.send_request(req.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+        let resp = sender
+            .send_request(req.body(Empty::<Bytes>::new()).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+        Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
     }
 
     /// `GET /role-aliases/ALIAS/credentials`.
-    pub async fn credentials(&self, device: Option<&Device>, alias: &str, thing: Option<&str>) -> Answer {
-        self.request(device, "GET", &format!("/role-aliases/{alias}/credentials"), thing).await
+    pub async fn credentials(
+        &self,
+        device: Option<&Device>,
+        alias: &str,
+        thing: Option<&str>,
+    ) -> Answer {
+        self.request(
+            device,
+            "GET",
+            &format!("/role-aliases/{alias}/credentials"),
+            thing,
+        )
+        .await
     }
 }
 
 /// Read until the peer closes; `None` if it is still open after `limit`.
-pub async fn closed_within<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, limit: Duration) -> Option<()> {
+pub async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    limit: Duration,
+) -> Option<()> {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 256];
     tokio::time::timeout(limit, async {

@@ -3,3 +3,4 @@
 
 mod common;
 mod credentials;
+mod s3;

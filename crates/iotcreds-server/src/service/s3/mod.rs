@@ -14,7 +14,7 @@ pub mod actions;
 
 use std::sync::Arc;
 
-use iotcreds_sigv4::{AuthKind, ParsedAuth, RequestParts};
+use iotcreds_sigv4::{AuthKind, ParsedAuth, RequestParts, SigV4Error};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
@@ -24,6 +24,37 @@ use crate::net::ConnInfo;
 use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{AuthError, resolve, secret_of};
 use iotcreds_registry::authz::{self, Principal};
+
+/// What must be refused before s3s sees the request, as `(status, code, message)`: Signature
+/// Version 2 (iotcreds accepts only SigV4), and presigned URLs valid for more than 7 days
+/// (s3s refuses those too, but not with AWS's error).
+pub fn precheck(
+    parts: &http::request::Parts,
+) -> Option<(http::StatusCode, &'static str, &'static str)> {
+    if is_sigv2(parts) {
+        return Some((
+            http::StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        ));
+    }
+    let expires = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))
+    });
+    if expires.is_some_and(|e| {
+        e.parse::<u64>().map_or(true, |e| {
+            e > u64::from(iotcreds_sigv4::MAX_PRESIGNED_EXPIRES)
+        })
+    }) {
+        return Some((
+            http::StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        ));
+    }
+    None
+}
 
 /// Whether a request uses Signature Version 2, which iotcreds does not accept.
 pub fn is_sigv2(parts: &http::request::Parts) -> bool {
@@ -66,6 +97,29 @@ fn auth_error(e: AuthError) -> S3Error {
             S3Error::with_message(S3ErrorCode::SignatureDoesNotMatch, e.to_string())
         }
     }
+}
+
+/// The S3 answer to a SigV4 problem s3s let through (its checks are a subset of ours).
+fn sig_error(e: SigV4Error) -> S3Error {
+    let code = match &e {
+        SigV4Error::AuthorizationQueryParametersError(_) => {
+            S3ErrorCode::AuthorizationQueryParametersError
+        }
+        SigV4Error::RequestExpired
+        | SigV4Error::UnsignedAmzHeader(_)
+        | SigV4Error::MissingAuthenticationToken => S3ErrorCode::AccessDenied,
+        SigV4Error::RequestTimeTooSkewed => S3ErrorCode::RequestTimeTooSkewed,
+        SigV4Error::IncompleteSignature(_) | SigV4Error::InvalidScope(_) => {
+            S3ErrorCode::AuthorizationHeaderMalformed
+        }
+        SigV4Error::UnsupportedAlgorithm(_) | SigV4Error::MissingContentSha256 => {
+            S3ErrorCode::InvalidRequest
+        }
+        SigV4Error::InvalidContentSha256 => S3ErrorCode::InvalidArgument,
+        SigV4Error::ContentSha256Mismatch => S3ErrorCode::BadDigest,
+        _ => S3ErrorCode::SignatureDoesNotMatch,
+    };
+    S3Error::with_message(code, e.to_string())
 }
 
 /// The secrets of access keys, for s3s's signature check.
