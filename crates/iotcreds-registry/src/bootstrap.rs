@@ -145,6 +145,7 @@ pub async fn open(
         ca: Arc::new(ca),
         root,
         registration_code,
+        health: super::Health::new(),
     };
     Ok((registry, outcome))
 }

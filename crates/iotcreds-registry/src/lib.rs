@@ -16,6 +16,7 @@ mod keys;
 mod watch;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use iotcreds_pki::CertificateAuthority;
@@ -151,15 +152,41 @@ pub struct Registry {
     ca: Arc<CertificateAuthority>,
     root: RootCredentials,
     registration_code: String,
+    health: Health,
 }
+
+/// What the registry knows about its database's reachability (see [`watch`]).
+struct Health {
+    /// When the database stopped answering (ms), or 0 while it answers.
+    unavailable_since_ms: AtomicI64,
+    /// Set once the outage outlasted the grace period: the cache is not used any more.
+    cache_disabled: AtomicBool,
+    /// How long to keep serving from the cache during an outage (ms).
+    grace_ms: AtomicI64,
+}
+
+impl Health {
+    fn new() -> Self {
+        Self {
+            unavailable_since_ms: AtomicI64::new(0),
+            cache_disabled: AtomicBool::new(false),
+            grace_ms: AtomicI64::new(DEFAULT_OUTAGE_GRACE_MS),
+        }
+    }
+}
+
+/// How long the cache keeps serving while the database is unreachable, by default.
+pub const DEFAULT_OUTAGE_GRACE_MS: i64 = 5 * 60 * 1000;
 
 /// Load through the cache: return the cached value, or load it and cache it unless the
 /// registry changed meanwhile.
 macro_rules! cached {
     ($self:ident, $map:ident, $key:expr, $load:expr) => {{
         let key = $key;
-        if let Some(v) = $self.cache.$map.get(&key) {
-            return Ok(v);
+        if !$self.health.cache_disabled.load(Ordering::Relaxed) {
+            if let Some(v) = $self.cache.$map.get(&key) {
+                return Ok(v);
+            }
         }
         let seen = $self.cache.epoch.current();
         let value = $load;
@@ -218,6 +245,52 @@ impl Registry {
     /// Drop every cached entry (a change happened somewhere).
     pub fn changed(&self) {
         self.cache.invalidate();
+    }
+
+    /// How long cached entries keep being served while the database is unreachable; after
+    /// that every look-up goes to the database (and fails, so requests are refused) until it
+    /// answers again.
+    pub fn set_outage_grace(&self, grace: std::time::Duration) {
+        let ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.health.grace_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether the database answered the last check.
+    pub fn is_reachable(&self) -> bool {
+        self.health.unavailable_since_ms.load(Ordering::Relaxed) == 0
+    }
+
+    /// Record the outcome of a database check at `now_ms` (called by [`watch`]). Returns
+    /// `true` when the database came back after an outage (the caller flushes the cache:
+    /// anything may have changed meanwhile).
+    pub(crate) fn record_reachability(&self, reachable: bool, now_ms: i64) -> bool {
+        let h = &self.health;
+        let since = h.unavailable_since_ms.load(Ordering::Relaxed);
+        if reachable {
+            if since != 0 {
+                h.unavailable_since_ms.store(0, Ordering::Relaxed);
+                h.cache_disabled.store(false, Ordering::Relaxed);
+                tracing::info!(
+                    outage_ms = now_ms - since,
+                    "registry database reachable again"
+                );
+                return true;
+            }
+            return false;
+        }
+        if since == 0 {
+            h.unavailable_since_ms
+                .store(now_ms.max(1), Ordering::Relaxed);
+            tracing::warn!("registry database unreachable: serving from cache, refusing writes");
+        } else if now_ms - since > h.grace_ms.load(Ordering::Relaxed)
+            && !h.cache_disabled.swap(true, Ordering::Relaxed)
+        {
+            self.cache.invalidate();
+            tracing::error!(
+                "registry database unreachable for longer than the grace period: refusing requests"
+            );
+        }
+        false
     }
 
     /// `arn:aws:iot:REGION:ACCOUNT:cert/ID`.

@@ -1,6 +1,11 @@
 //! Notice changes made by other instances: PostgreSQL notifications when the engine pushes
 //! them, and a periodic generation check as a safety net (and the only mechanism for engines
 //! that cannot push).
+//!
+//! The same check watches the database's reachability: while it does not answer, cached
+//! entries keep being served (writes fail) for the configured grace period, then the cache is
+//! dropped and requests are refused; when it answers again the cache is flushed, because
+//! anything may have changed meanwhile, and notifications are re-subscribed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,14 +29,22 @@ pub async fn watch(registry: Arc<Registry>, poll: Duration, shutdown: impl Futur
         tokio::select! {
             () = &mut shutdown => return,
             _ = ticker.tick() => {
+                let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
                 match registry.store.generation().await {
                     Ok(g) => {
-                        if known != Some(g) {
-                            if known.is_some() {
+                        let recovered = registry.record_reachability(true, now_ms);
+                        if recovered || known != Some(g) {
+                            if known.is_some() || recovered {
                                 registry.on_remote_change().await;
                             }
                             known = Some(g);
                         }
+                        if recovered && pushed.is_none() {
+                            pushed = registry.store.subscribe().await.ok().flatten();
+                        }
+                    }
+                    Err(e) if e.is_unavailable() => {
+                        registry.record_reachability(false, now_ms);
                     }
                     Err(e) => tracing::warn!(error = %e, "registry generation check failed"),
                 }

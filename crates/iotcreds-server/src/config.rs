@@ -13,6 +13,7 @@
 //! # credentials_tls_key = "/etc/iotcreds/server.key"
 //! # api_tls_cert = "..."  api_tls_key = "..."  # HTTPS on the service endpoint
 //! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
+//! # registry_outage_grace_secs = 300           # serve from cache this long if the database is down
 //! ```
 
 use std::net::SocketAddr;
@@ -50,6 +51,9 @@ pub struct Config {
     pub api_tls_key: Option<PathBuf>,
     /// Base domain for virtual-hosted-style S3 requests (`BUCKET.<domain>`).
     pub virtual_host_domain: Option<String>,
+    /// While the registry database is unreachable, keep serving cached registry entries for
+    /// this many seconds (writes are refused), then refuse requests until it is back.
+    pub registry_outage_grace_secs: u64,
     /// Connection and request limits.
     pub limits: LimitsConfig,
     /// Token-sealing key rotation.
@@ -96,6 +100,7 @@ impl Default for Config {
             api_tls_cert: None,
             api_tls_key: None,
             virtual_host_domain: None,
+            registry_outage_grace_secs: 300,
             limits: LimitsConfig::default(),
             tokens: TokensConfig::default(),
         }

@@ -159,6 +159,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .context("opening the registry")?;
     let registry = Arc::new(registry);
+    registry.set_outage_grace(Duration::from_secs(config.registry_outage_grace_secs));
     if outcome.created_account {
         tracing::info!(account_id = %registry.account_id(), "created a new account");
     }
