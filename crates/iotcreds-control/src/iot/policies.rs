@@ -1,0 +1,315 @@
+//! IoT policies and their versions: `CreatePolicy`, `GetPolicy`, `DeletePolicy`,
+//! `ListPolicies`, `CreatePolicyVersion`, `GetPolicyVersion`, `ListPolicyVersions`,
+//! `SetDefaultPolicyVersion`, `DeletePolicyVersion`.
+//!
+//! A document must parse as an IoT policy (`iotcreds_policy`, kind `Iot`) and stay within
+//! 2048 characters excluding whitespace; otherwise `MalformedPolicyException`. A policy holds
+//! at most 5 versions (`VersionsLimitExceededException`). Tags are validated and not stored.
+
+use iotcreds_policy::{Policy, PolicyKind, SizeLimit, check_size};
+use iotcreds_store::{IotPolicy, StoreError};
+use iotcreds_types::ValidationError;
+use iotcreds_types::names::IOT_POLICY_NAME;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::errors::{
+    already_exists, delete_conflict, malformed_policy, not_found, store, validation, versions_limit,
+};
+use super::json::{
+    TagInput, check_tags, compact, marker_page, marker_to_wire, ok, ok_empty, required, timestamp,
+};
+use super::{Reply, Req};
+use crate::ApiError;
+
+/// A policy name from path label `i`.
+pub(super) fn policy_name(req: &Req<'_>, i: usize) -> Result<String, ApiError> {
+    let name = req.label(i);
+    IOT_POLICY_NAME
+        .check("policyName", name)
+        .map_err(validation)?;
+    Ok(name.to_owned())
+}
+
+/// A `policyVersionId` (`[0-9]+`).
+fn version_id(value: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        validation(ValidationError::new(
+            "policyVersionId",
+            value,
+            "Member must satisfy regular expression pattern: [0-9]+",
+        ))
+    };
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    value.parse().map_err(|_| bad())
+}
+
+/// Check a policy document: size, then grammar.
+fn check_document(document: &str) -> Result<(), ApiError> {
+    if check_size(document, SizeLimit::IotPolicy).is_err() {
+        return Err(malformed_policy(format!(
+            "The policy document exceeds the maximum size of {} characters (whitespace excluded).",
+            SizeLimit::IotPolicy.max_chars()
+        )));
+    }
+    Policy::parse(document, PolicyKind::Iot).map_err(|e| {
+        let text = e.to_string();
+        let prefix = format!("{}: ", e.code());
+        malformed_policy(text.strip_prefix(&prefix).unwrap_or(&text).to_owned())
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateInput {
+    policy_document: Option<String>,
+    tags: Option<Vec<TagInput>>,
+}
+
+/// `POST /policies/{policyName}`
+pub(super) async fn create(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let input: CreateInput = req.json()?;
+    let document = required("policyDocument", input.policy_document)?;
+    check_tags(input.tags)?;
+    check_document(&document)?;
+    let arn = req.policy_arn(&name);
+    req.authorize("iot:CreatePolicy", &arn)?;
+    let generation = uuid::Uuid::new_v4().to_string();
+    match req
+        .write(
+            req.store()
+                .insert_iot_policy(&name, &document, &generation, req.now_ms()),
+        )
+        .await
+    {
+        Ok(p) => Ok(ok(json!({
+            "policyName": p.name,
+            "policyArn": arn,
+            "policyDocument": p.document,
+            "policyVersionId": p.default_version_id.to_string(),
+        }))),
+        Err(StoreError::AlreadyExists { .. }) => Err(already_exists(
+            format!("Policy {name} already exists"),
+            &name,
+            &arn,
+        )),
+        Err(e) => Err(store(e)),
+    }
+}
+
+async fn existing(req: &Req<'_>, name: &str) -> Result<IotPolicy, ApiError> {
+    req.store()
+        .iot_policy(name)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| not_found(format!("Policy {name} does not exist")))
+}
+
+/// `GET /policies/{policyName}`
+pub(super) async fn get(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let arn = req.policy_arn(&name);
+    req.authorize("iot:GetPolicy", &arn)?;
+    let p = existing(req, &name).await?;
+    Ok(ok(json!({
+        "policyName": p.name,
+        "policyArn": arn,
+        "policyDocument": p.document,
+        "defaultVersionId": p.default_version_id.to_string(),
+        "creationDate": timestamp(p.created_at),
+        "lastModifiedDate": timestamp(p.modified_at),
+        "generationId": p.generation_id,
+    })))
+}
+
+/// `DELETE /policies/{policyName}`: refused while attached or holding non-default versions.
+pub(super) async fn delete(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    req.authorize("iot:DeletePolicy", &req.policy_arn(&name))?;
+    req.write(req.store().delete_iot_policy(&name))
+        .await
+        .map_err(store)?;
+    Ok(ok_empty())
+}
+
+/// `GET /policies?marker=&pageSize=&isAscendingOrder=`
+pub(super) async fn list(req: &Req<'_>) -> Reply {
+    let page = marker_page(&req.query)?;
+    req.authorize("iot:ListPolicies", "*")?;
+    let page = req.store().list_iot_policies(&page).await.map_err(store)?;
+    Ok(ok(compact(json!({
+        "policies": policy_list(req, &page.items),
+        "nextMarker": marker_to_wire(&page),
+    }))))
+}
+
+/// `[{policyName, policyArn}]`.
+pub(super) fn policy_list(req: &Req<'_>, policies: &[IotPolicy]) -> Vec<Value> {
+    policies
+        .iter()
+        .map(|p| json!({"policyName": p.name, "policyArn": req.policy_arn(&p.name)}))
+        .collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateVersionInput {
+    policy_document: Option<String>,
+}
+
+/// `POST /policies/{policyName}/version?setAsDefault=`
+pub(super) async fn create_version(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let input: CreateVersionInput = req.json()?;
+    let document = required("policyDocument", input.policy_document)?;
+    let set_default = req.query.bool("setAsDefault")?.unwrap_or(false);
+    check_document(&document)?;
+    let arn = req.policy_arn(&name);
+    req.authorize("iot:CreatePolicyVersion", &arn)?;
+    let generation = uuid::Uuid::new_v4().to_string();
+    let v = match req
+        .write(req.store().insert_iot_policy_version(
+            &name,
+            &document,
+            set_default,
+            &generation,
+            req.now_ms(),
+        ))
+        .await
+    {
+        Ok(v) => v,
+        Err(StoreError::LimitExceeded { .. }) => {
+            return Err(versions_limit(format!(
+                "The policy {name} already has the maximum number of versions (5); delete one first."
+            )));
+        }
+        Err(e) => return Err(store(e)),
+    };
+    Ok(ok(json!({
+        "policyArn": arn,
+        "policyDocument": v.document,
+        "policyVersionId": v.version_id.to_string(),
+        "isDefaultVersion": v.is_default,
+    })))
+}
+
+/// `GET /policies/{policyName}/version/{policyVersionId}`
+pub(super) async fn get_version(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let id = version_id(req.label(1))?;
+    let arn = req.policy_arn(&name);
+    req.authorize("iot:GetPolicyVersion", &arn)?;
+    let policy = existing(req, &name).await?;
+    let v = req
+        .store()
+        .iot_policy_version(&name, id)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| not_found(format!("Version {id} of policy {name} does not exist")))?;
+    Ok(ok(json!({
+        "policyArn": arn,
+        "policyName": name,
+        "policyDocument": v.document,
+        "policyVersionId": v.version_id.to_string(),
+        "isDefaultVersion": v.is_default,
+        "creationDate": timestamp(v.created_at),
+        "lastModifiedDate": timestamp(v.created_at.max(policy.modified_at)),
+        "generationId": policy.generation_id,
+    })))
+}
+
+/// `GET /policies/{policyName}/version`
+pub(super) async fn list_versions(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    req.authorize("iot:ListPolicyVersions", &req.policy_arn(&name))?;
+    let versions = req
+        .store()
+        .list_iot_policy_versions(&name)
+        .await
+        .map_err(store)?;
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "versionId": v.version_id.to_string(),
+                "isDefaultVersion": v.is_default,
+                "createDate": timestamp(v.created_at),
+            })
+        })
+        .collect();
+    Ok(ok(json!({ "policyVersions": versions })))
+}
+
+/// `PATCH /policies/{policyName}/version/{policyVersionId}`
+pub(super) async fn set_default_version(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let id = version_id(req.label(1))?;
+    req.authorize("iot:SetDefaultPolicyVersion", &req.policy_arn(&name))?;
+    let generation = uuid::Uuid::new_v4().to_string();
+    req.write(
+        req.store()
+            .set_default_iot_policy_version(&name, id, &generation, req.now_ms()),
+    )
+    .await
+    .map_err(store)?;
+    Ok(ok_empty())
+}
+
+/// `DELETE /policies/{policyName}/version/{policyVersionId}`: not the default version.
+pub(super) async fn delete_version(req: &Req<'_>) -> Reply {
+    let name = policy_name(req, 0)?;
+    let id = version_id(req.label(1))?;
+    req.authorize("iot:DeletePolicyVersion", &req.policy_arn(&name))?;
+    match req
+        .write(req.store().delete_iot_policy_version(&name, id))
+        .await
+    {
+        Ok(()) => Ok(ok_empty()),
+        Err(StoreError::InvalidState { .. }) => Err(delete_conflict(format!(
+            "Version {id} is the default version of policy {name}; it cannot be deleted."
+        ))),
+        Err(e) => Err(store(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ids() {
+        assert_eq!(version_id("1").unwrap(), 1);
+        assert_eq!(version_id("42").unwrap(), 42);
+        assert!(version_id("").is_err());
+        assert!(version_id("v1").is_err());
+        assert!(version_id("-1").is_err());
+        assert!(version_id(&"9".repeat(40)).is_err());
+    }
+
+    #[test]
+    fn documents() {
+        let good = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":"arn:aws:iot:ap-northeast-1:123456789012:rolealias/ADCTestRoleAlias"}}"#;
+        assert!(check_document(good).is_ok());
+        let e = check_document("{not json").unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code),
+            (400, "MalformedPolicyException")
+        );
+        assert!(
+            !e.message.starts_with("MalformedPolicyDocument"),
+            "{}",
+            e.message
+        );
+        assert!(check_document(r#"{"Version":"2012-10-17","Statement":[]}"#).is_err());
+        let big = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"iot:Connect","Resource":"{}"}}}}"#,
+            "a".repeat(2100)
+        );
+        let e = check_document(&big).unwrap_err();
+        assert!(e.message.contains("2048"), "{}", e.message);
+    }
+}

@@ -1,0 +1,121 @@
+//! Certificates attached to things: `AttachThingPrincipal`, `DetachThingPrincipal`,
+//! `ListThingPrincipals`, `ListPrincipalThings`.
+//!
+//! The principal travels in the `x-amzn-principal` header and must be a registered
+//! certificate of this account. The credentials endpoint checks these attachments when a
+//! device names its thing in `x-amzn-iot-thingname`. Attaching and detaching are authorised
+//! on both the thing and the certificate (the two resources of these actions).
+
+use iotcreds_store::{StoreError, ThingPrincipal};
+use iotcreds_types::ThingPrincipalType;
+use iotcreds_types::names::THING_NAME;
+use serde_json::json;
+
+use super::errors::{invalid, not_found, store, validation};
+use super::json::{compact, ok, ok_empty, parse_enum, token_page};
+use super::policy_targets::{Target, parse_principal, target_exists};
+use super::{Reply, Req};
+use crate::ApiError;
+
+fn thing_name(req: &Req<'_>) -> Result<String, ApiError> {
+    let name = req.label(0);
+    THING_NAME.check("thingName", name).map_err(validation)?;
+    Ok(name.to_owned())
+}
+
+fn principal(req: &Req<'_>) -> Result<Target, ApiError> {
+    parse_principal(req, "principal", req.header("x-amzn-principal"))
+}
+
+async fn thing_exists(req: &Req<'_>, name: &str) -> Result<(), ApiError> {
+    match req.store().thing(name).await.map_err(store)? {
+        Some(_) => Ok(()),
+        None => Err(not_found(format!("Thing {name} does not exist"))),
+    }
+}
+
+/// `PUT /things/{thingName}/principals?thingPrincipalType=` with header `x-amzn-principal`.
+pub(super) async fn attach(req: &Req<'_>) -> Reply {
+    let name = thing_name(req)?;
+    let principal = principal(req)?;
+    let kind = match req.query.get("thingPrincipalType") {
+        Some(k) => parse_enum::<ThingPrincipalType>("thingPrincipalType", k)?,
+        None => ThingPrincipalType::NonExclusiveThing,
+    };
+    req.authorize("iot:AttachThingPrincipal", &req.thing_arn(&name))?;
+    req.authorize("iot:AttachThingPrincipal", principal.arn())?;
+    thing_exists(req, &name).await?;
+    target_exists(req, &principal).await?;
+    let attachment = ThingPrincipal {
+        thing_name: name.clone(),
+        principal: principal.arn().to_owned(),
+        kind,
+        created_at: req.now_ms(),
+    };
+    match req
+        .write(req.store().attach_thing_principal(&attachment))
+        .await
+    {
+        Ok(()) => Ok(ok_empty()),
+        Err(StoreError::NotFound { .. }) => Err(not_found(format!("Thing {name} does not exist"))),
+        Err(StoreError::Conflict { reason, .. }) => Err(invalid(format!(
+            "The principal cannot be attached to thing {name}: {reason}"
+        ))),
+        Err(e) => Err(store(e)),
+    }
+}
+
+/// `DELETE /things/{thingName}/principals` with header `x-amzn-principal`. Detaching a
+/// principal that is not attached succeeds.
+pub(super) async fn detach(req: &Req<'_>) -> Reply {
+    let name = thing_name(req)?;
+    let principal = principal(req)?;
+    req.authorize("iot:DetachThingPrincipal", &req.thing_arn(&name))?;
+    req.authorize("iot:DetachThingPrincipal", principal.arn())?;
+    thing_exists(req, &name).await?;
+    match req
+        .write(req.store().detach_thing_principal(&name, principal.arn()))
+        .await
+    {
+        Ok(())
+        | Err(StoreError::NotFound {
+            entity: iotcreds_store::Entity::ThingPrincipal,
+            ..
+        }) => Ok(ok_empty()),
+        Err(e) => Err(store(e)),
+    }
+}
+
+/// `GET /things/{thingName}/principals?nextToken=&maxResults=`
+pub(super) async fn list_thing_principals(req: &Req<'_>) -> Reply {
+    let name = thing_name(req)?;
+    let page = token_page(&req.query)?;
+    req.authorize("iot:ListThingPrincipals", &req.thing_arn(&name))?;
+    thing_exists(req, &name).await?;
+    let page = req
+        .store()
+        .list_thing_principals(&name, &page)
+        .await
+        .map_err(store)?;
+    let principals: Vec<&str> = page.items.iter().map(|p| p.principal.as_str()).collect();
+    Ok(ok(compact(
+        json!({"principals": principals, "nextToken": page.next_marker}),
+    )))
+}
+
+/// `GET /principals/things?nextToken=&maxResults=` with header `x-amzn-principal`.
+pub(super) async fn list_principal_things(req: &Req<'_>) -> Reply {
+    let principal = principal(req)?;
+    let page = token_page(&req.query)?;
+    req.authorize("iot:ListPrincipalThings", principal.arn())?;
+    target_exists(req, &principal).await?;
+    let page = req
+        .store()
+        .list_principal_things(principal.arn(), &page)
+        .await
+        .map_err(store)?;
+    let things: Vec<&str> = page.items.iter().map(|p| p.thing_name.as_str()).collect();
+    Ok(ok(compact(
+        json!({"things": things, "nextToken": page.next_marker}),
+    )))
+}
