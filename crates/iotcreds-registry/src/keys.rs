@@ -69,14 +69,15 @@ impl Registry {
     /// Delete retired keys whose tokens have all expired.
     pub async fn prune_keys(&self, now_ms: i64) -> StoreResult<()> {
         for k in self.store.sealing_keys().await? {
-            if let Some(retired) = k.retired_at {
-                if retired + MAX_SESSION_MS + PRUNE_SLACK_MS < now_ms {
-                    match self.mutate(self.store.delete_sealing_key(k.id)).await {
-                        Ok(()) | Err(StoreError::NotFound { .. }) => {
-                            tracing::info!(key_id = k.id, "expired token sealing key deleted");
-                        }
-                        Err(e) => return Err(e),
+            let expired = k
+                .retired_at
+                .is_some_and(|retired| retired + MAX_SESSION_MS + PRUNE_SLACK_MS < now_ms);
+            if expired {
+                match self.mutate(self.store.delete_sealing_key(k.id)).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {
+                        tracing::info!(key_id = k.id, "expired token sealing key deleted");
                     }
+                    Err(e) => return Err(e),
                 }
             }
         }
