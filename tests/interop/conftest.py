@@ -173,7 +173,7 @@ class Server:
     def iotcreds(self, *args, check=True, cwd=None):
         """Run the `iotcreds` CLI against this server as the administrator."""
         cmd = [BIN, *args]
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("IOTCREDS_")}
         env.update({"IOTCREDS_ENDPOINT_URL": self.api_url, "IOTCREDS_DATA_DIR": str(self.data_dir)})
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
         if check and proc.returncode != 0:

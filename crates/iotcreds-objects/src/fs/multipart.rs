@@ -275,7 +275,10 @@ impl FsBackend {
             i.checksum_sha256.as_deref(),
         ];
         let plan = checksum::plan(&req, values, i.checksum_algorithm.as_ref(), upload.algo())?;
-        if plan.algo != upload.algo() && (plan.requested || upload.checksum_algorithm.is_some()) {
+        // An upload created with an algorithm takes parts of that algorithm only. One created
+        // without (what the SDKs do by default) accepts a part checksum of any algorithm; it is
+        // verified but not combined into an object checksum, as S3 does.
+        if upload.checksum_algorithm.is_some() && plan.algo != upload.algo() {
             return Err(s3_error!(
                 InvalidRequest,
                 "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
