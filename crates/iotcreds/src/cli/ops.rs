@@ -1,0 +1,276 @@
+//! Operations on the registry itself (not through the API): `iotcreds keys rotate|list` and
+//! `iotcreds migrate`.
+//!
+//! These open the registry the server uses (`DATA/registry.db`, a `sqlite://` URL or a
+//! `postgres://` URL) next to any running server: SQLite allows other processes in WAL mode,
+//! and servers notice a change by polling the registry generation (SQLite) or by
+//! `LISTEN/NOTIFY` (PostgreSQL), so a rotation takes effect everywhere within seconds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use iotcreds_store::{Limits, Store};
+use iotcreds_types::time_fmt;
+use serde_json::json;
+
+use super::config::DEFAULT_REGION;
+use super::output::{Output, emit_with, render, table};
+
+/// Which registry to open.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Data directory of the embedded default (its registry.db).
+    #[arg(
+        long,
+        env = "IOTCREDS_DATA_DIR",
+        default_value = "iotcreds-data",
+        value_name = "DIR"
+    )]
+    data_dir: PathBuf,
+    /// Registry URL: sqlite://PATH or postgres://... (instead of --data-dir).
+    #[arg(long, env = "IOTCREDS_REGISTRY_URL", value_name = "URL")]
+    registry_url: Option<String>,
+}
+
+/// Where a registry lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl RegistryArgs {
+    fn location(&self) -> anyhow::Result<Location> {
+        match self.registry_url.as_deref().filter(|u| !u.is_empty()) {
+            None => Ok(Location::Sqlite(self.data_dir.join("registry.db"))),
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                Ok(Location::Sqlite(PathBuf::from(path)))
+            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Location::Postgres(url.to_owned()))
+            }
+            Some(_) => {
+                anyhow::bail!("--registry-url must be sqlite://PATH or postgres://USER@HOST/DB")
+            }
+        }
+    }
+}
+
+fn require_file(path: &Path) -> anyhow::Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "no registry at {}: point --data-dir at the server's data directory or give --registry-url",
+        path.display()
+    )
+}
+
+/// Open an existing registry store (schema already current for PostgreSQL).
+async fn open_store(args: &RegistryArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match args.location()? {
+        Location::Sqlite(path) => {
+            require_file(&path)?;
+            let store = iotcreds_store_sqlite::open(&path, Limits::default())
+                .await
+                .with_context(|| format!("opening the SQLite registry {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Location::Postgres(url) => {
+            let options = iotcreds_store_postgres::PgOptions {
+                migrate: false,
+                max_connections: 2,
+                ..iotcreds_store_postgres::PgOptions::default()
+            };
+            let store = iotcreds_store_postgres::open(&url, Limits::default(), options)
+                .await
+                .context("opening the PostgreSQL registry (run `iotcreds migrate` if the schema is behind)")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    time_fmt::to_millis(time::OffsetDateTime::now_utc())
+}
+
+/// `iotcreds keys`.
+#[derive(Args, Debug)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Add a new token-sealing key and retire the others: new credentials are sealed with it,
+    /// credentials issued before stay valid until they expire.
+    Rotate(RegistryArgs),
+    /// List the token-sealing keys (ids and dates, never the key material).
+    List(RegistryArgs),
+}
+
+/// Run `iotcreds keys …`.
+pub async fn keys(args: KeysArgs, out: Output) -> anyhow::Result<()> {
+    match args.command {
+        KeysCommand::Rotate(reg) => {
+            let store = open_store(&reg).await?;
+            // Opening the registry service bootstraps an empty registry; rotation must not.
+            if store
+                .sealing_keys()
+                .await
+                .context("reading the registry")?
+                .is_empty()
+            {
+                anyhow::bail!(
+                    "the registry has never been used by a server (it has no sealing key yet): \
+                     start `iotcreds serve` on it first"
+                );
+            }
+            let now = now_ms();
+            // The region only shapes ARNs in memory; nothing region-specific is written.
+            let (registry, _) = iotcreds_registry::open(store, DEFAULT_REGION, now)
+                .await
+                .context("opening the registry")?;
+            let previous = registry.keyring().active_id();
+            let id = registry
+                .rotate_keys(now)
+                .await
+                .context("rotating the token-sealing key")?;
+            let v = json!({
+                "activeKeyId": id,
+                "previousKeyId": previous,
+                "keyIds": registry.keyring().ids(),
+            });
+            emit_with(out, &v, |_| {
+                format!(
+                    "Token-sealing key {id} is now active{}.\nCredentials sealed with earlier keys \
+                     stay valid until they expire; running servers switch within seconds.",
+                    previous.map_or_else(String::new, |p| format!(" (was {p})"))
+                )
+            });
+        }
+        KeysCommand::List(reg) => {
+            let store = open_store(&reg).await?;
+            let keys = store.sealing_keys().await.context("reading the keys")?;
+            let list: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    json!({
+                        "keyId": k.id,
+                        "createdAt": time_fmt::iso8601_seconds(k.created_at),
+                        "retiredAt": k.retired_at.map(time_fmt::iso8601_seconds),
+                        "active": k.retired_at.is_none(),
+                    })
+                })
+                .collect();
+            let v = json!({ "keys": list });
+            emit_with(out, &v, |_| {
+                let mut rows = vec![vec![
+                    "KEY".to_owned(),
+                    "CREATED".to_owned(),
+                    "RETIRED".to_owned(),
+                ]];
+                rows.extend(keys.iter().map(|k| {
+                    vec![
+                        k.id.to_string(),
+                        time_fmt::iso8601_seconds(k.created_at),
+                        k.retired_at
+                            .map_or_else(|| "active".to_owned(), time_fmt::iso8601_seconds),
+                    ]
+                }));
+                table(&rows)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `iotcreds migrate`.
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// Apply pending schema migrations and report which.
+pub async fn migrate(args: MigrateArgs, out: Output) -> anyhow::Result<()> {
+    match args.registry.location()? {
+        Location::Postgres(url) => {
+            let applied = iotcreds_store_postgres::migrate(&url)
+                .await
+                .context("migrating the PostgreSQL registry")?;
+            let v = json!({ "engine": "postgres", "applied": applied });
+            emit_with(out, &v, |_| {
+                if applied.is_empty() {
+                    "The registry schema is up to date; nothing to apply.".to_owned()
+                } else {
+                    format!("Applied migrations: {applied:?}")
+                }
+            });
+        }
+        Location::Sqlite(path) => {
+            require_file(&path)?;
+            // Opening a SQLite registry applies its pending migrations.
+            iotcreds_store_sqlite::open(&path, Limits::default())
+                .await
+                .with_context(|| format!("migrating the SQLite registry {}", path.display()))?;
+            let v = json!({ "engine": "sqlite", "path": path.display().to_string() });
+            emit_with(out, &v, |v| {
+                format!(
+                    "The registry schema is up to date.\n{}",
+                    render(v).trim_end()
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(data_dir: &str, url: Option<&str>) -> RegistryArgs {
+        RegistryArgs {
+            data_dir: data_dir.into(),
+            registry_url: url.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn registry_locations() {
+        assert_eq!(
+            args("d", None).location().unwrap(),
+            Location::Sqlite("d/registry.db".into())
+        );
+        assert_eq!(
+            args("d", Some("sqlite:///tmp/r.db")).location().unwrap(),
+            Location::Sqlite("/tmp/r.db".into())
+        );
+        assert_eq!(
+            args("d", Some("postgres://u@h/db")).location().unwrap(),
+            Location::Postgres("postgres://u@h/db".into())
+        );
+        let err = args("d", Some("mysql://x")).location().unwrap_err();
+        assert!(err.to_string().contains("sqlite://PATH or postgres://"));
+    }
+
+    #[test]
+    fn a_missing_registry_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let reg = args(dir.path().to_str().unwrap(), None);
+        let err = rt.block_on(open_store(&reg)).err().unwrap();
+        assert!(err.to_string().contains("no registry at"), "{err}");
+        assert!(!dir.path().join("registry.db").exists());
+    }
+}
