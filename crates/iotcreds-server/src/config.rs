@@ -51,6 +51,9 @@ pub struct Config {
     pub api_tls_key: Option<PathBuf>,
     /// Base domain for virtual-hosted-style S3 requests (`BUCKET.<domain>`).
     pub virtual_host_domain: Option<String>,
+    /// Apply pending PostgreSQL schema migrations at start-up (SQLite is always migrated).
+    /// Turn off to upgrade schemas only with `iotcreds migrate`.
+    pub registry_auto_migrate: bool,
     /// While the registry database is unreachable, keep serving cached registry entries for
     /// this many seconds (writes are refused), then refuse requests until it is back.
     pub registry_outage_grace_secs: u64,
@@ -100,6 +103,7 @@ impl Default for Config {
             api_tls_cert: None,
             api_tls_key: None,
             virtual_host_domain: None,
+            registry_auto_migrate: true,
             registry_outage_grace_secs: 300,
             limits: LimitsConfig::default(),
             tokens: TokensConfig::default(),
@@ -194,17 +198,20 @@ impl Config {
                 message: "api_tls_cert and api_tls_key go together".into(),
             });
         }
-        if let Some(url) = &self.registry_url {
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::Invalid {
-                    key: "registry_url",
-                    message: "use sqlite://PATH or postgres://... (engines: sqlite, postgres)"
-                        .into(),
-                });
-            }
+        let known_engine = |url: &str| {
+            ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+        };
+        if self
+            .registry_url
+            .as_deref()
+            .is_some_and(|url| !known_engine(url))
+        {
+            return Err(ConfigError::Invalid {
+                key: "registry_url",
+                message: "use sqlite://PATH or postgres://... (engines: sqlite, postgres)".into(),
+            });
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod config;
 pub mod credentials;
 pub mod data_dir;
 pub mod net;
+pub mod registry_store;
 pub mod service;
 mod startup;
 

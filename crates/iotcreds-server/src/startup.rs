@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use iotcreds_pki::CertificateAuthority;
 use iotcreds_pki::chain::{RegisteredCa, find_issuer};
 use iotcreds_pki::inspect::CertInfo;
-use iotcreds_store::{Limits, Store};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +19,7 @@ use crate::config::Config;
 use crate::credentials::{CredentialsEndpoint, now_ms};
 use crate::data_dir::{DataDir, read_secret_file};
 use crate::net::{self, ListenerOptions, Tls};
+use crate::registry_store::RegistryLocation;
 use crate::service::ServiceEndpoint;
 use iotcreds_registry::{self as registry, Registry};
 
@@ -59,37 +59,6 @@ impl Running {
     }
 }
 
-/// Open a registry store for `config` (SQLite in the data directory unless `registry_url`
-/// names another).
-pub async fn open_store(config: &Config, data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
-    let limits = Limits::default();
-    match config.registry_url.as_deref() {
-        None => {
-            let path = data.registry_path();
-            let store = iotcreds_store_sqlite::open(&path, limits)
-                .await
-                .with_context(|| format!("opening the SQLite registry {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        Some(url) if url.starts_with("sqlite:") => {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let store = iotcreds_store_sqlite::open(std::path::Path::new(path), limits)
-                .await
-                .with_context(|| format!("opening the SQLite registry {path}"))?;
-            Ok(Arc::new(store))
-        }
-        Some(url) => {
-            let options = iotcreds_store_postgres::PgOptions::default();
-            let store = iotcreds_store_postgres::open(url, limits, options)
-                .await
-                .context("opening the PostgreSQL registry (check registry_url)")?;
-            Ok(Arc::new(store))
-        }
-    }
-}
-
 /// The credentials endpoint's certificate: the operator's, or one issued by the built-in CA
 /// for `credentials_host` (re-issued when missing, for another host, issued by another CA, or
 /// within 30 days of expiry).
@@ -124,10 +93,10 @@ fn credentials_identity(
             )
             .is_ok()
     };
-    if let Some((chain, key)) = data.read_credentials_tls() {
-        if usable(&chain) {
-            return Ok((chain, key));
-        }
+    if let Some((chain, key)) = data.read_credentials_tls()
+        && usable(&chain)
+    {
+        return Ok((chain, key));
     }
     let mut hosts = vec![config.credentials_host.clone()];
     for h in ["localhost", "127.0.0.1", "::1"] {
@@ -154,7 +123,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     install_crypto_provider();
     let data = DataDir::open(&config.data_dir)
         .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
-    let store = open_store(&config, &data).await?;
+    let store = RegistryLocation::parse(config.registry_url.as_deref(), &data.registry_path())?
+        .open(config.registry_auto_migrate)
+        .await?;
     let (registry, outcome) = registry::open(store, &config.region, now_ms())
         .await
         .context("opening the registry")?;

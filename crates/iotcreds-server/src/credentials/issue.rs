@@ -214,13 +214,13 @@ pub async fn issue(
     if !cert.info.is_valid_at(req.now_ms) {
         return Err(Refusal::CertificateOutsideValidity { certificate_id });
     }
-    if let Some(ca_id) = &cert.cert.ca_certificate_id {
-        if !registry.ca_is_active(ca_id).await.map_err(store_err)? {
-            return Err(Refusal::CaNotActive {
-                certificate_id,
-                ca_id: ca_id.clone(),
-            });
-        }
+    if let Some(ca_id) = &cert.cert.ca_certificate_id
+        && !registry.ca_is_active(ca_id).await.map_err(store_err)?
+    {
+        return Err(Refusal::CaNotActive {
+            certificate_id,
+            ca_id: ca_id.clone(),
+        });
     }
     if cert.cert.mode == CertificateMode::SniOnly && req.sni != Some(credentials_host) {
         return Err(Refusal::SniRequired { certificate_id });

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use iotcreds_server::registry_store::RegistryLocation;
 use iotcreds_store::{Limits, Store};
 use iotcreds_types::time_fmt;
 use serde_json::json;
@@ -34,30 +35,10 @@ pub struct RegistryArgs {
     registry_url: Option<String>,
 }
 
-/// Where a registry lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Location {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
 impl RegistryArgs {
-    fn location(&self) -> anyhow::Result<Location> {
-        match self.registry_url.as_deref().filter(|u| !u.is_empty()) {
-            None => Ok(Location::Sqlite(self.data_dir.join("registry.db"))),
-            Some(url) if url.starts_with("sqlite:") => {
-                let path = url
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
-                Ok(Location::Sqlite(PathBuf::from(path)))
-            }
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(Location::Postgres(url.to_owned()))
-            }
-            Some(_) => {
-                anyhow::bail!("--registry-url must be sqlite://PATH or postgres://USER@HOST/DB")
-            }
-        }
+    fn location(&self) -> anyhow::Result<RegistryLocation> {
+        let url = self.registry_url.as_deref().filter(|u| !u.is_empty());
+        RegistryLocation::parse(url, &self.data_dir.join("registry.db"))
     }
 }
 
@@ -73,26 +54,14 @@ fn require_file(path: &Path) -> anyhow::Result<()> {
 
 /// Open an existing registry store (schema already current for PostgreSQL).
 async fn open_store(args: &RegistryArgs) -> anyhow::Result<Arc<dyn Store>> {
-    match args.location()? {
-        Location::Sqlite(path) => {
-            require_file(&path)?;
-            let store = iotcreds_store_sqlite::open(&path, Limits::default())
-                .await
-                .with_context(|| format!("opening the SQLite registry {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        Location::Postgres(url) => {
-            let options = iotcreds_store_postgres::PgOptions {
-                migrate: false,
-                max_connections: 2,
-                ..iotcreds_store_postgres::PgOptions::default()
-            };
-            let store = iotcreds_store_postgres::open(&url, Limits::default(), options)
-                .await
-                .context("opening the PostgreSQL registry (run `iotcreds migrate` if the schema is behind)")?;
-            Ok(Arc::new(store))
-        }
+    let location = args.location()?;
+    if let RegistryLocation::Sqlite(path) = &location {
+        require_file(path)?;
     }
+    location
+        .open(false)
+        .await
+        .context("run `iotcreds migrate` if the schema is behind")
 }
 
 fn now_ms() -> i64 {
@@ -201,7 +170,7 @@ pub struct MigrateArgs {
 /// Apply pending schema migrations and report which.
 pub async fn migrate(args: MigrateArgs, out: Output) -> anyhow::Result<()> {
     match args.registry.location()? {
-        Location::Postgres(url) => {
+        RegistryLocation::Postgres(url) => {
             let applied = iotcreds_store_postgres::migrate(&url)
                 .await
                 .context("migrating the PostgreSQL registry")?;
@@ -214,7 +183,7 @@ pub async fn migrate(args: MigrateArgs, out: Output) -> anyhow::Result<()> {
                 }
             });
         }
-        Location::Sqlite(path) => {
+        RegistryLocation::Sqlite(path) => {
             require_file(&path)?;
             // Opening a SQLite registry applies its pending migrations.
             iotcreds_store_sqlite::open(&path, Limits::default())
@@ -247,15 +216,15 @@ mod tests {
     fn registry_locations() {
         assert_eq!(
             args("d", None).location().unwrap(),
-            Location::Sqlite("d/registry.db".into())
+            RegistryLocation::Sqlite("d/registry.db".into())
         );
         assert_eq!(
             args("d", Some("sqlite:///tmp/r.db")).location().unwrap(),
-            Location::Sqlite("/tmp/r.db".into())
+            RegistryLocation::Sqlite("/tmp/r.db".into())
         );
         assert_eq!(
             args("d", Some("postgres://u@h/db")).location().unwrap(),
-            Location::Postgres("postgres://u@h/db".into())
+            RegistryLocation::Postgres("postgres://u@h/db".into())
         );
         let err = args("d", Some("mysql://x")).location().unwrap_err();
         assert!(err.to_string().contains("sqlite://PATH or postgres://"));

@@ -178,7 +178,16 @@ mod tests {
     fn table() {
         let obj = format!("arn:aws:s3:::{B}/test.txt");
         let bucket = format!("arn:aws:s3:::{B}");
-        let rows: &[(&str, Option<&str>, Option<&str>, bool, &str, &str)] = &[
+        // (operation, bucket, key, version id given, action, resource)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+            &'a str,
+            &'a str,
+        );
+        let rows: &[Row<'_>] = &[
             (
                 "ListBuckets",
                 None,

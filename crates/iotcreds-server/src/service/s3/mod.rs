@@ -152,7 +152,7 @@ struct Authorized {
 }
 
 fn decoded_query(uri: &http::Uri) -> Vec<(String, String)> {
-    uri.query().map(|q| url_pairs(q)).unwrap_or_default()
+    uri.query().map(url_pairs).unwrap_or_default()
 }
 
 fn url_pairs(q: &str) -> Vec<(String, String)> {
@@ -211,8 +211,7 @@ impl S3Access for Access {
             headers: &headers,
         };
         // s3s has verified the signature; parse again for what it does not check.
-        let auth = ParsedAuth::parse(&req)
-            .map_err(|e| S3Error::with_message(S3ErrorCode::AccessDenied, e.to_string()))?;
+        let auth = ParsedAuth::parse(&req).map_err(sig_error)?;
         let presigned = auth.kind() == AuthKind::Presigned;
         if auth.scope().region != self.region {
             let msg = format!(
