@@ -11,6 +11,7 @@
 
 pub mod iam;
 pub mod iot;
+pub mod query;
 pub mod sts;
 
 use std::net::IpAddr;
@@ -205,7 +206,19 @@ pub fn render_query_error(err: &ApiError, request_id: &str, xmlns: &str) -> Resp
     resp
 }
 
-/// Escape text for XML content and attribute values.
+/// Escape text for XML content and attribute values. Characters XML 1.0 cannot carry at all
+/// (control characters other than tab, line feed and carriage return; U+FFFE, U+FFFF) become
+/// U+FFFD, so an echoed input can never make an answer unparseable.
 pub fn xml_escape(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    fn allowed(c: char) -> bool {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
+    }
+    if s.chars().all(allowed) {
+        return quick_xml::escape::escape(s);
+    }
+    let cleaned: String = s
+        .chars()
+        .map(|c| if allowed(c) { c } else { '\u{fffd}' })
+        .collect();
+    std::borrow::Cow::Owned(quick_xml::escape::escape(&cleaned).into_owned())
 }

@@ -1,21 +1,328 @@
-//! The sts API. Handlers are being written; until then every call is refused.
+//! STS (query protocol, version `2011-06-15`, signing name `sts`): `GetCallerIdentity` (no
+//! permission needed) and `AssumeRole` for IAM users, the root key and role sessions (role
+//! chaining), issuing the same sealed session tokens as the credentials endpoint.
+//!
+//! `AssumeRole` is allowed when the caller's identity policies allow `sts:AssumeRole` on the
+//! role ARN (the root key always passes this check) *and* the role's trust policy allows the
+//! caller as principal. A missing role is refused exactly like an untrusting one, so callers
+//! cannot probe which roles exist. `DurationSeconds` is 900 to the role's
+//! `MaxSessionDuration` (3600 when chaining). Session tags (`Tags`) need `sts:TagSession` from
+//! both the identity and the trust policy, as in STS; `ExternalId` is offered to the trust
+//! policy as `sts:ExternalId`. Parameters the token cannot honour (session policies, source
+//! identity, transitive tags, MFA, provided contexts) are refused, never ignored.
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
+use iotcreds_policy::{Context, EvalInput, PolicyRef, Request, evaluate};
+use iotcreds_registry::CachedRole;
+use iotcreds_registry::authz::Principal;
+use iotcreds_token::{Claims, SessionKind};
+use iotcreds_types::names::{ROLE_SESSION_NAME, check_range};
+use iotcreds_types::{ValidationError, arn};
 
-use super::{ApiError, Caller, ControlContext};
+use crate::query::{self, Params, Xml};
+use crate::{ApiError, Caller, ControlContext};
 
-/// Dispatch one authenticated sts request.
+/// XML namespace of STS answers.
+pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The STS API version.
+pub const VERSION: &str = "2011-06-15";
+
+/// STS's internal-failure code.
+const INTERNAL_FAILURE: &str = "InternalFailure";
+/// Longest session of a role assumed by another role session.
+const CHAINED_MAX_SECONDS: i64 = 3600;
+/// Default and bounds of `DurationSeconds`.
+const DEFAULT_SECONDS: i64 = 3600;
+const MIN_SECONDS: i64 = 900;
+const MAX_SECONDS: i64 = 43200;
+/// STS's limit on session tags.
+const MAX_SESSION_TAGS: usize = 50;
+/// The packed size (bytes of keys and values) that counts as 100 % in `PackedPolicySize`.
+const PACKED_TAGS_CAPACITY: usize = 2048;
+
+/// Answer one authenticated STS request.
 pub async fn handle(
-    _ctx: &ControlContext,
+    ctx: &ControlContext,
     caller: &Caller,
-    _parts: &http::request::Parts,
-    _body: Bytes,
+    parts: &http::request::Parts,
+    body: Bytes,
 ) -> Response<Bytes> {
-    let err = ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "NotImplemented",
-        "not implemented yet",
+    match dispatch(ctx, caller, parts, &body).await {
+        Ok((action, result)) => query::response(action, XMLNS, &caller.request_id, result),
+        Err(err) => crate::render_query_error(&err, &caller.request_id, XMLNS),
+    }
+}
+
+async fn dispatch(
+    ctx: &ControlContext,
+    caller: &Caller,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<(&'static str, Option<String>), ApiError> {
+    let p = Params::from_request(parts, body)?;
+    match query::action_of(&p, VERSION)? {
+        "GetCallerIdentity" => Ok(("GetCallerIdentity", Some(get_caller_identity(caller)))),
+        "AssumeRole" => Ok(("AssumeRole", Some(assume_role(ctx, caller, &p).await?))),
+        other => Err(query::invalid_action(other, VERSION)),
+    }
+}
+
+fn get_caller_identity(caller: &Caller) -> String {
+    let p = &caller.principal;
+    let mut x = Xml::new();
+    x.text("UserId", &p.user_id())
+        .text("Account", p.account())
+        .text("Arn", &p.arn());
+    x.finish()
+}
+
+/// STS's `ValidationError` (400) with a plain message.
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "ValidationError", message)
+}
+
+/// A parameter the session token cannot honour: refused, never ignored.
+fn refused(parameter: &str, why: &str) -> ApiError {
+    invalid(format!(
+        "The parameter {parameter} is not supported by this server: {why}."
+    ))
+}
+
+/// The `AccessDenied` of a refused `AssumeRole` (identity checks word their own).
+fn not_trusted(caller: &Caller, role_arn: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            caller.principal.arn()
+        ),
+    )
+}
+
+/// Whether the trust policy of `role` allows the caller to perform `action` with `ctx`.
+fn trusts(role: &CachedRole, caller: &Caller, action: &str, ctx: &Context) -> bool {
+    let Some(policy) = &role.trust.policy else {
+        return false;
+    };
+    let principal = caller.principal.as_request_principal();
+    let refs = [PolicyRef {
+        id: &role.trust.id,
+        policy,
+    }];
+    evaluate(&EvalInput {
+        identity: &[],
+        resource: &refs,
+        session: None,
+        boundary: None,
+        request: Request {
+            action,
+            resource: &role.arn,
+            principal: Some(&principal),
+            context: ctx,
+        },
+    })
+    .is_allowed()
+}
+
+/// `ExternalId`: 2–1224 characters of `[\w+=,.@:\/-]`.
+fn external_id(p: &Params) -> Result<Option<&str>, ApiError> {
+    let Some(id) = p.get("ExternalId") else {
+        return Ok(None);
+    };
+    query::check_length("externalId", id, 2, 1224)?;
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | ':' | '/' | '-')
+    };
+    if !id.chars().all(allowed) {
+        return Err(ValidationError::new(
+            "externalId",
+            id,
+            "Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*",
+        )
+        .into());
+    }
+    Ok(Some(id))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(INTERNAL_FAILURE, e)
+}
+
+async fn assume_role(
+    ctx: &ControlContext,
+    caller: &Caller,
+    p: &Params,
+) -> Result<String, ApiError> {
+    // 1. The request, as the model constrains it.
+    let role_arn = p.required("RoleArn", "roleArn")?;
+    query::check_length("roleArn", role_arn, 20, 2048)?;
+    let session_name = p.required("RoleSessionName", "roleSessionName")?;
+    ROLE_SESSION_NAME.check("roleSessionName", session_name)?;
+    let duration = p.int("DurationSeconds", "durationSeconds")?;
+    if let Some(d) = duration {
+        check_range("durationSeconds", d, MIN_SECONDS, MAX_SECONDS)?;
+    }
+    let external_id = external_id(p)?;
+    let tags = p.tags("Tags", MAX_SESSION_TAGS)?;
+    if p.get("Policy").is_some() || p.has_list("PolicyArns") {
+        return Err(refused(
+            "Policy/PolicyArns",
+            "session policies cannot be carried by the session token yet, so they are refused rather than ignored",
+        ));
+    }
+    for (name, why) in [
+        ("SourceIdentity", "source identities are not recorded"),
+        ("SerialNumber", "no MFA devices exist"),
+        ("TokenCode", "no MFA devices exist"),
+    ] {
+        if p.get(name).is_some() {
+            return Err(refused(name, why));
+        }
+    }
+    for (name, why) in [
+        (
+            "TransitiveTagKeys",
+            "session tags are not passed on when chaining",
+        ),
+        ("ProvidedContexts", "no context providers are trusted"),
+    ] {
+        if p.has_list(name) {
+            return Err(refused(name, why));
+        }
+    }
+    let Some((role_path, role_name)) = arn::split_iam(role_arn, "role", None) else {
+        return Err(ValidationError::new(
+            "roleArn",
+            role_arn,
+            "Member must be the ARN of an IAM role (arn:aws:iam::ACCOUNT:role/NAME)",
+        )
+        .into());
+    };
+
+    // 2. The caller's identity policies.
+    let tag_ctx = |c: &mut Context| {
+        for (k, v) in &tags {
+            c.insert(&format!("aws:RequestTag/{k}"), v.clone());
+        }
+        if !tags.is_empty() {
+            c.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
+        }
+    };
+    caller.authorize_with("sts:AssumeRole", role_arn, |c| tag_ctx(c))?;
+    if !tags.is_empty() {
+        caller.authorize_with("sts:TagSession", role_arn, |c| tag_ctx(c))?;
+    }
+
+    // 3. The role exists here and its trust policy allows the caller.
+    let account = ctx.registry.account_id();
+    let role = if role_arn.starts_with(&format!("arn:aws:iam::{account}:")) {
+        ctx.registry.role(role_name).await.map_err(|e| {
+            if e.is_unavailable() {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "Service Unavailable",
+                )
+            } else {
+                internal(e)
+            }
+        })?
+    } else {
+        None
+    };
+    let role = role.filter(|r| r.role.path == role_path);
+    let mut trust_ctx = caller.context();
+    trust_ctx.insert("sts:RoleSessionName", session_name);
+    if let Some(id) = external_id {
+        trust_ctx.insert("sts:ExternalId", id);
+    }
+    tag_ctx(&mut trust_ctx);
+    let trusted = role.as_ref().is_some_and(|r| {
+        trusts(r, caller, "sts:AssumeRole", &trust_ctx)
+            && (tags.is_empty() || trusts(r, caller, "sts:TagSession", &trust_ctx))
+    });
+    let Some(role) = role.filter(|_| trusted) else {
+        tracing::info!(
+            target: "iotcreds::audit",
+            event = "assume_role",
+            decision = "deny",
+            request_id = %caller.request_id,
+            principal = %caller.principal.arn(),
+            role = %role_arn,
+            reason = "role absent or its trust policy does not allow the caller",
+        );
+        return Err(not_trusted(caller, role_arn));
+    };
+
+    // 4. The duration fits the role (one hour when chaining).
+    let chaining = matches!(caller.principal, Principal::Session { .. });
+    let duration = duration.unwrap_or(DEFAULT_SECONDS);
+    if chaining && duration > CHAINED_MAX_SECONDS {
+        return Err(invalid(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    if duration > role.role.max_session_duration {
+        return Err(invalid(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+
+    // 5. Issue.
+    let ring = ctx.registry.keyring();
+    let access_key_id = ring.new_access_key_id().map_err(internal)?;
+    let now = caller.now_ms;
+    let claims = Claims {
+        access_key_id: access_key_id.clone(),
+        kind: SessionKind::AssumeRole,
+        account: account.to_owned(),
+        role_name: role.role.name.clone(),
+        role_id: role.role.id.clone(),
+        role_path: role.role.path.clone(),
+        session_name: session_name.to_owned(),
+        issued_at_ms: now,
+        expires_at_ms: now.saturating_add(duration.saturating_mul(1000)),
+        certificate_id: None,
+        thing_name: None,
+        thing_type: None,
+        source_arn: Some(caller.principal.arn()),
+        tags: tags.clone(),
+    };
+    let session_token = ring.seal(&claims).map_err(internal)?;
+    let secret = ring.secret_for(&access_key_id).map_err(internal)?;
+    tracing::info!(
+        target: "iotcreds::audit",
+        event = "assume_role",
+        decision = "allow",
+        request_id = %caller.request_id,
+        principal = %caller.principal.arn(),
+        role = %role.arn,
+        session_name = %session_name,
+        access_key_id = %access_key_id,
+        expires_at_ms = claims.expires_at_ms,
     );
-    super::render_json_error(&err, &caller.request_id)
+
+    let mut x = Xml::new();
+    x.node("Credentials", |x| {
+        x.text("AccessKeyId", &access_key_id)
+            .text("SecretAccessKey", secret.expose())
+            .text("SessionToken", &session_token)
+            .time("Expiration", claims.expires_at_ms);
+    })
+    .node("AssumedRoleUser", |x| {
+        x.text("AssumedRoleId", &claims.user_id())
+            .text("Arn", &claims.assumed_role_arn());
+    });
+    if !tags.is_empty() {
+        let packed: usize = tags.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let percent = (packed * 100).div_ceil(PACKED_TAGS_CAPACITY).max(1);
+        x.int(
+            "PackedPolicySize",
+            i64::try_from(percent).unwrap_or(i64::MAX),
+        );
+    }
+    Ok(x.finish())
 }

@@ -1,0 +1,141 @@
+//! IAM users: `CreateUser`, `GetUser` (without `UserName`: the caller), `DeleteUser`,
+//! `ListUsers`.
+
+use std::sync::Arc;
+
+use iotcreds_registry::CachedUser;
+use iotcreds_registry::authz::Principal;
+use iotcreds_store::User;
+use iotcreds_types::names::{IAM_USER_NAME, check_iam_path};
+use iotcreds_types::{arn, ids};
+
+use super::{
+    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags,
+    no_such_user, store_error, to_tags, unsupported,
+};
+use crate::query::{Paging, Params, Xml};
+
+/// Write a `User` structure; `full` adds its tags (`GetUser`, `CreateUser`).
+pub(crate) fn write_user(x: &mut Xml, user: &User, arn: &str, full: bool) {
+    x.text("Path", &user.path)
+        .text("UserName", &user.name)
+        .text("UserId", &user.id)
+        .text("Arn", arn)
+        .time("CreateDate", user.created_at);
+    if full && !user.tags.is_empty() {
+        x.tags(
+            "Tags",
+            user.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+        );
+    }
+}
+
+/// A user as the target of an action: the user if it exists, and the ARN to authorise on
+/// (`user/NAME` when there is no such user), authorised for `action` with its tags.
+pub(crate) async fn authorized_target(
+    cx: &Cx<'_>,
+    action: &str,
+    name: &str,
+) -> Result<Option<Arc<CachedUser>>, crate::ApiError> {
+    let user = cx.ctx.registry.user(name).await.map_err(store_error)?;
+    let (user_arn, tags) = match &user {
+        Some(u) => (u.arn.clone(), u.user.tags.as_slice()),
+        None => (arn::iam_user(cx.account(), "/", name), &[][..]),
+    };
+    authorize_on(cx, action, &user_arn, tags, |_| {})?;
+    Ok(user)
+}
+
+/// IAM's answer when an operation needs a user name and the caller is not an IAM user.
+pub(crate) fn must_specify_user() -> crate::ApiError {
+    crate::ApiError::new(
+        http::StatusCode::BAD_REQUEST,
+        "ValidationError",
+        "Must specify userName when calling with non-User credentials",
+    )
+}
+
+pub(super) async fn create_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    IAM_USER_NAME.check("userName", name)?;
+    let path = p.get("Path").unwrap_or("/");
+    check_iam_path("path", path)?;
+    if p.get("PermissionsBoundary").is_some() {
+        return Err(unsupported("PermissionsBoundary"));
+    }
+    let tags = to_tags(p.tags("Tags", 50)?);
+    let user_arn = arn::iam_user(cx.account(), path, name);
+    cx.caller
+        .authorize_with("iam:CreateUser", &user_arn, |ctx| {
+            insert_request_tags(ctx, &tags)
+        })?;
+    let user = User {
+        name: name.to_owned(),
+        id: super::new_unique_id(ids::USER_ID_PREFIX)?,
+        path: path.to_owned(),
+        created_at: cx.now_ms(),
+        tags,
+    };
+    cx.write(cx.store().insert_user(&user)).await?;
+    let mut x = Xml::new();
+    x.node("User", |x| write_user(x, &user, &user_arn, true));
+    Ok(Some(x.finish()))
+}
+
+pub(super) async fn get_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = match p.get("UserName") {
+        Some(n) => {
+            EXISTING_USER_NAME.check("userName", n)?;
+            n.to_owned()
+        }
+        None => match &cx.caller.principal {
+            Principal::User { user, .. } => user.user.name.clone(),
+            Principal::Root { account, .. } => {
+                // The account's root user, as IAM describes it.
+                let mut x = Xml::new();
+                x.node("User", |x| {
+                    x.text("UserId", account)
+                        .text("Arn", &arn::iam_root(account));
+                });
+                return Ok(Some(x.finish()));
+            }
+            Principal::Session { .. } => return Err(must_specify_user()),
+        },
+    };
+    let user = authorized_target(cx, "iam:GetUser", &name)
+        .await?
+        .ok_or_else(|| no_such_user(&name))?;
+    let mut x = Xml::new();
+    x.node("User", |x| write_user(x, &user.user, &user.arn, true));
+    Ok(Some(x.finish()))
+}
+
+pub(super) async fn delete_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    EXISTING_USER_NAME.check("userName", name)?;
+    authorized_target(cx, "iam:DeleteUser", name).await?;
+    cx.write(cx.store().delete_user(name)).await?;
+    Ok(None)
+}
+
+pub(super) async fn list_users(cx: &Cx<'_>, p: &Params) -> Output {
+    let prefix = p.get("PathPrefix");
+    if let Some(prefix) = prefix {
+        check_path_prefix("pathPrefix", prefix)?;
+    }
+    let paging = Paging::from_params(p)?;
+    cx.caller.authorize("iam:ListUsers", "*")?;
+    let page = cx
+        .store()
+        .list_users(prefix, &paging.page_request())
+        .await
+        .map_err(store_error)?;
+    let account = cx.account();
+    let mut x = Xml::new();
+    x.list("Users", &page.items, |x, user| {
+        let arn = arn::iam_user(account, &user.path, &user.name);
+        write_user(x, user, &arn, false);
+    })
+    .truncation(page.next_marker.as_deref());
+    Ok(Some(x.finish()))
+}
