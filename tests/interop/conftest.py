@@ -146,16 +146,21 @@ class Server:
         return env
 
     def aws(self, *args, creds=None, check=True, cwd=None):
-        """Run aws-cli against the service endpoint. Returns the parsed JSON output (or None
-        for empty output) when the command succeeds; with check=False returns the
-        CompletedProcess."""
+        """Run aws-cli against the service endpoint. Returns the parsed JSON output (None for
+        empty output, the text for the `aws s3` commands, which print text) when the command
+        succeeds; with check=False returns the CompletedProcess."""
         cmd = [AWS, *args, "--endpoint-url", self.api_url, "--region", REGION, "--output", "json"]
         proc = subprocess.run(cmd, env=self.env_for(creds), capture_output=True, text=True, cwd=cwd, timeout=300)
         if not check:
             return proc
         if proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-        return json.loads(proc.stdout) if proc.stdout.strip() else None
+        if not proc.stdout.strip():
+            return None
+        try:
+            return json.loads(proc.stdout)
+        except ValueError:
+            return proc.stdout
 
     def boto3_client(self, service, creds=None, **kwargs):
         import boto3
