@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use iotcreds_policy::{Context, EvalInput, PolicyRef, Request, evaluate};
+use iotcreds_policy::Context;
 use iotcreds_registry::CachedRole;
 use iotcreds_registry::authz::Principal;
 use iotcreds_token::{Claims, SessionKind};
@@ -103,27 +103,7 @@ fn not_trusted(caller: &Caller, role_arn: &str) -> ApiError {
 
 /// Whether the trust policy of `role` allows the caller to perform `action` with `ctx`.
 fn trusts(role: &CachedRole, caller: &Caller, action: &str, ctx: &Context) -> bool {
-    let Some(policy) = &role.trust.policy else {
-        return false;
-    };
-    let principal = caller.principal.as_request_principal();
-    let refs = [PolicyRef {
-        id: &role.trust.id,
-        policy,
-    }];
-    evaluate(&EvalInput {
-        identity: &[],
-        resource: &refs,
-        session: None,
-        boundary: None,
-        request: Request {
-            action,
-            resource: &role.arn,
-            principal: Some(&principal),
-            context: ctx,
-        },
-    })
-    .is_allowed()
+    role.trusts(&caller.principal.as_request_principal(), action, ctx)
 }
 
 /// `ExternalId`: 2–1224 characters of `[\w+=,.@:\/-]`.

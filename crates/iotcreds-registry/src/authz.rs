@@ -87,14 +87,12 @@ impl Principal {
         }
     }
 
-    /// The principal as a policy engine request principal (for resource and trust policies).
+    /// The principal as a policy engine request principal (for resource and trust policies):
+    /// a session is its assumed-role ARN, which policies may name directly or through the
+    /// role's ARN.
     pub fn as_request_principal(&self) -> RequestPrincipal {
-        let arn = match self {
-            Principal::Session { role, .. } => role.arn.clone(),
-            _ => self.arn(),
-        };
         RequestPrincipal::Aws {
-            arn,
+            arn: self.arn(),
             account: self.account().to_owned(),
         }
     }

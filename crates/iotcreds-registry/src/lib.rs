@@ -91,6 +91,39 @@ pub struct CachedRole {
     pub boundary: Option<CompiledPolicy>,
 }
 
+impl CachedRole {
+    /// Whether the role's trust policy allows `principal` to perform `action` (`sts:AssumeRole`,
+    /// `sts:TagSession`, …) on this role with `context`. A trust policy that no longer compiles
+    /// allows nothing.
+    pub fn trusts(
+        &self,
+        principal: &iotcreds_policy::RequestPrincipal,
+        action: &str,
+        context: &iotcreds_policy::Context,
+    ) -> bool {
+        let Some(policy) = &self.trust.policy else {
+            return false;
+        };
+        let refs = [iotcreds_policy::PolicyRef {
+            id: &self.trust.id,
+            policy,
+        }];
+        iotcreds_policy::evaluate(&iotcreds_policy::EvalInput {
+            identity: &[],
+            resource: &refs,
+            session: None,
+            boundary: None,
+            request: iotcreds_policy::Request {
+                action,
+                resource: &self.arn,
+                principal: Some(principal),
+                context,
+            },
+        })
+        .is_allowed()
+    }
+}
+
 /// A user with its compiled permission policies.
 #[derive(Debug)]
 pub struct CachedUser {

@@ -4,9 +4,7 @@
 //! This module knows no HTTP: it returns [`Issued`] or a [`Refusal`], and the edge
 //! ([`super::http`]) maps refusals to statuses and messages.
 
-use iotcreds_policy::{
-    Context, Decision, EvalInput, PolicyRef, Request, RequestPrincipal, evaluate,
-};
+use iotcreds_policy::{Context, Decision, RequestPrincipal};
 use iotcreds_store::StoreError;
 use iotcreds_token::{Claims, SessionKind, session_expiry};
 use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
@@ -297,28 +295,7 @@ pub async fn issue(
     let principal = RequestPrincipal::Service(CREDENTIALS_SERVICE_PRINCIPAL.to_owned());
     let mut trust_ctx = Context::new();
     authz::insert_global_keys(&mut trust_ctx, req.now_ms, None, true);
-    let trust_allows = |action: &str| match &role.trust.policy {
-        None => false,
-        Some(policy) => {
-            let refs = [PolicyRef {
-                id: &role.trust.id,
-                policy,
-            }];
-            evaluate(&EvalInput {
-                identity: &[],
-                resource: &refs,
-                session: None,
-                boundary: None,
-                request: Request {
-                    action,
-                    resource: &role.arn,
-                    principal: Some(&principal),
-                    context: &trust_ctx,
-                },
-            })
-            .is_allowed()
-        }
-    };
+    let trust_allows = |action: &str| role.trusts(&principal, action, &trust_ctx);
     if !trust_allows("sts:AssumeRole") {
         return Err(not_assumable(format!(
             "the trust policy of {} does not allow {CREDENTIALS_SERVICE_PRINCIPAL} to perform sts:AssumeRole",

@@ -23,11 +23,6 @@ use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{self, AuthError};
 use iotcreds_registry::authz::Principal;
 
-/// XML namespace of IAM responses.
-pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-/// XML namespace of STS responses.
-pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
 /// The non-S3 APIs of the service endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -104,7 +99,7 @@ impl ServiceEndpoint {
                 return control::render_query_error(
                     &err,
                     &uuid::Uuid::new_v4().to_string(),
-                    IAM_XMLNS,
+                    control::iam::XMLNS,
                 )
                 .map(s3s::Body::from);
             }
@@ -217,8 +212,8 @@ fn looks_like_query_protocol(parts: &http::request::Parts) -> bool {
 fn render(api: Api, err: &ApiError, request_id: &str) -> Response<s3s::Body> {
     match api {
         Api::Iot => control::render_json_error(err, request_id),
-        Api::Iam => control::render_query_error(err, request_id, IAM_XMLNS),
-        Api::Sts => control::render_query_error(err, request_id, STS_XMLNS),
+        Api::Iam => control::render_query_error(err, request_id, control::iam::XMLNS),
+        Api::Sts => control::render_query_error(err, request_id, control::sts::XMLNS),
     }
     .map(s3s::Body::from)
 }
