@@ -34,6 +34,16 @@ def build():
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "iotcreds", "-p", "iotcreds-bench"], cwd=REPO, check=True)
 
 
+def user_name():
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def group_name():
+    import grp
+    return grp.getgrgid(os.getgid()).gr_name
+
+
 def cpu_seconds(pids):
     """User + system CPU seconds used so far by these processes (all their threads)."""
     total = 0

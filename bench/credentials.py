@@ -27,6 +27,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import common  # noqa: E402
 
 NGINX_CONF = """
+# The worker runs as whoever runs the benchmark (it reads files in a private temp dir).
+user {user} {group};
 worker_processes 1;
 daemon off;
 pid {work}/nginx.pid;
@@ -82,7 +84,7 @@ def main():
                     % (creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"], creds["expiration"]))
             (work / "credentials.json").write_text(body)
             port = free_port()
-            (work / "nginx.conf").write_text(NGINX_CONF.format(
+            (work / "nginx.conf").write_text(NGINX_CONF.format(user=common.user_name(), group=common.group_name(), 
                 work=work, port=port, cert=server.data / "tls" / "credentials.pem", key=server.data / "tls" / "credentials.key",
                 ca=server.data / "root-ca.pem"))
             nginx = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, shutil.which("nginx") or "/usr/sbin/nginx",

@@ -31,6 +31,8 @@ BUCKET = "adc-test-2020-08-26"
 SIZES = {"4KiB": 4096, "1MiB": 1 << 20}
 
 NGINX_CONF = """
+# The worker runs as whoever runs the benchmark (it reads files in a private temp dir).
+user {user} {group};
 worker_processes 1;
 daemon off;
 pid {work}/nginx.pid;
@@ -114,7 +116,7 @@ def main():
             creds = common.fetch_credentials(server, cert, key)
 
             port = free_port()
-            (work / "nginx.conf").write_text(NGINX_CONF.format(work=work, port=port, root=work / "nginx-root"))
+            (work / "nginx.conf").write_text(NGINX_CONF.format(user=common.user_name(), group=common.group_name(), work=work, port=port, root=work / "nginx-root"))
             nginx = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, shutil.which("nginx") or "/usr/sbin/nginx",
                                       "-c", str(work / "nginx.conf"), "-e", str(work / "nginx-error.log")])
             wait_port(port)

@@ -95,6 +95,17 @@ enum Mode {
 struct Counters {
     ok: AtomicU64,
     errors: AtomicU64,
+    reported: AtomicBool,
+}
+
+impl Counters {
+    /// Count an error; the first one is described on stderr.
+    fn error(&self, what: impl std::fmt::Display) {
+        if !self.reported.swap(true, Ordering::Relaxed) {
+            eprintln!("first error: {what}");
+        }
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 fn tls_config(ca: &str, cert: &str, key: &str) -> anyhow::Result<rustls::ClientConfig> {
@@ -145,7 +156,7 @@ async fn run_tls(
         tasks.push(tokio::spawn(async move {
             let mut sender: Option<Sender<Empty<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
-                let result: anyhow::Result<bool> = async {
+                let result: anyhow::Result<http::StatusCode> = async {
                     if sender.is_none() || !keep_alive {
                         sender = Some(connect_tls(&addr, &name, &connector).await?);
                     }
@@ -158,18 +169,21 @@ async fn run_tls(
                         req = req.header("connection", "close");
                     }
                     let resp = s.send_request(req.body(Empty::new())?).await?;
-                    let ok = resp.status().is_success();
+                    let status = resp.status();
                     resp.into_body().collect().await?;
-                    Ok(ok)
+                    Ok(status)
                 }
                 .await;
                 match result {
-                    Ok(true) => counters.ok.fetch_add(1, Ordering::Relaxed),
-                    _ => {
-                        sender = None;
-                        counters.errors.fetch_add(1, Ordering::Relaxed)
+                    Ok(status) if status.is_success() => {
+                        counters.ok.fetch_add(1, Ordering::Relaxed);
                     }
-                };
+                    Ok(status) => counters.error(format!("HTTP {status}")),
+                    Err(e) => {
+                        sender = None;
+                        counters.error(format!("{e:#}"));
+                    }
+                }
             }
         }));
     }
@@ -233,7 +247,7 @@ async fn run_s3(
         tasks.push(tokio::spawn(async move {
             let mut sender: Option<Sender<Full<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
-                let result: anyhow::Result<bool> = async {
+                let result: anyhow::Result<http::StatusCode> = async {
                     if sender.is_none() {
                         let tcp = TcpStream::connect(&addr).await?;
                         tcp.set_nodelay(true)?;
@@ -245,18 +259,21 @@ async fn run_s3(
                     let req = s3_request(&method, &addr, &path, &body, c, &region)?;
                     let s = sender.as_mut().expect("connected above");
                     let resp = s.send_request(req).await?;
-                    let ok = resp.status().is_success();
+                    let status = resp.status();
                     resp.into_body().collect().await?;
-                    Ok(ok)
+                    Ok(status)
                 }
                 .await;
                 match result {
-                    Ok(true) => counters.ok.fetch_add(1, Ordering::Relaxed),
-                    _ => {
-                        sender = None;
-                        counters.errors.fetch_add(1, Ordering::Relaxed)
+                    Ok(status) if status.is_success() => {
+                        counters.ok.fetch_add(1, Ordering::Relaxed);
                     }
-                };
+                    Ok(status) => counters.error(format!("HTTP {status}")),
+                    Err(e) => {
+                        sender = None;
+                        counters.error(format!("{e:#}"));
+                    }
+                }
             }
         }));
     }

@@ -65,6 +65,53 @@ impl CompiledPolicy {
     }
 }
 
+/// Which request-context keys a set of policies refers to (condition keys and policy
+/// variables, lower-cased), so a hot path builds only the context it needs: a key no policy
+/// mentions cannot change a decision.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUse {
+    keys: Vec<String>,
+}
+
+impl KeyUse {
+    /// The keys referred to by `policies`.
+    pub fn of<'a>(policies: impl IntoIterator<Item = &'a CompiledPolicy>) -> Self {
+        let mut keys: Vec<String> = Vec::new();
+        for p in policies {
+            if let Some(policy) = &p.policy {
+                keys.extend(
+                    policy
+                        .context_keys()
+                        .into_iter()
+                        .map(|k| k.to_ascii_lowercase()),
+                );
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Self { keys }
+    }
+
+    /// Whether the policies refer to no key at all (then no context needs building).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether any referred key starts with `prefix` (lower case, e.g. `iot:certificate.`).
+    pub fn any(&self, prefix: &str) -> bool {
+        self.keys.iter().any(|k| k.starts_with(prefix))
+    }
+}
+
+/// The IoT policies attached to a target, compiled, with the keys they use.
+#[derive(Debug)]
+pub struct IotPolicySet {
+    /// The policies, by name.
+    pub policies: Vec<CompiledPolicy>,
+    /// The context keys they refer to.
+    pub keys: KeyUse,
+}
+
 /// A certificate with its parsed form and ARN.
 #[derive(Debug)]
 pub struct CachedCertificate {
@@ -89,6 +136,8 @@ pub struct CachedRole {
     pub permissions: Vec<CompiledPolicy>,
     /// The permissions boundary's default version, if the role has one.
     pub boundary: Option<CompiledPolicy>,
+    /// The context keys the permission and boundary policies refer to.
+    pub keys: KeyUse,
 }
 
 impl CachedRole {
@@ -133,6 +182,8 @@ pub struct CachedUser {
     pub arn: String,
     /// Inline policies, then attached managed policies (default versions).
     pub permissions: Vec<CompiledPolicy>,
+    /// The context keys the policies refer to.
+    pub keys: KeyUse,
 }
 
 /// The account's root credentials: full rights, like an AWS account's root user.
@@ -150,7 +201,7 @@ struct RegistryCache {
     ca_certificates: Map<String, Option<Arc<CaCertificate>>>,
     things: Map<String, Option<Arc<Thing>>>,
     attachments: Map<(String, String), bool>,
-    iot_policies: Map<String, Arc<[CompiledPolicy]>>,
+    iot_policies: Map<String, Arc<IotPolicySet>>,
     aliases: Map<String, Option<Arc<RoleAlias>>>,
     roles: Map<String, Option<Arc<CachedRole>>>,
     users: Map<String, Option<Arc<CachedUser>>>,
@@ -391,10 +442,11 @@ impl Registry {
     }
 
     /// The IoT policies attached to `target` (a certificate ARN), compiled.
-    pub async fn iot_policies(&self, target: &str) -> StoreResult<Arc<[CompiledPolicy]>> {
+    pub async fn iot_policies(&self, target: &str) -> StoreResult<Arc<IotPolicySet>> {
         cached!(self, iot_policies, target.to_owned(), {
             let rows = self.store.attached_iot_policies(&[target]).await?;
-            rows.into_iter()
+            let policies: Vec<CompiledPolicy> = rows
+                .into_iter()
                 .map(|p| {
                     CompiledPolicy::compile(
                         p.name,
@@ -403,7 +455,11 @@ impl Registry {
                         PolicyKind::Iot,
                     )
                 })
-                .collect::<Arc<[_]>>()
+                .collect();
+            Arc::new(IotPolicySet {
+                keys: KeyUse::of(&policies),
+                policies,
+            })
         })
     }
 
@@ -456,6 +512,18 @@ impl Registry {
                             }
                         }),
                     };
+                    let permissions: Vec<CompiledPolicy> = permissions
+                        .into_iter()
+                        .map(|p| {
+                            CompiledPolicy::compile(
+                                p.id,
+                                p.version,
+                                &p.document,
+                                PolicyKind::Identity,
+                            )
+                        })
+                        .collect();
+                    let keys = KeyUse::of(permissions.iter().chain(boundary.iter()));
                     Some(Arc::new(CachedRole {
                         arn: arn::iam_role(&self.account_id, &role.path, &role.name),
                         trust: CompiledPolicy::compile(
@@ -464,18 +532,9 @@ impl Registry {
                             &role.trust_policy,
                             PolicyKind::Trust,
                         ),
-                        permissions: permissions
-                            .into_iter()
-                            .map(|p| {
-                                CompiledPolicy::compile(
-                                    p.id,
-                                    p.version,
-                                    &p.document,
-                                    PolicyKind::Identity,
-                                )
-                            })
-                            .collect(),
+                        permissions,
                         boundary,
+                        keys,
                         role,
                     }))
                 }
@@ -498,19 +557,21 @@ impl Registry {
                         Err(StoreError::NotFound { .. }) => return Ok(None),
                         Err(e) => return Err(e),
                     };
+                    let permissions: Vec<CompiledPolicy> = permissions
+                        .into_iter()
+                        .map(|p| {
+                            CompiledPolicy::compile(
+                                p.id,
+                                p.version,
+                                &p.document,
+                                PolicyKind::Identity,
+                            )
+                        })
+                        .collect();
                     Some(Arc::new(CachedUser {
                         arn: arn::iam_user(&self.account_id, &user.path, &user.name),
-                        permissions: permissions
-                            .into_iter()
-                            .map(|p| {
-                                CompiledPolicy::compile(
-                                    p.id,
-                                    p.version,
-                                    &p.document,
-                                    PolicyKind::Identity,
-                                )
-                            })
-                            .collect(),
+                        keys: KeyUse::of(&permissions),
+                        permissions,
                         user,
                     }))
                 }

@@ -42,6 +42,9 @@ pub struct TlsInfo {
     pub peer_certificates: Vec<CertificateDer<'static>>,
     /// The server name the client asked for (SNI).
     pub sni: Option<String>,
+    /// The leaf certificate's id (lowercase hex SHA-256 of its DER), computed once per
+    /// connection.
+    pub peer_certificate_id: Option<String>,
 }
 
 /// TLS on a listener.
@@ -183,6 +186,10 @@ async fn handle<F, S, B>(
                     .map(<[_]>::to_vec)
                     .unwrap_or_default(),
                 sni: session.server_name().map(str::to_owned),
+                peer_certificate_id: session
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| iotcreds_pki::certificate_id(c)),
             };
             let info = Arc::new(ConnInfo {
                 remote,

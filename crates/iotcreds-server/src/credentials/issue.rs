@@ -10,7 +10,7 @@ use iotcreds_token::{Claims, SessionKind, session_expiry};
 use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
 
 use iotcreds_registry::authz::{self, CompiledSet};
-use iotcreds_registry::{CachedCertificate, Registry};
+use iotcreds_registry::{CachedCertificate, KeyUse, Registry};
 
 /// The service principal that assumes roles for the credentials provider.
 pub const CREDENTIALS_SERVICE_PRINCIPAL: &str = "credentials.iot.amazonaws.com";
@@ -20,8 +20,8 @@ const MAX_CLAIMS_BYTES: usize = 1_150;
 
 /// What the device presented.
 pub struct CredentialsRequest<'a> {
-    /// The leaf certificate (DER), if the client sent one.
-    pub certificate: Option<&'a [u8]>,
+    /// The leaf certificate's id (hex SHA-256 of its DER), if the client sent one.
+    pub certificate_id: Option<&'a str>,
     /// The TLS server name the client asked for.
     pub sni: Option<&'a str>,
     /// The role alias from the path.
@@ -159,21 +159,25 @@ fn store_err(e: StoreError) -> Refusal {
 }
 
 /// The IoT policy context of a request: certificate variables, thing variables (only when
-/// the thing-name header was verified), and the global keys.
+/// the thing-name header was verified), and the global keys — each group only when the
+/// certificate's policies refer to it (a key no policy mentions cannot change the decision).
 fn iot_context(
     cert: &CachedCertificate,
     thing: Option<&iotcreds_store::Thing>,
     req: &CredentialsRequest<'_>,
+    keys: &KeyUse,
 ) -> Context {
     let mut ctx = Context::new();
-    for (key, values) in cert.info.iot_variables() {
-        if key.ends_with(".List") {
-            ctx.insert_multi(&key, values);
-        } else if let Some(v) = values.into_iter().next() {
-            ctx.insert(&key, v);
+    if keys.any("iot:certificate.") {
+        for (key, values) in cert.info.iot_variables() {
+            if key.ends_with(".List") {
+                ctx.insert_multi(&key, values);
+            } else if let Some(v) = values.into_iter().next() {
+                ctx.insert(&key, v);
+            }
         }
     }
-    if let Some(thing) = thing {
+    if let Some(thing) = thing.filter(|_| keys.any("iot:connection.thing.")) {
         ctx.insert("iot:Connection.Thing.ThingName", thing.name.clone());
         ctx.insert("iot:Connection.Thing.IsAttached", "true");
         if let Some(t) = &thing.thing_type {
@@ -183,7 +187,9 @@ fn iot_context(
             ctx.insert(&format!("iot:Connection.Thing.Attributes[{k}]"), v.clone());
         }
     }
-    authz::insert_global_keys(&mut ctx, req.now_ms, Some(req.source_ip), true);
+    if keys.any("aws:") {
+        authz::insert_global_keys(&mut ctx, req.now_ms, Some(req.source_ip), true);
+    }
     ctx
 }
 
@@ -194,8 +200,10 @@ pub async fn issue(
     req: &CredentialsRequest<'_>,
 ) -> Result<Issued, Refusal> {
     // 1. The certificate: registered, ACTIVE, valid now, its CA ACTIVE.
-    let der = req.certificate.ok_or(Refusal::NoClientCertificate)?;
-    let certificate_id = iotcreds_pki::certificate_id(der);
+    let certificate_id = req
+        .certificate_id
+        .ok_or(Refusal::NoClientCertificate)?
+        .to_owned();
     let cert = registry
         .certificate(&certificate_id)
         .await
@@ -251,8 +259,8 @@ pub async fn issue(
     // 3. The certificate's IoT policies allow iot:AssumeRoleWithCertificate on the alias ARN.
     let alias_arn = registry.role_alias_arn(req.role_alias);
     let policies = registry.iot_policies(&cert.arn).await.map_err(store_err)?;
-    let ctx = iot_context(&cert, thing.as_deref(), req);
-    let set = CompiledSet::new(&policies);
+    let ctx = iot_context(&cert, thing.as_deref(), req, &policies.keys);
+    let set = CompiledSet::new(&policies.policies);
     let decision = set.evaluate_identity("iot:AssumeRoleWithCertificate", &alias_arn, &ctx);
     if !decision.is_allowed() {
         return Err(Refusal::AccessDenied {

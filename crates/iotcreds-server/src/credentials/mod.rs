@@ -24,22 +24,74 @@ pub const THING_NAME_HEADER: &str = "x-amzn-iot-thingname";
 pub struct CredentialsEndpoint {
     registry: Arc<Registry>,
     credentials_host: String,
+    metrics: Metrics,
+}
+
+/// Metric handles, registered once (a look-up per request would cost more than the count).
+struct Metrics {
+    issued: metrics::Counter,
+    refused: Vec<(&'static str, metrics::Counter)>,
+    seconds: metrics::Histogram,
+}
+
+const OUTCOMES: [&str; 7] = [
+    "bad_certificate",
+    "invalid_thing",
+    "access_denied",
+    "alias_not_found",
+    "role_error",
+    "unavailable",
+    "internal_error",
+];
+
+impl Metrics {
+    fn new() -> Self {
+        Self {
+            issued: metrics::counter!("iotcreds_credentials_requests_total", "outcome" => "issued"),
+            refused: OUTCOMES
+                .iter()
+                .map(|o| {
+                    (
+                        *o,
+                        metrics::counter!("iotcreds_credentials_requests_total", "outcome" => *o),
+                    )
+                })
+                .collect(),
+            seconds: metrics::histogram!("iotcreds_credentials_request_seconds"),
+        }
+    }
+
+    fn refused(&self, outcome: &str) {
+        if let Some((_, c)) = self.refused.iter().find(|(o, _)| *o == outcome) {
+            c.increment(1);
+        }
+    }
+}
+
+/// A request id: a random (version 4) UUID from the user-space DRBG, without a system call.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    // The system RNG failing is unrecoverable for a credentials service.
+    aws_lc_rs::rand::fill(&mut b).expect("random number generator failed");
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
 }
 
 impl CredentialsEndpoint {
     /// A handler issuing from `registry`; `credentials_host` is the name in the server
     /// certificate (required as SNI for certificates registered without a CA).
     pub fn new(registry: Arc<Registry>, credentials_host: String) -> Self {
+        crate::admin::metrics_handle();
         Self {
             registry,
             credentials_host,
+            metrics: Metrics::new(),
         }
     }
 
     /// Answer one request.
     pub async fn handle<B>(&self, conn: &ConnInfo, req: Request<B>) -> Response<Full<Bytes>> {
         let started = Instant::now();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id();
         let Some(alias) = role_alias_of(req.uri().path()) else {
             return error(
                 &request_id,
@@ -69,9 +121,7 @@ impl CredentialsEndpoint {
         };
         let tls = conn.tls.as_ref();
         let request = CredentialsRequest {
-            certificate: tls
-                .and_then(|t| t.peer_certificates.first())
-                .map(|c| c.as_ref()),
+            certificate_id: tls.and_then(|t| t.peer_certificate_id.as_deref()),
             sni: tls.and_then(|t| t.sni.as_deref()),
             role_alias: &alias,
             thing_name,
@@ -96,9 +146,8 @@ impl CredentialsEndpoint {
                     dropped_session_tags = issued.dropped_tags,
                     source_ip = %conn.remote.ip(),
                 );
-                metrics::counter!("iotcreds_credentials_requests_total", "outcome" => "issued")
-                    .increment(1);
-                metrics::histogram!("iotcreds_credentials_request_seconds").record(elapsed);
+                self.metrics.issued.increment(1);
+                self.metrics.seconds.record(elapsed);
                 let mut resp = Response::new(Full::new(Bytes::from(issue::success_body(&issued))));
                 common_headers(&mut resp, &request_id);
                 resp
@@ -117,8 +166,8 @@ impl CredentialsEndpoint {
                     reason = %refusal.reason(),
                     source_ip = %conn.remote.ip(),
                 );
-                metrics::counter!("iotcreds_credentials_requests_total", "outcome" => outcome_label(&refusal)).increment(1);
-                metrics::histogram!("iotcreds_credentials_request_seconds").record(elapsed);
+                self.metrics.refused(outcome_label(&refusal));
+                self.metrics.seconds.record(elapsed);
                 error(&request_id, status, error_type, message)
             }
         }
@@ -213,10 +262,7 @@ fn common_headers(resp: &mut Response<Full<Bytes>>, request_id: &str) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-RequestId", v);
     }
-    // hyper adds `Date` to every HTTP/1 response; set it here too so it is explicit.
-    if let Ok(v) = HeaderValue::from_str(&iotcreds_types::time_fmt::http_date(now_ms())) {
-        h.insert(header::DATE, v);
-    }
+    // `Date`: hyper adds it to every HTTP/1 response (formatted once per second).
 }
 
 /// A `{"message": …}` error with `x-amzn-ErrorType`.

@@ -260,18 +260,20 @@ impl S3Access for Access {
             .await
             .map_err(auth_error)?;
 
-        let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
-        let mut context = iotcreds_policy::Context::new();
-        authz::insert_global_keys(
-            &mut context,
-            now_ms,
-            conn.as_ref().map(|c| c.remote.ip()),
-            conn.as_ref().is_some_and(|c| c.tls.is_some()),
-        );
-        principal.insert_keys(&mut context);
         let op = cx.s3_op().name().to_owned();
         let query = decoded_query(cx.uri());
-        actions::insert_condition_keys(&mut context, &op, &query, cx.headers(), presigned);
+        let mut context = iotcreds_policy::Context::new();
+        if principal.needs_context() {
+            let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
+            authz::insert_global_keys(
+                &mut context,
+                now_ms,
+                conn.as_ref().map(|c| c.remote.ip()),
+                conn.as_ref().is_some_and(|c| c.tls.is_some()),
+            );
+            principal.insert_keys(&mut context);
+            actions::insert_condition_keys(&mut context, &op, &query, cx.headers(), presigned);
+        }
         let (bucket, key) = match cx.s3_path() {
             s3s::path::S3Path::Root => (None, None),
             s3s::path::S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),
