@@ -93,7 +93,9 @@ class Iotcreds:
             ["taskset", "-c", SERVER_CORE, IOTCREDS, "serve", "--data-dir", str(self.data), "--region", REGION,
              "--credentials-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
              "--log-format", "json"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn,iotcreds_server::startup=info"},
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            # The production default: info, so every issuance and refusal writes its audit line.
+            env={**os.environ, "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "info")},
         )
         for raw in self.proc.stderr:
             event = json.loads(raw)

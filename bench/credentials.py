@@ -3,7 +3,9 @@
 
 iotcreds answers GET /role-aliases/ADCTestRoleAlias/credentials (full decision: registry
 look-ups, IoT policy evaluation, trust check, token sealing). nginx, the baseline, serves a
-static JSON of the same size with `ssl_verify_client on`. Both use the same ECDSA P-256 server
+static JSON of the same size with `ssl_verify_client on`. Both log every request, as they would in
+production: iotcreds its audit line (JSON on stderr, at the default `info` level), nginx a buffered
+access-log line. Both use the same ECDSA P-256 server
 key and certificate, the same ECDSA P-256 client certificate, TLS 1.3, one core each (taskset
 core 0); the load generator runs on core 1.
 
@@ -35,7 +37,8 @@ pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    # Like iotcreds' audit line per issuance: one (buffered) access-log line per request.
+    access_log {work}/access.log combined buffer=64k flush=1s;
     keepalive_requests 1000000;
     default_type application/json;
     server {{
