@@ -6,6 +6,7 @@
 //! simulate` found the request denied; 64 the command line is wrong.
 
 mod cli;
+mod logging;
 mod serve;
 
 use std::process::ExitCode;
