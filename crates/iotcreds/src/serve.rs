@@ -95,23 +95,16 @@ impl ServeArgs {
     }
 }
 
-/// Install the log subscriber. Lines are formatted on the calling thread and written by a
-/// background thread through a buffer, so a request never waits on a `write` to stderr; the
-/// channel is not lossy (an audit line is never dropped: under overload callers wait). The
+/// Install the log subscriber (writing through [`crate::logging::BufferedStderr`]). The
 /// returned guard flushes what is left when it is dropped, at exit.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(format: LogFormat) -> crate::logging::FlushGuard {
     use tracing_subscriber::EnvFilter;
     // s3s logs whole requests (with their session tokens) at debug and client errors at error:
     // keep it quiet whatever RUST_LOG says about other targets.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive("s3s=off".parse().expect("static directive"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = crate::logging::BufferedStderr::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
