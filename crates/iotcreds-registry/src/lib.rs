@@ -132,6 +132,8 @@ pub struct CachedRole {
     pub arn: String,
     /// The trust policy.
     pub trust: CompiledPolicy,
+    /// The context keys the trust policy refers to.
+    pub trust_keys: KeyUse,
     /// Inline policies, then attached managed policies (default versions).
     pub permissions: Vec<CompiledPolicy>,
     /// The permissions boundary's default version, if the role has one.
@@ -524,14 +526,16 @@ impl Registry {
                         })
                         .collect();
                     let keys = KeyUse::of(permissions.iter().chain(boundary.iter()));
+                    let trust = CompiledPolicy::compile(
+                        format!("{}#trust", role.name),
+                        "trust".into(),
+                        &role.trust_policy,
+                        PolicyKind::Trust,
+                    );
                     Some(Arc::new(CachedRole {
                         arn: arn::iam_role(&self.account_id, &role.path, &role.name),
-                        trust: CompiledPolicy::compile(
-                            format!("{}#trust", role.name),
-                            "trust".into(),
-                            &role.trust_policy,
-                            PolicyKind::Trust,
-                        ),
+                        trust_keys: KeyUse::of(std::iter::once(&trust)),
+                        trust,
                         permissions,
                         boundary,
                         keys,

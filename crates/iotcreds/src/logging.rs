@@ -94,12 +94,8 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let now = time::OffsetDateTime::now_utc();
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        );
         writer.write_str("{\"timestamp\":\"")?;
-        writer.write_str(&now.format(format).map_err(|_| fmt::Error)?)?;
+        write_timestamp(&mut writer)?;
         write!(writer, "\",\"level\":\"{}\"", meta.level())?;
         let mut fields = Fields {
             writer: &mut writer,
@@ -111,6 +107,28 @@ where
         write_json_str(&mut writer, meta.target())?;
         writer.write_str("}\n")
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC); the part up to the seconds is formatted once per
+/// second per thread.
+fn write_timestamp(w: &mut impl fmt::Write) -> fmt::Result {
+    use std::cell::RefCell;
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let second = now.unix_timestamp();
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != second {
+            let format =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            cached.1 = now.format(format).map_err(|_| fmt::Error)?;
+            cached.0 = second;
+        }
+        w.write_str(&cached.1)
+    })?;
+    write!(w, ".{:06}Z", now.microsecond())
 }
 
 struct Fields<'a, 'w> {
@@ -182,6 +200,10 @@ struct Escaper<'a, W: fmt::Write + ?Sized>(&'a mut W);
 
 impl<W: fmt::Write + ?Sized> fmt::Write for Escaper<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Most values (ids, names, addresses) need no escaping at all.
+        if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            return self.0.write_str(s);
+        }
         let mut start = 0;
         for (i, c) in s.char_indices() {
             let escaped = match c {

@@ -46,6 +46,8 @@ pub struct Issued {
     pub session_token: String,
     /// Expiry, ms since the epoch.
     pub expiration_ms: i64,
+    /// Expiry as the body writes it, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expiration: String,
     /// Session tags dropped to keep the token small.
     pub dropped_tags: usize,
 }
@@ -302,7 +304,9 @@ pub async fn issue(
     };
     let principal = RequestPrincipal::Service(CREDENTIALS_SERVICE_PRINCIPAL.to_owned());
     let mut trust_ctx = Context::new();
-    authz::insert_global_keys(&mut trust_ctx, req.now_ms, None, true);
+    if !role.trust_keys.is_empty() {
+        authz::insert_global_keys(&mut trust_ctx, req.now_ms, None, true);
+    }
     let trust_allows = |action: &str| role.trusts(&principal, action, &trust_ctx);
     if !trust_allows("sts:AssumeRole") {
         return Err(not_assumable(format!(
@@ -379,6 +383,7 @@ pub async fn issue(
         secret_access_key,
         session_token,
         expiration_ms,
+        expiration: time_fmt::iso8601_seconds(expiration_ms),
         dropped_tags,
     })
 }
@@ -394,7 +399,7 @@ struct BodyCredentials<'a> {
     access_key_id: &'a str,
     secret_access_key: &'a str,
     session_token: &'a str,
-    expiration: String,
+    expiration: &'a str,
 }
 
 /// The success body: exactly the four fields, in AWS's order, `YYYY-MM-DDTHH:MM:SSZ` expiration.
@@ -404,7 +409,7 @@ pub fn success_body(issued: &Issued) -> Vec<u8> {
             access_key_id: &issued.access_key_id,
             secret_access_key: issued.secret_access_key.expose(),
             session_token: &issued.session_token,
-            expiration: time_fmt::iso8601_seconds(issued.expiration_ms),
+            expiration: &issued.expiration,
         },
     };
     // A struct of strings always serialises.

@@ -142,7 +142,7 @@ impl CredentialsEndpoint {
                     role_alias = %alias,
                     role = %issued.claims.role_name,
                     access_key_id = %issued.access_key_id,
-                    expiration = %iotcreds_types::time_fmt::iso8601_seconds(issued.expiration_ms),
+                    expiration = issued.expiration.as_str(),
                     dropped_session_tags = issued.dropped_tags,
                     source_ip = %conn.remote.ip(),
                 );
