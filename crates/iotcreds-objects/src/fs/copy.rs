@@ -47,7 +47,7 @@ pub(crate) async fn open_source(
     check_version_id(version_id.as_deref())?;
     let src_bucket = inner.bucket(bucket)?;
     let k = key.to_string();
-    let obj = blocking(move || open_object(&src_bucket, &k)).await?;
+    let obj = blocking(move || open_object(&src_bucket, &k, false)).await?;
     let c = Conditions {
         if_match: cond.if_match,
         if_none_match: cond.if_none_match,

@@ -1,8 +1,10 @@
 //! The read path: GetObject and HeadObject (conditionals, ranges, part numbers, overrides).
 
 use std::fs::File;
-use std::io::SeekFrom;
+use std::future::Future as _;
+use std::os::unix::fs::FileExt as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -15,22 +17,30 @@ use s3s::dto::{
 };
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-use tokio_util::io::ReaderStream;
 
 use super::format::{self, ObjectMeta};
 use super::write::precondition_failed;
 use super::{Bucket, FsBackend, blocking, internal, layout, no_such_key, timestamp};
+
+/// Objects up to this size are read whole in the same blocking call that opens them: one trip
+/// to the blocking pool per small GET.
+const INLINE_READ: u64 = 256 * 1024;
+
+/// Larger objects are streamed in reads of this size, one trip to the blocking pool each.
+const READ_CHUNK: u64 = 1 << 20;
 
 /// An object file opened for reading, with its metadata. The open descriptor pins this version:
 /// a concurrent overwrite or delete does not affect what is read from it.
 pub(crate) struct OpenObject {
     pub file: File,
     pub meta: ObjectMeta,
+    /// The whole data of a small object, when asked for (see [`open_object`]).
+    pub data: Option<Bytes>,
 }
 
-/// Opens `key` in `bucket` (blocking). `NoSuchKey` if absent.
-pub(crate) fn open_object(bucket: &Bucket, key: &str) -> S3Result<OpenObject> {
+/// Opens `key` in `bucket` (blocking) and, with `read_small`, reads the data of an object of
+/// at most `INLINE_READ` bytes too. `NoSuchKey` if absent.
+pub(crate) fn open_object(bucket: &Bucket, key: &str, read_small: bool) -> S3Result<OpenObject> {
     layout::check_key(key)?;
     let path = bucket.dir.join(layout::object_rel_path(key));
     let file = match File::open(&path) {
@@ -42,7 +52,16 @@ pub(crate) fn open_object(bucket: &Bucket, key: &str) -> S3Result<OpenObject> {
     if meta.key != key {
         return Err(no_such_key());
     }
-    Ok(OpenObject { file, meta })
+    let data = if read_small && meta.size <= INLINE_READ {
+        // Checked above: at most INLINE_READ, which fits a usize.
+        let mut buf = vec![0u8; meta.size as usize];
+        file.read_exact_at(&mut buf, format::HEADER_LEN)
+            .map_err(internal)?;
+        Some(Bytes::from(buf))
+    } else {
+        None
+    };
+    Ok(OpenObject { file, meta, data })
 }
 
 /// Only the version `null` exists (no versioning).
@@ -280,11 +299,15 @@ struct ReadArgs<'a> {
 }
 
 impl FsBackend {
-    async fn open_for_read(&self, a: ReadArgs<'_>) -> S3Result<(OpenObject, Common, u64)> {
+    async fn open_for_read(
+        &self,
+        a: ReadArgs<'_>,
+        with_data: bool,
+    ) -> S3Result<(OpenObject, Common, u64)> {
         check_version_id(a.version_id)?;
         let bucket = self.inner().bucket(a.bucket)?;
         let key = a.key.to_owned();
-        let obj = blocking(move || open_object(&bucket, &key)).await?;
+        let obj = blocking(move || open_object(&bucket, &key, with_data)).await?;
         a.cond.check_read(&obj.meta)?;
         let sel = select(&obj.meta, a.range, a.part_number)?;
         let meta = obj.meta.clone();
@@ -322,15 +345,21 @@ impl FsBackend {
                 .as_ref()
                 .is_some_and(|m| m.as_str() == "ENABLED"),
         };
-        let (obj, c, start) = self.open_for_read(args).await?;
+        let (obj, c, start) = self.open_for_read(args, true).await?;
         let len = c.content_length.unsigned_abs();
-        let mut file = tokio::fs::File::from_std(obj.file);
-        file.seek(SeekFrom::Start(format::HEADER_LEN + start))
-            .await
-            .map_err(internal)?;
-        let body = FileBody {
-            inner: ReaderStream::with_capacity(file.take(len), 64 * 1024),
-            remaining: len,
+        let body = match obj.data {
+            Some(data) => {
+                // Whole small object in memory; the selection lies within it.
+                let range = usize::try_from(start).map_err(internal)?
+                    ..usize::try_from(start + len).map_err(internal)?;
+                FileBody::Inline(data.get(range.clone()).map(|_| data.slice(range)))
+            }
+            None => FileBody::Chunks {
+                file: Arc::new(obj.file),
+                offset: format::HEADER_LEN + start,
+                remaining: len,
+                pending: None,
+            },
         };
         let a = &c.meta.attrs;
         let (ck_algo, ck_value, ck_type) = c
@@ -418,7 +447,7 @@ impl FsBackend {
                 .as_ref()
                 .is_some_and(|m| m.as_str() == "ENABLED"),
         };
-        let (_obj, c, _) = self.open_for_read(args).await?;
+        let (_obj, c, _) = self.open_for_read(args, false).await?;
         let a = &c.meta.attrs;
         let (ck_algo, ck_value, ck_type) = c
             .checksum
@@ -506,38 +535,74 @@ fn override_str(field: &mut Option<String>, value: Option<&String>) {
 
 /// The response body: the object's data range, read from the pinned descriptor, with an exact
 /// length so that hyper sends `Content-Length`.
-struct FileBody {
-    inner: ReaderStream<tokio::io::Take<tokio::fs::File>>,
-    remaining: u64,
+enum FileBody {
+    /// A small object read with its metadata (`None` once sent).
+    Inline(Option<Bytes>),
+    /// A larger one, read in `READ_CHUNK` pieces on the blocking pool.
+    Chunks {
+        file: Arc<File>,
+        offset: u64,
+        remaining: u64,
+        pending: Option<tokio::task::JoinHandle<std::io::Result<Bytes>>>,
+    },
+}
+
+fn read_chunk(file: &File, offset: u64, len: u64) -> std::io::Result<Bytes> {
+    let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+    // read_exact_at fails with UnexpectedEof if the file is shorter than its metadata says
+    // (a damaged disk): the response then fails instead of being silently short.
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(Bytes::from(buf))
 }
 
 impl Stream for FileBody {
     type Item = Result<Bytes, s3s::StdError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(b))) => {
-                this.remaining = this.remaining.saturating_sub(b.len() as u64);
-                Poll::Ready(Some(Ok(b)))
+        match &mut *self {
+            FileBody::Inline(data) => Poll::Ready(data.take().filter(|d| !d.is_empty()).map(Ok)),
+            FileBody::Chunks {
+                file,
+                offset,
+                remaining,
+                pending,
+            } => {
+                if *remaining == 0 {
+                    return Poll::Ready(None);
+                }
+                let handle = pending.get_or_insert_with(|| {
+                    let (file, at, len) = (Arc::clone(file), *offset, (*remaining).min(READ_CHUNK));
+                    tokio::task::spawn_blocking(move || read_chunk(&file, at, len))
+                });
+                match Pin::new(handle).poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(result) => {
+                        *pending = None;
+                        match result.map_err(std::io::Error::other).and_then(|r| r) {
+                            Ok(b) => {
+                                *offset += b.len() as u64;
+                                *remaining -= b.len() as u64;
+                                Poll::Ready(Some(Ok(b)))
+                            }
+                            Err(e) => {
+                                *remaining = 0;
+                                Poll::Ready(Some(Err(Box::new(e))))
+                            }
+                        }
+                    }
+                }
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(None) if this.remaining > 0 => {
-                // The file is shorter than its metadata says (damaged disk): fail the response.
-                this.remaining = 0;
-                Poll::Ready(Some(Err(Box::new(std::io::Error::from(
-                    std::io::ErrorKind::UnexpectedEof,
-                )))))
-            }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
         }
     }
 }
 
 impl ByteStream for FileBody {
     fn remaining_length(&self) -> RemainingLength {
-        usize::try_from(self.remaining)
+        let remaining = match self {
+            FileBody::Inline(data) => data.as_ref().map_or(0, |d| d.len() as u64),
+            FileBody::Chunks { remaining, .. } => *remaining,
+        };
+        usize::try_from(remaining)
             .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
     }
 }
