@@ -240,6 +240,11 @@ impl Bucket {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The indexed size of `key`, if the object exists (a hint: the file is the truth).
+    pub(crate) fn indexed_size(&self, key: &str) -> Option<u64> {
+        self.lock().objects.get(key.as_bytes()).map(|s| s.size)
+    }
+
     /// The bucket's state if it has not been deleted meanwhile.
     pub(crate) fn lock_live(&self) -> S3Result<MutexGuard<'_, BucketState>> {
         let st = self.lock();

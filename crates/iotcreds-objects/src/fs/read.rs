@@ -307,7 +307,16 @@ impl FsBackend {
         check_version_id(a.version_id)?;
         let bucket = self.inner().bucket(a.bucket)?;
         let key = a.key.to_owned();
-        let obj = blocking(move || open_object(&bucket, &key, with_data)).await?;
+        // A small object (by the index) is opened and read right here: an open and a pread
+        // of a few pages from the page cache cost microseconds, less than the two thread
+        // switches of a trip to the blocking pool (what nginx does on its event loop). Larger
+        // objects, and objects the index does not know, are opened on the blocking pool.
+        let small = bucket.indexed_size(&key).is_some_and(|n| n <= INLINE_READ);
+        let obj = if small {
+            open_object(&bucket, &key, with_data)?
+        } else {
+            blocking(move || open_object(&bucket, &key, with_data)).await?
+        };
         a.cond.check_read(&obj.meta)?;
         let sel = select(&obj.meta, a.range, a.part_number)?;
         let meta = obj.meta.clone();
