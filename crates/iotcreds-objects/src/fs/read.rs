@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::future::Future as _;
-use std::os::unix::fs::FileExt as _;
+use std::io::{Read as _, Seek as _};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -34,13 +34,15 @@ const READ_CHUNK: u64 = 1 << 20;
 pub(crate) struct OpenObject {
     pub file: File,
     pub meta: ObjectMeta,
-    /// The whole data of a small object, when asked for (see [`open_object`]).
+    /// The first bytes of the data, when asked for (see [`open_object`]): the whole object
+    /// when it is small, else its first `READ_CHUNK` bytes.
     pub data: Option<Bytes>,
 }
 
-/// Opens `key` in `bucket` (blocking) and, with `read_small`, reads the data of an object of
-/// at most `INLINE_READ` bytes too. `NoSuchKey` if absent.
-pub(crate) fn open_object(bucket: &Bucket, key: &str, read_small: bool) -> S3Result<OpenObject> {
+/// Opens `key` in `bucket` (blocking) and, with `read_data`, reads the start of its data too
+/// (all of it up to `INLINE_READ` bytes, else the first `READ_CHUNK`), saving the response its
+/// first trip to the blocking pool. `NoSuchKey` if absent.
+pub(crate) fn open_object(bucket: &Bucket, key: &str, read_data: bool) -> S3Result<OpenObject> {
     layout::check_key(key)?;
     let path = bucket.dir.join(layout::object_rel_path(key));
     let file = match File::open(&path) {
@@ -52,12 +54,13 @@ pub(crate) fn open_object(bucket: &Bucket, key: &str, read_small: bool) -> S3Res
     if meta.key != key {
         return Err(no_such_key());
     }
-    let data = if read_small && meta.size <= INLINE_READ {
-        // Checked above: at most INLINE_READ, which fits a usize.
-        let mut buf = vec![0u8; meta.size as usize];
-        file.read_exact_at(&mut buf, format::HEADER_LEN)
-            .map_err(internal)?;
-        Some(Bytes::from(buf))
+    let data = if read_data {
+        let len = if meta.size <= INLINE_READ {
+            meta.size
+        } else {
+            READ_CHUNK.min(meta.size)
+        };
+        Some(read_chunk(&file, format::HEADER_LEN, len).map_err(internal)?)
     } else {
         None
     };
@@ -356,19 +359,30 @@ impl FsBackend {
         };
         let (obj, c, start) = self.open_for_read(args, true).await?;
         let len = c.content_length.unsigned_abs();
-        let body = match obj.data {
-            Some(data) => {
-                // Whole small object in memory; the selection lies within it.
-                let range = usize::try_from(start).map_err(internal)?
-                    ..usize::try_from(start + len).map_err(internal)?;
-                FileBody::Inline(data.get(range.clone()).map(|_| data.slice(range)))
-            }
-            None => FileBody::Chunks {
+        let prefix = obj.data.unwrap_or_default();
+        let end = start + len;
+        let body = if end <= prefix.len() as u64 {
+            // The selection lies within the bytes already read.
+            FileBody::Inline(Some(prefix.slice(
+                usize::try_from(start).map_err(internal)?
+                    ..usize::try_from(end).map_err(internal)?,
+            )))
+        } else {
+            let (first, from) = if start < prefix.len() as u64 {
+                (
+                    Some(prefix.slice(usize::try_from(start).map_err(internal)?..)),
+                    prefix.len() as u64,
+                )
+            } else {
+                (None, start)
+            };
+            FileBody::Chunks {
                 file: Arc::new(obj.file),
-                offset: format::HEADER_LEN + start,
-                remaining: len,
+                first,
+                offset: format::HEADER_LEN + from,
+                remaining: end - from,
                 pending: None,
-            },
+            }
         };
         let a = &c.meta.attrs;
         let (ck_algo, ck_value, ck_type) = c
@@ -547,20 +561,29 @@ fn override_str(field: &mut Option<String>, value: Option<&String>) {
 enum FileBody {
     /// A small object read with its metadata (`None` once sent).
     Inline(Option<Bytes>),
-    /// A larger one, read in `READ_CHUNK` pieces on the blocking pool.
+    /// A larger one: the bytes already read, then `READ_CHUNK` pieces read on the blocking
+    /// pool (`offset` and `remaining` count from after `first`).
     Chunks {
         file: Arc<File>,
+        first: Option<Bytes>,
         offset: u64,
         remaining: u64,
         pending: Option<tokio::task::JoinHandle<std::io::Result<Bytes>>>,
     },
 }
 
+/// Read `len` bytes at `offset` of a descriptor this response owns. `read_to_end` fills the
+/// buffer's spare capacity without zeroing it first (a measurable cost at 1 MiB per read).
 fn read_chunk(file: &File, offset: u64, len: u64) -> std::io::Result<Bytes> {
-    let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
-    // read_exact_at fails with UnexpectedEof if the file is shorter than its metadata says
-    // (a damaged disk): the response then fails instead of being silently short.
-    file.read_exact_at(&mut buf, offset)?;
+    let mut buf = Vec::with_capacity(usize::try_from(len).map_err(std::io::Error::other)?);
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    f.take(len).read_to_end(&mut buf)?;
+    if buf.len() as u64 != len {
+        // The file is shorter than its metadata says (a damaged disk): fail the response
+        // instead of sending it short.
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Bytes::from(buf))
 }
 
@@ -572,10 +595,14 @@ impl Stream for FileBody {
             FileBody::Inline(data) => Poll::Ready(data.take().filter(|d| !d.is_empty()).map(Ok)),
             FileBody::Chunks {
                 file,
+                first,
                 offset,
                 remaining,
                 pending,
             } => {
+                if let Some(b) = first.take() {
+                    return Poll::Ready(Some(Ok(b)));
+                }
                 if *remaining == 0 {
                     return Poll::Ready(None);
                 }
@@ -609,7 +636,9 @@ impl ByteStream for FileBody {
     fn remaining_length(&self) -> RemainingLength {
         let remaining = match self {
             FileBody::Inline(data) => data.as_ref().map_or(0, |d| d.len() as u64),
-            FileBody::Chunks { remaining, .. } => *remaining,
+            FileBody::Chunks {
+                first, remaining, ..
+            } => first.as_ref().map_or(0, |b| b.len() as u64) + *remaining,
         };
         usize::try_from(remaining)
             .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
