@@ -73,6 +73,7 @@
 //! objects, listings, copies, multipart uploads) return s3s's default `NotImplemented`.
 
 mod bucket;
+mod bufpool;
 mod checksum;
 mod cleanup;
 mod complete;
