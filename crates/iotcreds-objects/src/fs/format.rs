@@ -124,14 +124,61 @@ pub(crate) struct ObjectMeta {
 /// Reads and validates the header and footer of an object file; returns its metadata. The data
 /// is at `HEADER_LEN .. HEADER_LEN + meta.size`.
 pub(crate) fn read_meta(file: &File) -> io::Result<ObjectMeta> {
-    let bad =
-        |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("object file: {what}"));
     let len = file.metadata()?.len();
     if len < HEADER_LEN + FOOTER_LEN {
         return Err(bad("too short"));
     }
     let mut head = [0u8; 16];
     file.read_exact_at(&mut head, 0)?;
+    let mut foot = [0u8; 16];
+    file.read_exact_at(&mut foot, len - FOOTER_LEN)?;
+    let (meta_off, meta_len) = check_frame(&head, &foot, len)?;
+    let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| bad("bad metadata length"))?];
+    file.read_exact_at(&mut json, meta_off)?;
+    parse_meta(&foot, &json, meta_off)
+}
+
+/// Read a whole object file of at most `max_len` bytes with one positional read and take it
+/// apart in memory: its metadata and its data. `None` when the file is longer (the caller
+/// then reads it piecewise).
+pub(crate) fn read_small(
+    file: &File,
+    max_len: usize,
+) -> io::Result<Option<(ObjectMeta, bytes::Bytes)>> {
+    let mut buf = vec![0u8; max_len + 1];
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if n > max_len {
+        return Ok(None);
+    }
+    buf.truncate(n);
+    let len = n as u64;
+    if len < HEADER_LEN + FOOTER_LEN {
+        return Err(bad("too short"));
+    }
+    let head: [u8; 16] = buf[..16].try_into().map_err(|_| bad("too short"))?;
+    let foot: [u8; 16] = buf[n - 16..].try_into().map_err(|_| bad("too short"))?;
+    let (meta_off, meta_len) = check_frame(&head, &foot, len)?;
+    // Both fit: they lie within the n bytes just read.
+    let (off, mlen) = (meta_off as usize, meta_len as usize);
+    let meta = parse_meta(&foot, &buf[off..off + mlen], meta_off)?;
+    let data = bytes::Bytes::from(buf).slice(HEADER_LEN as usize..off);
+    Ok(Some((meta, data)))
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("object file: {what}"))
+}
+
+/// Check the header and footer of a file of `len` bytes; the metadata's offset and length.
+fn check_frame(head: &[u8; 16], foot: &[u8; 16], len: u64) -> io::Result<(u64, u64)> {
     if head[..8] != HEAD_MAGIC {
         return Err(bad("bad magic"));
     }
@@ -139,8 +186,6 @@ pub(crate) fn read_meta(file: &File) -> io::Result<ObjectMeta> {
     if version != FORMAT_VERSION {
         return Err(bad("unknown format version"));
     }
-    let mut foot = [0u8; 16];
-    file.read_exact_at(&mut foot, len - FOOTER_LEN)?;
     if foot[12..] != END_MAGIC {
         return Err(bad("bad end magic"));
     }
@@ -150,14 +195,16 @@ pub(crate) fn read_meta(file: &File) -> io::Result<ObjectMeta> {
     if meta_len > MAX_META_LEN || meta_len > len - HEADER_LEN - FOOTER_LEN {
         return Err(bad("bad metadata length"));
     }
-    let meta_off = len - FOOTER_LEN - meta_len;
-    let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| bad("bad metadata length"))?];
-    file.read_exact_at(&mut json, meta_off)?;
+    Ok((len - FOOTER_LEN - meta_len, meta_len))
+}
+
+/// Verify the metadata's checksum (in the footer) and decode it.
+fn parse_meta(foot: &[u8; 16], json: &[u8], meta_off: u64) -> io::Result<ObjectMeta> {
     let crc = u32::from_le_bytes([foot[8], foot[9], foot[10], foot[11]]);
-    if crc != u32::from_be_bytes(Crc32c::checksum(&json)) {
+    if crc != u32::from_be_bytes(Crc32c::checksum(json)) {
         return Err(bad("metadata checksum mismatch"));
     }
-    let meta: ObjectMeta = serde_json::from_slice(&json).map_err(|_| bad("bad metadata"))?;
+    let meta: ObjectMeta = serde_json::from_slice(json).map_err(|_| bad("bad metadata"))?;
     if meta.size != meta_off - HEADER_LEN {
         return Err(bad("size mismatch"));
     }
@@ -200,6 +247,31 @@ mod tests {
         bytes.extend(trailer(&meta).expect("trailer"));
         let f = write(&bytes);
         assert_eq!(read_meta(f.as_file()).expect("read"), meta);
+    }
+
+    #[test]
+    fn small_files_are_read_whole_or_left_to_piecewise_reads() {
+        let meta = sample();
+        let mut bytes = header().to_vec();
+        bytes.extend_from_slice(b"hello");
+        bytes.extend(trailer(&meta).expect("trailer"));
+        let f = write(&bytes);
+        let (m, data) = read_small(f.as_file(), bytes.len())
+            .expect("read")
+            .expect("fits");
+        assert_eq!((m, &data[..]), (meta.clone(), &b"hello"[..]));
+        // One byte short of the room needed: not read whole.
+        assert!(
+            read_small(f.as_file(), bytes.len() - 1)
+                .expect("read")
+                .is_none()
+        );
+        // The same corruption checks as read_meta.
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN as usize + 6] ^= 1;
+        assert!(read_small(write(&flipped).as_file(), 4096).is_err());
+        assert!(read_small(write(&bytes[..bytes.len() - 1]).as_file(), 4096).is_err());
+        assert!(read_small(write(b"short").as_file(), 4096).is_err());
     }
 
     #[test]

@@ -27,6 +27,10 @@ use super::{Bucket, FsBackend, blocking, internal, layout, no_such_key, timestam
 /// to the blocking pool per small GET.
 const INLINE_READ: u64 = 256 * 1024;
 
+/// Room for an object's metadata when reading a small object whole in one go; a larger
+/// metadata block (many user-metadata headers) falls back to piecewise reads.
+const SMALL_META_GUESS: u64 = 4096;
+
 /// Larger objects are streamed in reads of this size, one trip to the blocking pool each.
 const READ_CHUNK: u64 = 1 << 20;
 
@@ -44,6 +48,17 @@ pub(crate) struct OpenObject {
 /// (all of it up to `INLINE_READ` bytes, else the first `READ_CHUNK`), saving the response its
 /// first trip to the blocking pool. `NoSuchKey` if absent.
 pub(crate) fn open_object(bucket: &Bucket, key: &str, read_data: bool) -> S3Result<OpenObject> {
+    open_object_sized(bucket, key, read_data, None)
+}
+
+/// [`open_object`], knowing the data size from the index: a small object is then read whole
+/// with a single positional read (metadata included) instead of three plus a `stat`.
+fn open_object_sized(
+    bucket: &Bucket,
+    key: &str,
+    read_data: bool,
+    size_hint: Option<u64>,
+) -> S3Result<OpenObject> {
     layout::check_key(key)?;
     let path = bucket.dir.join(layout::object_rel_path(key));
     let file = match File::open(&path) {
@@ -51,6 +66,22 @@ pub(crate) fn open_object(bucket: &Bucket, key: &str, read_data: bool) -> S3Resu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
         Err(e) => return Err(internal(e)),
     };
+    if let Some(size) = size_hint.filter(|s| read_data && *s <= INLINE_READ) {
+        // Data, then metadata (a few hundred bytes of JSON), framed by header and footer.
+        let max =
+            usize::try_from(format::HEADER_LEN + size + SMALL_META_GUESS + format::FOOTER_LEN)
+                .map_err(internal)?;
+        if let Some((meta, data)) = format::read_small(&file, max).map_err(internal)? {
+            if meta.key != key {
+                return Err(no_such_key());
+            }
+            return Ok(OpenObject {
+                file,
+                meta,
+                data: Some(data),
+            });
+        }
+    }
     let meta = format::read_meta(&file).map_err(internal)?;
     if meta.key != key {
         return Err(no_such_key());
@@ -315,9 +346,9 @@ impl FsBackend {
         // of a few pages from the page cache cost microseconds, less than the two thread
         // switches of a trip to the blocking pool (what nginx does on its event loop). Larger
         // objects, and objects the index does not know, are opened on the blocking pool.
-        let small = bucket.indexed_size(&key).is_some_and(|n| n <= INLINE_READ);
-        let obj = if small {
-            open_object(&bucket, &key, with_data)?
+        let size = bucket.indexed_size(&key);
+        let obj = if size.is_some_and(|n| n <= INLINE_READ) {
+            open_object_sized(&bucket, &key, with_data, size)?
         } else {
             blocking(move || open_object(&bucket, &key, with_data)).await?
         };
