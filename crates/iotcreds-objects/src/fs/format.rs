@@ -150,6 +150,11 @@ pub(crate) fn read_small(
     while n < buf.len() {
         match file.read_at(&mut buf[n..], n as u64) {
             Ok(0) => break,
+            // A regular file reads short only at its end: no second call to learn that.
+            Ok(k) if n + k < buf.len() => {
+                n += k;
+                break;
+            }
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
