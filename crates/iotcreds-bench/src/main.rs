@@ -113,12 +113,16 @@ fn tls_config(ca: &str, cert: &str, key: &str) -> anyhow::Result<rustls::ClientC
     for c in CertificateDer::pem_file_iter(ca).context("reading --ca")? {
         roots.add(c?)?;
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert).context("reading --cert")?.collect::<Result<_, _>>()?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .context("reading --cert")?
+        .collect::<Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_file(key).context("reading --key")?;
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)?;
     // Every new connection is a full handshake, as for a fleet of distinct devices.
     config.resumption = rustls::client::Resumption::disabled();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -127,11 +131,16 @@ fn tls_config(ca: &str, cert: &str, key: &str) -> anyhow::Result<rustls::ClientC
 
 type Sender<B> = hyper::client::conn::http1::SendRequest<B>;
 
-async fn connect_tls(addr: &str, name: &ServerName<'static>, connector: &tokio_rustls::TlsConnector) -> anyhow::Result<Sender<Empty<Bytes>>> {
+async fn connect_tls(
+    addr: &str,
+    name: &ServerName<'static>,
+    connector: &tokio_rustls::TlsConnector,
+) -> anyhow::Result<Sender<Empty<Bytes>>> {
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
     let tls = connector.connect(name.clone(), tcp).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
     tokio::spawn(conn);
     Ok(sender)
 }
@@ -151,8 +160,15 @@ async fn run_tls(
     let name = ServerName::try_from(server_name).expect("valid server name");
     let mut tasks = Vec::new();
     for _ in 0..cli.concurrency {
-        let (connector, name, addr, path, headers, counters, stop) =
-            (connector.clone(), name.clone(), addr.clone(), path.clone(), headers.clone(), counters.clone(), stop.clone());
+        let (connector, name, addr, path, headers, counters, stop) = (
+            connector.clone(),
+            name.clone(),
+            addr.clone(),
+            path.clone(),
+            headers.clone(),
+            counters.clone(),
+            stop.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut sender: Option<Sender<Empty<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
@@ -201,11 +217,19 @@ fn s3_request(
     creds: Option<(&str, &str, Option<&str>)>,
     region: &str,
 ) -> anyhow::Result<http::Request<Full<Bytes>>> {
-    let mut req = http::Request::builder().method(method).uri(path).header("host", host);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
     if let Some((akid, secret, token)) = creds {
         let hash = iotcreds_sigv4::payload_sha256(body);
         let headers = [("host", host.as_bytes())];
-        let parts = iotcreds_sigv4::RequestParts { method, path, query: "", headers: &headers };
+        let parts = iotcreds_sigv4::RequestParts {
+            method,
+            path,
+            query: "",
+            headers: &headers,
+        };
         let signed = iotcreds_sigv4::sign(
             &parts,
             &iotcreds_sigv4::SigningParams {
@@ -239,11 +263,23 @@ async fn run_s3(
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
 ) {
-    let body = if method == "PUT" { Bytes::from(vec![b'x'; size]) } else { Bytes::new() };
+    let body = if method == "PUT" {
+        Bytes::from(vec![b'x'; size])
+    } else {
+        Bytes::new()
+    };
     let mut tasks = Vec::new();
     for _ in 0..cli.concurrency {
-        let (addr, path, method, body, creds, region, counters, stop) =
-            (addr.clone(), path.clone(), method.clone(), body.clone(), creds.clone(), region.clone(), counters.clone(), stop.clone());
+        let (addr, path, method, body, creds, region, counters, stop) = (
+            addr.clone(),
+            path.clone(),
+            method.clone(),
+            body.clone(),
+            creds.clone(),
+            region.clone(),
+            counters.clone(),
+            stop.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut sender: Option<Sender<Full<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
@@ -251,11 +287,16 @@ async fn run_s3(
                     if sender.is_none() {
                         let tcp = TcpStream::connect(&addr).await?;
                         tcp.set_nodelay(true)?;
-                        let (s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
+                        let (s, conn) = hyper::client::conn::http1::handshake(
+                            hyper_util::rt::TokioIo::new(tcp),
+                        )
+                        .await?;
                         tokio::spawn(conn);
                         sender = Some(s);
                     }
-                    let c = creds.as_ref().map(|(a, s, t)| (a.as_str(), s.as_str(), t.as_deref()));
+                    let c = creds
+                        .as_ref()
+                        .map(|(a, s, t)| (a.as_str(), s.as_str(), t.as_deref()));
                     let req = s3_request(&method, &addr, &path, &body, c, &region)?;
                     let s = sender.as_mut().expect("connected above");
                     let resp = s.send_request(req).await?;
@@ -284,7 +325,9 @@ async fn run_s3(
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -298,20 +341,64 @@ fn main() -> anyhow::Result<()> {
             })
         };
         match &cli.mode {
-            Mode::Tls { addr, server_name, path, header, ca, cert, key, keep_alive } => {
+            Mode::Tls {
+                addr,
+                server_name,
+                path,
+                header,
+                ca,
+                cert,
+                key,
+                keep_alive,
+            } => {
                 let headers = header
                     .iter()
-                    .map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).context("--header NAME: VALUE"))
+                    .map(|h| {
+                        h.split_once(':')
+                            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                            .context("--header NAME: VALUE")
+                    })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let config = tls_config(ca, cert, key)?;
-                run_tls(&cli, addr.clone(), server_name.clone(), path.clone(), headers, config, *keep_alive, counters.clone(), stop.clone()).await;
+                run_tls(
+                    &cli,
+                    addr.clone(),
+                    server_name.clone(),
+                    path.clone(),
+                    headers,
+                    config,
+                    *keep_alive,
+                    counters.clone(),
+                    stop.clone(),
+                )
+                .await;
             }
-            Mode::S3 { addr, path, method, size, access_key_id, secret_access_key, session_token, region } => {
+            Mode::S3 {
+                addr,
+                path,
+                method,
+                size,
+                access_key_id,
+                secret_access_key,
+                session_token,
+                region,
+            } => {
                 let creds = match (access_key_id, secret_access_key) {
                     (Some(a), Some(s)) => Some((a.clone(), s.clone(), session_token.clone())),
                     _ => None,
                 };
-                run_s3(&cli, addr.clone(), path.clone(), method.clone(), *size, creds, region.clone(), counters.clone(), stop.clone()).await;
+                run_s3(
+                    &cli,
+                    addr.clone(),
+                    path.clone(),
+                    method.clone(),
+                    *size,
+                    creds,
+                    region.clone(),
+                    counters.clone(),
+                    stop.clone(),
+                )
+                .await;
             }
         }
         stopper.abort();
