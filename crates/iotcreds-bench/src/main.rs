@@ -145,6 +145,7 @@ async fn connect_tls(
     Ok(sender)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_tls(
     cli: &Cli,
     addr: String,
