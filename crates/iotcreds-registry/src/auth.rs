@@ -58,7 +58,8 @@ fn store_err(e: StoreError) -> AuthError {
 pub async fn secret_of(registry: &Registry, access_key_id: &str) -> Result<Secret, AuthError> {
     if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
         return registry
-            .keyring()
+            .keyring_for(access_key_id)
+            .await
             .secret_for(access_key_id)
             .map_err(|_| AuthError::UnknownAccessKey);
     }
@@ -85,7 +86,7 @@ pub async fn resolve(
 ) -> Result<(Principal, Secret), AuthError> {
     let account = registry.account_id().to_owned();
     if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
-        let ring = registry.keyring();
+        let ring = registry.keyring_for(access_key_id).await;
         let secret = ring
             .secret_for(access_key_id)
             .map_err(|_| AuthError::UnknownAccessKey)?;

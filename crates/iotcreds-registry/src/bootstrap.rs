@@ -142,6 +142,7 @@ pub async fn open(
         region: region.to_owned(),
         cache: RegistryCache::default(),
         keyring: ArcSwap::from_pointee(ring),
+        keyring_miss_reload: std::sync::Mutex::new(None),
         ca: Arc::new(ca),
         root,
         registration_code,

@@ -1,6 +1,7 @@
 //! Token-sealing keys: loading the ring, rotation, and pruning keys whose tokens have expired.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use iotcreds_store::{SealingKey, Store, StoreError, StoreResult};
 use iotcreds_token::{KeyMaterial, KeyRing, MAX_SESSION_MS};
@@ -9,6 +10,10 @@ use super::Registry;
 
 /// Clock skew allowed when deciding that every token of a retired key has expired.
 const PRUNE_SLACK_MS: i64 = 15 * 60 * 1000;
+
+/// Shortest interval between two reloads of the ring caused by access key ids naming a key the
+/// ring does not hold (so that made-up key ids cannot turn into a database query each).
+const MISS_RELOAD_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Build the ring from the stored keys (oldest first; the newest unretired key seals).
 pub(crate) async fn load_ring(store: &dyn Store) -> StoreResult<KeyRing> {
@@ -42,6 +47,33 @@ impl Registry {
         let ring = load_ring(self.store.as_ref()).await?;
         self.keyring.store(Arc::new(ring));
         Ok(())
+    }
+
+    /// The ring to verify `access_key_id` with. When the id names a key this ring does not hold
+    /// (another instance rotated a moment ago and the change notification is still on its
+    /// way), the ring is reloaded from the store first, at most once per 200 ms.
+    pub async fn keyring_for(&self, access_key_id: &str) -> Arc<KeyRing> {
+        let ring = self.keyring();
+        let Ok(id) = KeyRing::key_id_of(access_key_id) else {
+            return ring;
+        };
+        if ring.contains(id) {
+            return ring;
+        }
+        {
+            let mut last = self
+                .keyring_miss_reload
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < MISS_RELOAD_INTERVAL) {
+                return ring;
+            }
+            *last = Some(Instant::now());
+        }
+        if let Err(e) = self.reload_keyring().await {
+            tracing::warn!(error = %e, "could not reload the token key ring");
+        }
+        self.keyring()
     }
 
     /// Rotate: add a new key that seals from now on, retire the others (they keep opening

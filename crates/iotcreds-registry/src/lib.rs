@@ -235,6 +235,8 @@ pub struct Registry {
     region: String,
     cache: RegistryCache,
     keyring: ArcSwap<KeyRing>,
+    /// When an unknown key id last made [`Registry::keyring_for`] reload the ring.
+    keyring_miss_reload: std::sync::Mutex<Option<std::time::Instant>>,
     ca: Arc<CertificateAuthority>,
     root: RootCredentials,
     registration_code: String,
@@ -339,6 +341,12 @@ impl Registry {
     pub fn set_outage_grace(&self, grace: std::time::Duration) {
         let ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         self.health.grace_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether cached registry entries are still served (the database answers, or its outage
+    /// has not yet outlasted the grace period).
+    pub fn cache_in_use(&self) -> bool {
+        !self.health.cache_disabled.load(Ordering::Relaxed)
     }
 
     /// Whether the database answered the last check.

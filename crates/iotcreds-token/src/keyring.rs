@@ -117,6 +117,11 @@ impl KeyRing {
         self.keys.iter().map(|k| k.id).collect()
     }
 
+    /// Whether the key `id` is in the ring.
+    pub fn contains(&self, id: u16) -> bool {
+        self.key(id).is_some()
+    }
+
     fn key(&self, id: u16) -> Option<&RingKey> {
         self.keys.iter().find(|k| k.id == id)
     }

@@ -102,6 +102,22 @@ impl TestServer {
         }
     }
 
+    /// A second instance on this one's registry (its own data directory and listeners), as
+    /// in a scale-out deployment.
+    pub async fn start_sharing_registry(first: &TestServer) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        let registry_db = first._dir.path().join("data").join("registry.db");
+        config.registry_url = Some(format!("sqlite://{}", registry_db.display()));
+        let running = iotcreds_server::start(config).await.expect("server starts");
+        let root_ca_pem = running.registry.ca().cert_pem().to_owned();
+        TestServer {
+            running,
+            root_ca_pem,
+            _dir: dir,
+        }
+    }
+
     pub fn registry(&self) -> &iotcreds_registry::Registry {
         &self.running.registry
     }

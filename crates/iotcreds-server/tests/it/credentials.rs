@@ -615,3 +615,37 @@ async fn tokens_survive_a_key_rotation_until_they_expire() {
     );
     assert_ne!(iotcreds_token::KeyRing::key_id_of(&akid).unwrap(), new_id);
 }
+
+#[tokio::test]
+async fn credentials_sealed_after_a_rotation_on_another_instance_verify_at_once() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_sharing_registry(&a).await;
+    assert_eq!(a.registry().account_id(), b.registry().account_id());
+    let device = a.seed().await;
+    let new_id = b.registry().rotate_keys(now_ms()).await.unwrap();
+    let issued = b
+        .credentials(Some(&device), ALIAS, Some(THING))
+        .await
+        .json();
+    let akid = issued["credentials"]["accessKeyId"].as_str().unwrap();
+    let token = issued["credentials"]["sessionToken"].as_str().unwrap();
+    assert_eq!(iotcreds_token::KeyRing::key_id_of(akid).unwrap(), new_id);
+    // A has almost surely not been told yet (its change poll runs once a second): the unknown
+    // key id makes it reload the ring instead of refusing.
+    let (principal, _) =
+        iotcreds_registry::auth::resolve(a.registry(), akid, Some(token), now_ms())
+            .await
+            .expect("A verifies B's new credentials");
+    assert!(matches!(
+        principal,
+        iotcreds_registry::authz::Principal::Session { .. }
+    ));
+    assert!(a.registry().keyring().contains(new_id));
+    // A made-up key id does not reload again within the interval, and is refused.
+    let bogus = format!("ASIA{}", "7".repeat(16));
+    assert!(
+        iotcreds_registry::auth::secret_of(a.registry(), &bogus)
+            .await
+            .is_err()
+    );
+}
