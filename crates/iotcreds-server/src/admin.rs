@@ -1,6 +1,8 @@
 //! The admin endpoint: `GET /healthz` and `GET /metrics` (Prometheus text format).
 //!
-//! Health is 200 once every listener is serving and the registry answers, 503 otherwise. The
+//! Health is 200 once every listener is serving and the registry answers, or while a registry
+//! outage is still within its grace period (`"status": "degraded: …"`: requests are answered from
+//! the cache, writes are refused); 503 while starting and once an outage outlasts the grace. The
 //! metrics never carry a secret: labels are outcomes and operation names only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +48,16 @@ impl AdminEndpoint {
                     (StatusCode::SERVICE_UNAVAILABLE, "starting")
                 } else if let Err(e) = self.registry.store().ping().await {
                     tracing::warn!(error = %e, "health check: registry unavailable");
-                    (StatusCode::SERVICE_UNAVAILABLE, "registry unavailable")
+                    if self.registry.cache_in_use() {
+                        // Within the outage grace: requests are answered from the cache, so a
+                        // load balancer keeps sending them (writes are refused meanwhile).
+                        (
+                            StatusCode::OK,
+                            "degraded: registry unavailable, serving from cache",
+                        )
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "registry unavailable")
+                    }
                 } else {
                     (StatusCode::OK, "ok")
                 };

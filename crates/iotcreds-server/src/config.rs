@@ -14,12 +14,21 @@
 //! # api_tls_cert = "..."  api_tls_key = "..."  # HTTPS on the service endpoint
 //! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
 //! # registry_outage_grace_secs = 300           # serve from cache this long if the database is down
+//!
+//! # [objects]                      # default: objects in DATA/objects (the embedded backend)
+//! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
+//! # [objects.upstream]             # see iotcreds_objects_upstream::UpstreamConfig
+//! # endpoint = "http://minio.internal:9000"
+//! # access_key_id = "iotcreds-gateway"
+//! # secret_access_key = "..."
+//! # bucket_prefix = "fleet-"
 //! ```
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use iotcreds_objects_upstream::UpstreamConfig;
 use serde::Deserialize;
 
 /// Everything `iotcreds serve` needs.
@@ -57,10 +66,44 @@ pub struct Config {
     /// While the registry database is unreachable, keep serving cached registry entries for
     /// this many seconds (writes are refused), then refuse requests until it is back.
     pub registry_outage_grace_secs: u64,
+    /// Where objects are stored.
+    pub objects: ObjectsConfig,
     /// Connection and request limits.
     pub limits: LimitsConfig,
     /// Token-sealing key rotation.
     pub tokens: TokensConfig,
+}
+
+/// Where the S3 endpoint keeps objects.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectsConfig {
+    /// Which backend. Without it: `upstream` when `[objects.upstream]` is present, else `fs`.
+    pub backend: Option<ObjectsBackend>,
+    /// The upstream S3-compatible cluster (for `backend = "upstream"`).
+    pub upstream: Option<UpstreamConfig>,
+}
+
+/// [`ObjectsConfig::backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectsBackend {
+    /// The embedded file-system backend in `DATA/objects` (one machine).
+    Fs,
+    /// An existing S3-compatible cluster, called with the gateway's own credentials
+    /// (scale-out: every instance sees the same objects).
+    Upstream,
+}
+
+impl ObjectsConfig {
+    /// The backend in effect.
+    pub fn backend(&self) -> ObjectsBackend {
+        self.backend.unwrap_or(if self.upstream.is_some() {
+            ObjectsBackend::Upstream
+        } else {
+            ObjectsBackend::Fs
+        })
+    }
 }
 
 /// Timeouts and sizes that protect the listeners.
@@ -105,6 +148,7 @@ impl Default for Config {
             virtual_host_domain: None,
             registry_auto_migrate: true,
             registry_outage_grace_secs: 300,
+            objects: ObjectsConfig::default(),
             limits: LimitsConfig::default(),
             tokens: TokensConfig::default(),
         }
@@ -148,6 +192,9 @@ pub enum ConfigError {
         /// The rule it broke.
         message: String,
     },
+    /// A setting of `[objects.upstream]` has an invalid value (the message names it).
+    #[error("invalid setting {0}")]
+    Upstream(#[from] iotcreds_objects_upstream::ConfigError),
 }
 
 impl Config {
@@ -212,6 +259,26 @@ impl Config {
                 key: "registry_url",
                 message: "use sqlite://PATH or postgres://... (engines: sqlite, postgres)".into(),
             });
+        }
+        match (self.objects.backend(), &self.objects.upstream) {
+            (ObjectsBackend::Upstream, None) => {
+                return Err(ConfigError::Invalid {
+                    key: "objects.upstream",
+                    message: "backend = \"upstream\" needs an [objects.upstream] section (endpoint, access_key_id, secret_access_key)".into(),
+                });
+            }
+            (ObjectsBackend::Fs, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "objects.backend",
+                    message:
+                        "backend = \"fs\" with an [objects.upstream] section: remove one of them"
+                            .into(),
+                });
+            }
+            (ObjectsBackend::Upstream, Some(upstream)) => {
+                upstream.validate()?;
+            }
+            (ObjectsBackend::Fs, None) => {}
         }
         Ok(())
     }
@@ -282,5 +349,59 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_deployment_example_is_a_valid_config() {
+        let c: Config = toml::from_str(include_str!("../../../deploy/iotcreds.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.objects.backend(), ObjectsBackend::Upstream);
+        assert!(c.registry_url.unwrap().starts_with("postgres://"));
+        assert!(!c.registry_auto_migrate);
+    }
+
+    #[test]
+    fn objects_backend_is_fs_unless_an_upstream_is_configured() {
+        assert_eq!(Config::default().objects.backend(), ObjectsBackend::Fs);
+        let c: Config = toml::from_str(
+            "[objects.upstream]\nendpoint = \"http://127.0.0.1:9000\"\n\
+             access_key_id = \"gw\"\nsecret_access_key = \"s3cr3t\"\nbucket_prefix = \"fleet-\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.objects.backend(), ObjectsBackend::Upstream);
+        c.validate().unwrap();
+        assert!(
+            !format!("{c:?}").contains("s3cr3t"),
+            "Debug redacts the secret"
+        );
+
+        let missing: Config = toml::from_str("[objects]\nbackend = \"upstream\"\n").unwrap();
+        let err = missing.validate().unwrap_err().to_string();
+        assert!(err.contains("objects.upstream"), "{err}");
+
+        let both: Config = toml::from_str(
+            "[objects]\nbackend = \"fs\"\n[objects.upstream]\nendpoint = \"http://h\"\n\
+             access_key_id = \"gw\"\nsecret_access_key = \"s\"\n",
+        )
+        .unwrap();
+        assert!(
+            both.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("objects.backend")
+        );
+
+        let bad: Config = toml::from_str(
+            "[objects.upstream]\nendpoint = \"ftp://h\"\n\
+             access_key_id = \"gw\"\nsecret_access_key = \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("objects.upstream") && err.contains("http"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"));
+        assert!(toml::from_str::<Config>("[objects]\nbackend = \"nfs\"\n").is_err());
     }
 }

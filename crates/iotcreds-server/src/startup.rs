@@ -273,6 +273,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         account_id = %registry.account_id(),
         region = %config.region,
         engine = registry.store().engine(),
+        objects = match config.objects.backend() {
+            crate::config::ObjectsBackend::Fs => "fs",
+            crate::config::ObjectsBackend::Upstream => "upstream",
+        },
         "iotcreds is serving"
     );
     Ok(Running {

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use iotcreds_sigv4::SigV4Error;
 
-use crate::config::Config;
+use crate::config::{Config, ObjectsBackend};
 use crate::data_dir::DataDir;
 use crate::net::ConnInfo;
 use iotcreds_control::{self as control, ApiError, Caller, ControlContext};
@@ -42,26 +42,32 @@ pub struct ServiceEndpoint {
 }
 
 impl ServiceEndpoint {
-    /// Build the endpoint: the S3 service over the embedded object store, and the control plane.
+    /// Build the endpoint: the S3 service over the configured object backend (embedded or
+    /// upstream), and the control plane.
     pub async fn new(
         registry: Arc<Registry>,
         config: &Config,
         data: &DataDir,
         credentials_port: u16,
     ) -> anyhow::Result<Self> {
-        let backend = iotcreds_objects::fs::FsBackend::open(
-            data.objects_dir(),
-            iotcreds_objects::fs::FsConfig {
-                region: config.region.clone(),
-                ..Default::default()
-            },
-        )?;
-        let s3 = s3::service(
-            registry.clone(),
-            backend,
-            &config.region,
-            config.virtual_host_domain.as_deref(),
-        )?;
+        let domain = config.virtual_host_domain.as_deref();
+        let s3 = match (config.objects.backend(), &config.objects.upstream) {
+            (ObjectsBackend::Upstream, Some(upstream)) => {
+                let backend = iotcreds_objects_upstream::UpstreamBackend::new(upstream.clone())?;
+                tracing::info!(endpoint = %upstream.endpoint, "objects are kept upstream");
+                s3::service(registry.clone(), backend, &config.region, domain)?
+            }
+            _ => {
+                let backend = iotcreds_objects::fs::FsBackend::open(
+                    data.objects_dir(),
+                    iotcreds_objects::fs::FsConfig {
+                        region: config.region.clone(),
+                        ..Default::default()
+                    },
+                )?;
+                s3::service(registry.clone(), backend, &config.region, domain)?
+            }
+        };
         let control = ControlContext {
             registry,
             region: config.region.clone(),
