@@ -8,6 +8,9 @@ venv that scripts/python-env builds.
 
 import json
 import os
+import socket
+import urllib.parse
+import uuid
 import pathlib
 import signal
 import subprocess
@@ -18,7 +21,8 @@ import time
 import pytest
 import requests
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 BIN = os.environ.get("IOTCREDS_BIN", str(REPO / "target" / "debug" / "iotcreds"))
 VENV_BIN = pathlib.Path(sys.executable).parent
 AWS = str(VENV_BIN / "aws")
@@ -40,8 +44,9 @@ def read_admin_credentials(data_dir):
 class Server:
     """A running `iotcreds serve`."""
 
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, upstream=None):
         self.data_dir = pathlib.Path(data_dir)
+        self.upstream = upstream  # the Moto holding the objects, when not the embedded store
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
         args = [
             BIN, "serve",
@@ -214,6 +219,88 @@ class Server:
         code = self.proc.wait(timeout)
         self._reader.join(5)
         return code
+
+
+class Moto:
+    """moto's S3 server in its own process: the upstream S3 cluster of the scale-out tests. It
+    does not check signatures, so the gateway's service key is any pair."""
+
+    ACCESS_KEY_ID = "iotcreds-gateway"
+    SECRET_ACCESS_KEY = "gateway-secret-not-for-devices"
+
+    def __init__(self, log_path):
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "moto_upstream.py")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode().split()  # blocks until it listens (or dies)
+        if len(line) != 2 or line[0] != "PORT":
+            self.proc.kill()
+            raise RuntimeError(f"moto did not start; see {log_path}")
+        self.endpoint = f"http://127.0.0.1:{line[1]}"
+
+    def client(self):
+        """A boto3 S3 client on moto itself (what the upstream really holds)."""
+        import boto3
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id=self.ACCESS_KEY_ID, aws_secret_access_key=self.SECRET_ACCESS_KEY)
+
+    def keys(self, bucket):
+        """Object keys in an upstream bucket."""
+        listing = self.client().list_objects_v2(Bucket=bucket)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def write_config(self, path, bucket_prefix="fleet-"):
+        """A server config file that keeps objects in this moto, device bucket B in
+        upstream bucket `bucket_prefix + B`."""
+        path = pathlib.Path(path)
+        path.write_text(
+            "[objects.upstream]\n"
+            f'endpoint = "{self.endpoint}"\n'
+            f'region = "{REGION}"\n'
+            f'access_key_id = "{self.ACCESS_KEY_ID}"\n'
+            f'secret_access_key = "{self.SECRET_ACCESS_KEY}"\n'
+            f'bucket_prefix = "{bucket_prefix}"\n'
+        )
+        path.chmod(0o600)
+        return path
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def moto(tmp_path):
+    m = Moto(tmp_path / "moto.log")
+    yield m
+    m.stop()
+
+
+def postgres_url():
+    """The PostgreSQL server of the tests (scripts/test checks that it is reachable)."""
+    url = os.environ.get("IOTCREDS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    u = urllib.parse.urlparse(url)
+    socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=5).close()
+    return url
+
+
+@pytest.fixture
+def postgres_database():
+    """A fresh PostgreSQL database for one test, dropped afterwards; yields its URL."""
+    url = postgres_url()
+    db = f"iotcreds_it_{uuid.uuid4().hex[:12]}"
+    subprocess.run(["psql", url, "-Atc", f"CREATE DATABASE {db}"], check=True, capture_output=True, timeout=60)
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + db
+    finally:
+        subprocess.run(["psql", url, "-Atc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"], capture_output=True,
+                       timeout=60)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ Exit codes of the CLI: 0 success, 1 error, 2 `policy simulate` denied, 64 usage 
 import base64
 import json
 import os
-import pathlib
 import shlex
 import socket
 import stat

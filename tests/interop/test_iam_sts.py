@@ -15,7 +15,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import REGION
 
 ROLE = "ADCTestRole"
 BUCKET = "adc-test-2020-08-26"

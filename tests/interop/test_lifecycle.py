@@ -5,17 +5,15 @@ temporary file; audit lines name every decision and never a secret."""
 import hashlib
 import http.client
 import urllib.parse
-import json
 import pathlib
 import signal
 import threading
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
 from conftest import BUCKET, REGION, Server
-from seed import device_credentials, make_bucket_with_test_file, seed_with_aws_cli
+from seed import device_credentials, seed_with_aws_cli
 
 
 def s3(server):

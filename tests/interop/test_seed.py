@@ -1,5 +1,9 @@
 """The seed flow end to end with real clients: set-up with aws-cli v1 (and with boto3), the
-device's curl (step 5), then `aws s3 cp`, `aws s3 ls` and the seed's Python script (step 6)."""
+device's curl (step 5), then `aws s3 cp`, `aws s3 ls` and the seed's Python script (step 6).
+
+Every test runs twice: with objects in the embedded store, and with objects in an upstream S3
+server (moto, started by the test) that the gateway calls with its own service key, device
+bucket B being upstream bucket `fleet-B`."""
 
 import hashlib
 import json
@@ -9,8 +13,33 @@ import sys
 
 import pytest
 
-from conftest import BUCKET, REGION, VENV_BIN
+from conftest import BUCKET, REGION, Moto, Server
 from seed import device_credentials, make_bucket_with_test_file, seed_with_aws_cli, seed_with_boto3
+
+
+@pytest.fixture(params=["fs", "upstream"])
+def server(request, tmp_path):
+    moto, args = None, []
+    if request.param == "upstream":
+        moto = Moto(tmp_path / "moto.log")
+        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
+    s = Server(tmp_path / "data", extra_args=args, upstream=moto)
+    yield s
+    s.stop()
+    if moto:
+        moto.stop()
+
+
+def assert_stored_where_configured(server, keys):
+    """With an upstream, the objects are in the upstream bucket and not in the data directory."""
+    if server.upstream is None:
+        return
+    stored = server.upstream.keys(f"fleet-{BUCKET}")
+    assert set(keys) <= set(stored), stored
+    objects = server.data_dir / "objects"
+    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file()]
+    startup = next(json.loads(l) for l in server.lines if '"iotcreds is serving"' in l)
+    assert startup["objects"] == "upstream"
 
 
 def test_seed_with_aws_cli_then_curl_then_aws_s3(server, tmp_path):
@@ -53,6 +82,7 @@ def test_seed_with_aws_cli_then_curl_then_aws_s3(server, tmp_path):
     denied = server.aws("iam", "create-role", "--role-name", "Sneaky", "--assume-role-policy-document",
                         f"file://{tmp_path / 'setup' / 'trust.json'}", creds=device_creds, check=False)
     assert denied.returncode != 0 and "AccessDenied" in denied.stderr, denied.stderr
+    assert_stored_where_configured(server, ["test.txt"])
 
 
 SEED_SCRIPT = r'''
@@ -92,6 +122,7 @@ def test_seed_python_script_with_requests_and_boto3(server, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == content
     assert proc.stdout.strip() == "UPLOAD-REFUSED AccessDenied"
+    assert_stored_where_configured(server, ["test.txt"])
 
 
 def test_upload_role_copies_50_mb_with_multipart_and_reads_it_back(server, tmp_path):
@@ -117,6 +148,10 @@ def test_upload_role_copies_50_mb_with_multipart_and_reads_it_back(server, tmp_p
     back = tmp_path / "back.bin"
     server.aws("s3", "cp", f"s3://{BUCKET}/big.bin", str(back), creds=creds)
     assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(big.read_bytes()).digest()
+    assert_stored_where_configured(server, ["big.bin"])
+    if server.upstream:
+        # No multipart upload is left open upstream.
+        assert not server.upstream.client().list_multipart_uploads(Bucket=f"fleet-{BUCKET}").get("Uploads")
 
 
 def test_per_thing_prefixes_with_aws_cli(server, tmp_path):
@@ -149,3 +184,4 @@ def test_per_thing_prefixes_with_aws_cli(server, tmp_path):
         assert denied.returncode != 0 and "AccessDenied" in denied.stderr, denied.stderr
         denied = server.aws("s3", "cp", f"s3://{BUCKET}/{other}/note.txt", str(tmp_path / "x"), creds=creds, check=False)
         assert denied.returncode != 0 and ("403" in denied.stderr or "AccessDenied" in denied.stderr), denied.stderr
+    assert_stored_where_configured(server, ["Thing1/note.txt", "Thing2/note.txt"])
