@@ -8,14 +8,10 @@ scores higher, whatever else the noisy machine is doing), medians over repeated 
 import json
 import os
 import pathlib
-import shutil
 import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release"
@@ -42,6 +38,27 @@ def user_name():
 def group_name():
     import grp
     return grp.getgrgid(os.getgid()).gr_name
+
+
+def free_port():
+    """A port nobody listens on now (for the baselines, which cannot bind port 0 and report)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    """Poll until something listens on `port`."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # poll interval
+    raise RuntimeError(f"nothing listens on {port}")
 
 
 def cpu_seconds(pids):
@@ -80,6 +97,30 @@ def measure(pids, args, seconds, concurrency):
     }
 
 
+def measure_split(pids, arg_sets, seconds, concurrency):
+    """Like `measure`, with one load generator per argument set running at the same time (each
+    with `concurrency` connections, all on the client core): requests are summed."""
+    def run_all(secs):
+        procs = [subprocess.Popen(["taskset", "-c", CLIENT_CORE, LOADGEN, "--seconds", str(secs), "--concurrency",
+                                   str(concurrency), *args], stdout=subprocess.PIPE, text=True) for args in arg_sets]
+        outs = [p.communicate()[0] for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError("load generator failed")
+        return [json.loads(o.strip().splitlines()[-1]) for o in outs]
+
+    run_all(1)  # warm-up
+    before = cpu_seconds(pids)
+    results = run_all(seconds)
+    used = cpu_seconds(pids) - before
+    requests = sum(r["requests"] for r in results)
+    return {
+        "per_cpu_second": requests / used if used > 0 else 0.0,
+        "rps": sum(r["rps"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "cpu": used,
+    }
+
+
 def median_of(runs, key="per_cpu_second"):
     return statistics.median(r[key] for r in runs)
 
@@ -87,12 +128,12 @@ def median_of(runs, key="per_cpu_second"):
 class Iotcreds:
     """`iotcreds serve` pinned to the server core, on a fresh data directory."""
 
-    def __init__(self, workdir):
-        self.data = pathlib.Path(workdir) / "iotcreds-data"
+    def __init__(self, workdir, name="iotcreds-data", extra_args=(), core=SERVER_CORE):
+        self.data = pathlib.Path(workdir) / name
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, IOTCREDS, "serve", "--data-dir", str(self.data), "--region", REGION,
+            ["taskset", "-c", core, IOTCREDS, "serve", "--data-dir", str(self.data), "--region", REGION,
              "--credentials-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-             "--log-format", "json"],
+             "--log-format", "json", *extra_args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
             # The production default: info, so every issuance and refusal writes its audit line.
             env={**os.environ, "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "info")},

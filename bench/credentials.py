@@ -59,13 +59,6 @@ http {{
 """
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=10)
@@ -86,7 +79,7 @@ def main():
             body = ('{"credentials":{"accessKeyId":"%s","secretAccessKey":"%s","sessionToken":"%s","expiration":"%s"}}'
                     % (creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"], creds["expiration"]))
             (work / "credentials.json").write_text(body)
-            port = free_port()
+            port = common.free_port()
             (work / "nginx.conf").write_text(NGINX_CONF.format(user=common.user_name(), group=common.group_name(), 
                 work=work, port=port, cert=server.data / "tls" / "credentials.pem", key=server.data / "tls" / "credentials.key",
                 ca=server.data / "root-ca.pem"))

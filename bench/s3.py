@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import common  # noqa: E402
@@ -54,25 +53,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # poll until the server listens
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def criterion_median_us(crate, bench, filter_):
@@ -115,16 +95,16 @@ def main():
                 shutil.copy(path, root / f"get-{name}")
             creds = common.fetch_credentials(server, cert, key)
 
-            port = free_port()
+            port = common.free_port()
             (work / "nginx.conf").write_text(NGINX_CONF.format(user=common.user_name(), group=common.group_name(), work=work, port=port, root=work / "nginx-root"))
             nginx = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, shutil.which("nginx") or "/usr/sbin/nginx",
                                       "-c", str(work / "nginx.conf"), "-e", str(work / "nginx-error.log")])
-            wait_port(port)
-            moto_port = free_port()
+            common.wait_port(port)
+            moto_port = common.free_port()
             moto = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, common.PYTHON, "-m", "moto.server",
                                      "-H", "127.0.0.1", "-p", str(moto_port)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_port(moto_port)
+            common.wait_port(moto_port)
             import boto3
             s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=common.REGION,
                               aws_access_key_id="AKIAEXAMPLEEXAMPLE12", aws_secret_access_key="x" * 40)
