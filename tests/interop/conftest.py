@@ -131,6 +131,18 @@ class Server:
                 out.append(e)
         return out
 
+    def wait_for_audit(self, predicate, timeout=10):
+        """The audit events once `predicate(events)` holds. The server writes its log through a
+        buffer flushed every 100 ms, so a line may arrive a moment after the response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.audit_events()
+            if predicate(events):
+                return events
+            if time.monotonic() > deadline:
+                raise AssertionError(f"audit lines not as expected after {timeout} s: {events[-10:]}")
+            threading.Event().wait(0.02)  # poll interval
+
     # -- clients ---------------------------------------------------------------------------
 
     def env_for(self, creds=None):

@@ -154,7 +154,11 @@ def test_audit_lines_name_decisions_and_never_a_secret(server, tmp_path):
     assert status == 403
     status, _, _ = server.curl_credentials(device["cert"], device["key"], "ADCTestRoleAlias", "NotMyThing")
     assert status == 403
-    events = [e for e in server.audit_events() if e.get("event") == "credentials"]
+    def credentials_events(events):
+        return [e for e in events if e.get("event") == "credentials"]
+
+    # The allow and both refusals (alias not allowed, thing not attached).
+    events = credentials_events(server.wait_for_audit(lambda ev: len(credentials_events(ev)) >= 3))
     allow = [e for e in events if e["decision"] == "allow"]
     deny = [e for e in events if e["decision"] == "deny"]
     assert allow and allow[-1]["access_key_id"] == creds["AccessKeyId"]
@@ -165,7 +169,10 @@ def test_audit_lines_name_decisions_and_never_a_secret(server, tmp_path):
     assert any("not attached" in r for r in reasons), reasons
     # A denied S3 call names the principal and the action.
     server.aws("s3", "ls", "s3://another-bucket", creds=creds, check=False)
-    s3_denials = [e for e in server.audit_events() if e.get("event") == "authorize" and e["action"] == "s3:ListBucket"]
+    def s3_list_denials(events):
+        return [e for e in events if e.get("event") == "authorize" and e["action"] == "s3:ListBucket"]
+
+    s3_denials = s3_list_denials(server.wait_for_audit(lambda ev: s3_list_denials(ev)))
     assert s3_denials and s3_denials[-1]["principal"].endswith(device["certificate_id"])
     # Never a secret anywhere in the log.
     log = "\n".join(server.lines)

@@ -193,7 +193,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A setting of `[objects.upstream]` has an invalid value (the message names it).
-    #[error("invalid setting {0}")]
+    #[error(transparent)]
     Upstream(#[from] iotcreds_objects_upstream::ConfigError),
 }
 
