@@ -18,7 +18,12 @@ fn serve_with(config: &str) -> (Option<i32>, String, bool) {
         .arg(&path)
         .arg("--data-dir")
         .arg(&data)
-        .args(["--credentials-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0"])
+        .args([
+            "--credentials-addr",
+            "127.0.0.1:0",
+            "--api-addr",
+            "127.0.0.1:0",
+        ])
         .args(["--admin-addr", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -34,7 +39,10 @@ fn serve_refuses_an_upstream_backend_without_its_settings_and_starts_nothing() {
     let (code, stderr, created) = serve_with("[objects]\nbackend = \"upstream\"\n");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("objects.upstream"), "{stderr}");
-    assert!(!created, "nothing is created for a configuration that cannot work");
+    assert!(
+        !created,
+        "nothing is created for a configuration that cannot work"
+    );
 }
 
 #[test]
