@@ -18,10 +18,6 @@ import stat
 import subprocess
 import threading
 import time
-import urllib.parse
-import uuid
-
-import pytest
 
 from conftest import AWS, BIN, BUCKET, REGION, Server
 
@@ -607,34 +603,16 @@ def test_keys_rotate_keeps_old_credentials_and_seals_new_ones(server, tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-def postgres_url():
-    url = os.environ.get("IOTCREDS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    u = urllib.parse.urlparse(url)
-    try:
-        socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=5).close()
-    except OSError:
-        return None
-    return url
-
-
-def test_migrate_and_keys_on_postgres():
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL is not reachable (scripts/test requires it)")
-    db = f"iotcreds_cli_{uuid.uuid4().hex[:12]}"
-    subprocess.run(["psql", url, "-Atc", f"CREATE DATABASE {db}"], check=True, capture_output=True, timeout=60)
-    db_url = url.rsplit("/", 1)[0] + "/" + db
-    try:
-        first = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
-        assert first == {"engine": "postgres", "applied": [1]}
-        again = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
-        assert again["applied"] == []
-        assert json.loads(cli("keys", "list", "--registry-url", db_url, "--output", "json").stdout) == {"keys": []}
-        # Rotation does not bootstrap a registry no server has used.
-        proc = cli("keys", "rotate", "--registry-url", db_url)
-        assert proc.returncode == 1 and "never been used by a server" in proc.stderr
-    finally:
-        subprocess.run(["psql", url, "-Atc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"], capture_output=True, timeout=60)
+def test_migrate_and_keys_on_postgres(postgres_database):
+    db_url = postgres_database
+    first = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
+    assert first == {"engine": "postgres", "applied": [1]}
+    again = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
+    assert again["applied"] == []
+    assert json.loads(cli("keys", "list", "--registry-url", db_url, "--output", "json").stdout) == {"keys": []}
+    # Rotation does not bootstrap a registry no server has used.
+    proc = cli("keys", "rotate", "--registry-url", db_url)
+    assert proc.returncode == 1 and "never been used by a server" in proc.stderr
 
 
 def test_migrate_sqlite_data_dir(server):
