@@ -9,6 +9,10 @@
 //!   on the local file system; every write is atomic and durable. See the module docs for the
 //!   on-disk format, the crash-safety argument and the path-safety (security) rules.
 //!
+//! * [`zerocopy`]: memory-mapped response bodies that plain-TCP connections send with
+//!   `sendfile(2)`.
+//!
 //! A backend forwarding to an existing S3-compatible cluster will implement the same trait.
 
 pub mod fs;
+pub mod zerocopy;

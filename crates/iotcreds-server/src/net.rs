@@ -9,6 +9,11 @@
 //!
 //! With [`Tls::Optional`] one port serves both HTTPS and plain HTTP: the first byte of a TLS
 //! connection is a handshake record (`0x16`), which no HTTP request starts with.
+//!
+//! Plain-HTTP connections are wrapped in [`plain::PlainTcp`], which sends object data that the
+//! storage backend memory-mapped with `sendfile` (zero copy).
+
+pub mod plain;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -33,6 +38,9 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// TLS details, when the connection is TLS.
     pub tls: Option<TlsInfo>,
+    /// The connection sends memory-mapped object data with `sendfile` (plain TCP; see
+    /// [`plain`]).
+    pub sendfile: bool,
 }
 
 /// TLS details of a connection.
@@ -163,8 +171,13 @@ async fn handle<F, S, B>(
     };
     match config {
         None => {
-            let info = Arc::new(ConnInfo { remote, tls: None });
-            serve_connection(TokioIo::new(tcp), options, watcher, make_service(info)).await;
+            let info = Arc::new(ConnInfo {
+                remote,
+                tls: None,
+                sendfile: true,
+            });
+            let io = TokioIo::new(plain::PlainTcp::new(tcp));
+            serve_connection(io, options, watcher, make_service(info)).await;
         }
         Some(config) => {
             let accept = TlsAcceptor::from(config).accept(tcp);
@@ -194,6 +207,7 @@ async fn handle<F, S, B>(
             let info = Arc::new(ConnInfo {
                 remote,
                 tls: Some(tls),
+                sendfile: false,
             });
             serve_connection(TokioIo::new(stream), options, watcher, make_service(info)).await;
         }

@@ -138,6 +138,46 @@ pub(crate) fn read_meta(file: &File) -> io::Result<ObjectMeta> {
     parse_meta(&foot, &json, meta_off)
 }
 
+/// [`read_meta`] for a file whose data length the index says is `data_len`: the header and
+/// everything after the data, in two positional reads (no `stat`). `None` when the file does
+/// not end within `tail_guess` bytes after the data (other length, or a large metadata block):
+/// the caller then uses [`read_meta`].
+pub(crate) fn read_meta_sized(
+    file: &File,
+    data_len: u64,
+    tail_guess: usize,
+) -> io::Result<Option<ObjectMeta>> {
+    let mut head = [0u8; 16];
+    file.read_exact_at(&mut head, 0)?;
+    let start = HEADER_LEN + data_len;
+    let mut tail = vec![0u8; tail_guess + 1];
+    let mut n = 0;
+    while n < tail.len() {
+        match file.read_at(&mut tail[n..], start + n as u64) {
+            Ok(0) => break,
+            Ok(k) if n + k < tail.len() => {
+                n += k;
+                break;
+            }
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if n > tail_guess || (n as u64) < FOOTER_LEN {
+        return Ok(None);
+    }
+    let len = start + n as u64;
+    let foot: [u8; 16] = tail[n - 16..n].try_into().map_err(|_| bad("too short"))?;
+    let (meta_off, meta_len) = check_frame(&head, &foot, len)?;
+    if meta_off != start {
+        return Ok(None);
+    }
+    // meta_len ≤ n - FOOTER_LEN: check_frame bounded it by the file length.
+    let json = &tail[..usize::try_from(meta_len).map_err(|_| bad("bad metadata length"))?];
+    parse_meta(&foot, json, meta_off).map(Some)
+}
+
 /// Read a whole object file of at most `max_len` bytes with one positional read and take it
 /// apart in memory: its metadata and its data. `None` when the file is longer (the caller
 /// then reads it piecewise).

@@ -22,6 +22,7 @@ use super::bufpool::BufPool;
 use super::format::{self, ObjectMeta};
 use super::write::precondition_failed;
 use super::{Bucket, FsBackend, blocking, internal, layout, no_such_key, timestamp};
+use crate::zerocopy;
 
 /// Objects up to this size are read whole in the same blocking call that opens them: one trip
 /// to the blocking pool per small GET.
@@ -30,6 +31,10 @@ const INLINE_READ: u64 = 256 * 1024;
 /// Room for an object's metadata when reading a small object whole in one go; a larger
 /// metadata block (many user-metadata headers) falls back to piecewise reads.
 const SMALL_META_GUESS: u64 = 4096;
+
+/// On a [`zerocopy::Sendfile`] connection, selections of at least this many bytes that were
+/// not read with the metadata are mapped and sent from the file.
+const MAP_MIN: u64 = 64 * 1024;
 
 /// Larger objects are streamed in reads of this size, one trip to the blocking pool each.
 const READ_CHUNK: u64 = 1 << 20;
@@ -82,7 +87,16 @@ fn open_object_sized(
             });
         }
     }
-    let meta = format::read_meta(&file).map_err(internal)?;
+    let sized = match size_hint {
+        Some(size) => {
+            format::read_meta_sized(&file, size, SMALL_META_GUESS as usize).map_err(internal)?
+        }
+        None => None,
+    };
+    let meta = match sized {
+        Some(meta) => meta,
+        None => format::read_meta(&file).map_err(internal)?,
+    };
     if meta.key != key {
         return Err(no_such_key());
     }
@@ -334,23 +348,30 @@ struct ReadArgs<'a> {
 }
 
 impl FsBackend {
+    /// Open the object and check the conditions. With `with_data`, the start of the data is
+    /// read too, except (with `map_large`) for an object the index knows to be large: that
+    /// one's data is mapped by the caller instead (see [`crate::zerocopy`]).
     async fn open_for_read(
         &self,
         a: ReadArgs<'_>,
         with_data: bool,
+        map_large: bool,
     ) -> S3Result<(OpenObject, Common, u64)> {
         check_version_id(a.version_id)?;
         let bucket = self.inner().bucket(a.bucket)?;
         let key = a.key.to_owned();
+        let size = bucket.indexed_size(&key);
+        let with_data = with_data && !(map_large && size.is_some_and(|n| n > INLINE_READ));
         // A small object (by the index) is opened and read right here: an open and a pread
         // of a few pages from the page cache cost microseconds, less than the two thread
         // switches of a trip to the blocking pool (what nginx does on its event loop). Larger
-        // objects, and objects the index does not know, are opened on the blocking pool.
-        let size = bucket.indexed_size(&key);
-        let obj = if size.is_some_and(|n| n <= INLINE_READ) {
+        // objects, and objects the index does not know, are opened on the blocking pool,
+        // unless none of their data is to be read (a HEAD, or data sent from the file):
+        // opening them is then the same few small reads.
+        let obj = if size.is_some_and(|n| n <= INLINE_READ || !with_data) {
             open_object_sized(&bucket, &key, with_data, size)?
         } else {
-            blocking(move || open_object(&bucket, &key, with_data)).await?
+            blocking(move || open_object_sized(&bucket, &key, with_data, size)).await?
         };
         a.cond.check_read(&obj.meta)?;
         let sel = select(&obj.meta, a.range, a.part_number)?;
@@ -389,7 +410,8 @@ impl FsBackend {
                 .as_ref()
                 .is_some_and(|m| m.as_str() == "ENABLED"),
         };
-        let (obj, c, start) = self.open_for_read(args, true).await?;
+        let sendfile = req.extensions.get::<zerocopy::Sendfile>().is_some();
+        let (obj, c, start) = self.open_for_read(args, true, sendfile).await?;
         let len = c.content_length.unsigned_abs();
         let prefix = obj.data.unwrap_or_default();
         let end = start + len;
@@ -399,6 +421,13 @@ impl FsBackend {
                 usize::try_from(start).map_err(internal)?
                     ..usize::try_from(end).map_err(internal)?,
             )))
+        } else if sendfile && prefix.is_empty() && len >= MAP_MIN {
+            // The connection sends it from the file: map instead of reading.
+            let len = usize::try_from(len).map_err(internal)?;
+            let offset = format::HEADER_LEN + start;
+            FileBody::Inline(Some(
+                zerocopy::map(Arc::new(obj.file), offset, len).map_err(internal)?,
+            ))
         } else {
             let (first, from) = if start < prefix.len() as u64 {
                 (
@@ -502,7 +531,7 @@ impl FsBackend {
                 .as_ref()
                 .is_some_and(|m| m.as_str() == "ENABLED"),
         };
-        let (_obj, c, _) = self.open_for_read(args, false).await?;
+        let (_obj, c, _) = self.open_for_read(args, false, false).await?;
         let a = &c.meta.attrs;
         let (ck_algo, ck_value, ck_type) = c
             .checksum
