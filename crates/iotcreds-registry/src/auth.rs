@@ -9,8 +9,6 @@
 //! S3 requests are verified by s3s (which calls [`resolve`] through `S3Auth` and the access
 //! hook); IoT, IAM and STS requests by [`authenticate`], with the SigV4 crate in generic mode.
 
-use std::sync::Arc;
-
 use iotcreds_sigv4::{Mode, ParsedAuth, RequestParts, SigV4Error, VerifyOptions, payload_sha256};
 use iotcreds_store::StoreError;
 use iotcreds_token::{Secret, TokenError};
@@ -84,15 +82,32 @@ pub async fn resolve(
     session_token: Option<&str>,
     now_ms: i64,
 ) -> Result<(Principal, Secret), AuthError> {
+    let principal = resolve_principal(registry, access_key_id, session_token, now_ms).await?;
+    let secret = secret_of(registry, access_key_id).await?;
+    Ok((principal, secret))
+}
+
+/// Resolve an access key id and session token to a principal, without the key's secret (the
+/// S3 access hook: s3s has verified the signature with [`secret_of`] already). A session token
+/// opened before is not opened again (see `KeyRing::open_cached`).
+pub async fn resolve_principal(
+    registry: &Registry,
+    access_key_id: &str,
+    session_token: Option<&str>,
+    now_ms: i64,
+) -> Result<Principal, AuthError> {
     let account = registry.account_id().to_owned();
     if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
         let ring = registry.keyring_for(access_key_id).await;
-        let secret = ring
-            .secret_for(access_key_id)
-            .map_err(|_| AuthError::UnknownAccessKey)?;
+        // The key id first, as `secret_of` would: an unknown key is an unknown key, whatever
+        // the token says.
+        match iotcreds_token::KeyRing::key_id_of(access_key_id) {
+            Ok(id) if ring.contains(id) => {}
+            _ => return Err(AuthError::UnknownAccessKey),
+        }
         let token = session_token.ok_or(AuthError::InvalidToken)?;
         let claims = ring
-            .open_for(token, access_key_id, now_ms)
+            .open_cached(token, access_key_id, now_ms)
             .map_err(|e| match e {
                 TokenError::Expired => AuthError::ExpiredToken,
                 _ => AuthError::InvalidToken,
@@ -102,23 +117,14 @@ pub async fn resolve(
             .await
             .map_err(store_err)?
             .ok_or(AuthError::RoleGone)?;
-        return Ok((
-            Principal::Session {
-                claims: Arc::new(claims),
-                role,
-            },
-            secret,
-        ));
+        return Ok(Principal::Session { claims, role });
     }
     let root = registry.root();
     if access_key_id == root.access_key_id {
-        return Ok((
-            Principal::Root {
-                account,
-                access_key_id: access_key_id.to_owned(),
-            },
-            root.secret.clone(),
-        ));
+        return Ok(Principal::Root {
+            account,
+            access_key_id: access_key_id.to_owned(),
+        });
     }
     let key = match registry
         .access_key(access_key_id)
@@ -133,14 +139,11 @@ pub async fn resolve(
         .await
         .map_err(store_err)?
         .ok_or(AuthError::UnknownAccessKey)?;
-    Ok((
-        Principal::User {
-            user,
-            account,
-            access_key_id: access_key_id.to_owned(),
-        },
-        Secret::new(key.secret.clone()),
-    ))
+    Ok(Principal::User {
+        user,
+        account,
+        access_key_id: access_key_id.to_owned(),
+    })
 }
 
 /// Authenticate a buffered non-S3 request signed for `service`: parse, check the clock and

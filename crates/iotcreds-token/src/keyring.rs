@@ -5,6 +5,9 @@ use aws_lc_rs::{hkdf, hmac, rand};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::{Claims, Secret, TokenError};
 use iotcreds_types::ids::{TEMPORARY_KEY_PREFIX, base32, base32_decode};
 
@@ -44,7 +47,13 @@ pub struct KeyRing {
     keys: Vec<RingKey>,
     /// Index into `keys` of the key that seals.
     active: Option<usize>,
+    /// Tokens this ring has opened, by their text (see [`KeyRing::open_cached`]).
+    opened: Mutex<HashMap<Box<str>, Arc<Claims>>>,
 }
+
+/// Most tokens [`KeyRing::open_cached`] remembers; when full it starts over (a fleet's active
+/// sessions re-enter on their next request). About 1 KiB each.
+const OPENED_MAX: usize = 16_384;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,7 +105,11 @@ impl KeyRing {
                 secrets,
             });
         }
-        Ok(KeyRing { keys: ring, active })
+        Ok(KeyRing {
+            keys: ring,
+            active,
+            opened: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Generate fresh 32-byte key material.
@@ -222,6 +235,49 @@ impl KeyRing {
             return Err(TokenError::AccessKeyMismatch);
         }
         Ok(claims)
+    }
+}
+
+impl KeyRing {
+    /// [`KeyRing::open_for`], remembering what it opened: a token this ring has opened before is
+    /// not decoded and decrypted again (the hot path of every S3 request). The same checks
+    /// apply on every call: the token must belong to `access_key_id` and not have expired at
+    /// `now_ms`. Only tokens that opened are remembered, keyed by their whole text; the memory
+    /// lives and dies with this ring, so a key retired by a reload stops opening its tokens.
+    pub fn open_cached(
+        &self,
+        token: &str,
+        access_key_id: &str,
+        now_ms: i64,
+    ) -> Result<Arc<Claims>, TokenError> {
+        let hit = self.opened_map().get(token).cloned();
+        let claims = match hit {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(self.open(token, now_ms)?);
+                let mut map = self.opened_map();
+                if map.len() >= OPENED_MAX {
+                    map.clear();
+                }
+                map.insert(token.into(), Arc::clone(&c));
+                c
+            }
+        };
+        // Both values are public (they travel in the request); no constant-time need.
+        if claims.access_key_id != access_key_id {
+            return Err(TokenError::AccessKeyMismatch);
+        }
+        if now_ms >= claims.expires_at_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    fn opened_map(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Claims>>> {
+        // Inserts and clears only: a panic elsewhere cannot leave the map half-updated.
+        self.opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -72,6 +72,40 @@ fn wrong_access_key_and_expiry() {
 }
 
 #[test]
+fn a_remembered_token_is_checked_like_a_new_one() {
+    let ring = KeyRing::new(&[material(7, false)]).unwrap();
+    let c = claims(&ring, NOW);
+    let token = ring.seal(&c).unwrap();
+    let other_akid = ring.new_access_key_id().unwrap();
+    // First use opens it; every later use answers from memory with the same checks.
+    for _ in 0..2 {
+        assert_eq!(*ring.open_cached(&token, &c.access_key_id, NOW).unwrap(), c);
+        assert_eq!(
+            ring.open_cached(&token, &other_akid, NOW).map(|_| ()),
+            Err(TokenError::AccessKeyMismatch)
+        );
+        assert_eq!(
+            ring.open_cached(&token, &c.access_key_id, c.expires_at_ms)
+                .map(|_| ()),
+            Err(TokenError::Expired)
+        );
+    }
+    // A token differing in one character is not the remembered one.
+    let mut changed = token.clone().into_bytes();
+    changed[40] = if changed[40] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(changed).unwrap();
+    assert!(ring.open_cached(&changed, &c.access_key_id, NOW).is_err());
+    // Another ring (a reload without the key) remembers nothing.
+    let rotated = KeyRing::new(&[material(8, false)]).unwrap();
+    assert_eq!(
+        rotated
+            .open_cached(&token, &c.access_key_id, NOW)
+            .map(|_| ()),
+        Err(TokenError::UnknownKey)
+    );
+}
+
+#[test]
 fn rotation_keeps_old_tokens_until_key_deleted() {
     let old = KeyRing::new(&[material(1, false)]).unwrap();
     let c = claims(&old, NOW);
