@@ -37,6 +37,8 @@ pub enum Api {
 /// The service endpoint's request handler.
 pub struct ServiceEndpoint {
     s3: s3s::service::S3Service,
+    /// Plain whole-object GETs on the embedded backend with path-style addressing.
+    fast_get: Option<s3::fast::FastGet>,
     control: ControlContext,
     max_body: usize,
 }
@@ -51,6 +53,7 @@ impl ServiceEndpoint {
         credentials_port: u16,
     ) -> anyhow::Result<Self> {
         let domain = config.virtual_host_domain.as_deref();
+        let mut fast_get = None;
         let s3 = match (config.objects.backend(), &config.objects.upstream) {
             (ObjectsBackend::Upstream, Some(upstream)) => {
                 let backend = iotcreds_objects_upstream::UpstreamBackend::new(upstream.clone())?;
@@ -65,6 +68,13 @@ impl ServiceEndpoint {
                         ..Default::default()
                     },
                 )?;
+                if domain.is_none() {
+                    fast_get = Some(s3::fast::FastGet::new(
+                        registry.clone(),
+                        backend.clone(),
+                        &config.region,
+                    ));
+                }
                 s3::service(registry.clone(), backend, &config.region, domain)?
             }
         };
@@ -76,6 +86,7 @@ impl ServiceEndpoint {
         };
         Ok(Self {
             s3,
+            fast_get,
             control,
             max_body: config.limits.max_control_body_bytes,
         })
@@ -116,6 +127,18 @@ impl ServiceEndpoint {
             None => {
                 if let Some((status, code, message)) = s3::precheck(&parts) {
                     return s3_xml_error(status, code, message);
+                }
+                if let Some(fast) = &self.fast_get
+                    && let Some(resp) = fast.try_serve(&conn, &parts).await
+                {
+                    return resp;
+                }
+                if conn.sendfile && parts.version <= http::Version::HTTP_11 {
+                    // An HTTP/1 response body goes to the socket as written: large object
+                    // reads may be mapped and sent from the file.
+                    parts
+                        .extensions
+                        .insert(iotcreds_objects::zerocopy::Sendfile);
                 }
                 parts.extensions.insert(conn);
                 let req = Request::from_parts(parts, body);

@@ -11,6 +11,7 @@
 //! always configured; anonymous requests are denied.
 
 pub mod actions;
+pub mod fast;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use crate::net::ConnInfo;
 use iotcreds_registry::Registry;
-use iotcreds_registry::auth::{AuthError, resolve, secret_of};
+use iotcreds_registry::auth::{AuthError, resolve_principal, secret_of};
 use iotcreds_registry::authz::{self, Principal};
 
 /// What must be refused before s3s sees the request, as `(status, code, message)`: Signature
@@ -170,6 +171,31 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The condition keys of an S3 request (none are needed when no policy of the principal has
+/// conditions): the global keys, the principal's, and the operation's.
+fn policy_context(
+    principal: &Principal,
+    now_ms: i64,
+    conn: Option<&ConnInfo>,
+    op: &str,
+    query: &[(String, String)],
+    headers: &http::HeaderMap,
+    presigned: bool,
+) -> iotcreds_policy::Context {
+    let mut context = iotcreds_policy::Context::new();
+    if principal.needs_context() {
+        authz::insert_global_keys(
+            &mut context,
+            now_ms,
+            conn.map(|c| c.remote.ip()),
+            conn.is_some_and(|c| c.tls.is_some()),
+        );
+        principal.insert_keys(&mut context);
+        actions::insert_condition_keys(&mut context, op, query, headers, presigned);
+    }
+    context
+}
+
 impl Access {
     fn deny(&self, authorized: &Authorized, action: &str, resource: &str) -> S3Result<()> {
         let decision = authorized
@@ -256,24 +282,23 @@ impl S3Access for Access {
             ));
         }
         let now_ms = crate::credentials::now_ms();
-        let (principal, _) = resolve(&self.registry, &access_key, auth.session_token(), now_ms)
-            .await
-            .map_err(auth_error)?;
+        let principal =
+            resolve_principal(&self.registry, &access_key, auth.session_token(), now_ms)
+                .await
+                .map_err(auth_error)?;
 
         let op = cx.s3_op().name().to_owned();
         let query = decoded_query(cx.uri());
-        let mut context = iotcreds_policy::Context::new();
-        if principal.needs_context() {
-            let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
-            authz::insert_global_keys(
-                &mut context,
-                now_ms,
-                conn.as_ref().map(|c| c.remote.ip()),
-                conn.as_ref().is_some_and(|c| c.tls.is_some()),
-            );
-            principal.insert_keys(&mut context);
-            actions::insert_condition_keys(&mut context, &op, &query, cx.headers(), presigned);
-        }
+        let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
+        let context = policy_context(
+            &principal,
+            now_ms,
+            conn.as_deref(),
+            &op,
+            &query,
+            cx.headers(),
+            presigned,
+        );
         let (bucket, key) = match cx.s3_path() {
             s3s::path::S3Path::Root => (None, None),
             s3s::path::S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),

@@ -1,0 +1,106 @@
+"""GetObject's two ways through the server, driven with boto3: the fast path (a plain, whole-object
+GET) and the s3s path (anything else), with small objects read whole and large ones memory-mapped
+and sent with sendfile on plain HTTP. Whatever the way, the answer must be the same bytes and the
+same headers."""
+
+import hashlib
+
+from conftest import BUCKET, REGION
+from seed import device_credentials, seed_with_aws_cli
+
+# Sizes on both sides of each boundary of the read path: empty; read whole with the metadata
+# (up to 256 KiB); mapped and sent from the file (larger); a size that is no multiple of a page.
+SIZES = [0, 1, 4096, 256 * 1024, 256 * 1024 + 1, 300_000, (1 << 20) + 7]
+
+# Response headers that differ between any two answers.
+VOLATILE = {"date", "x-amz-request-id", "x-amz-id-2"}
+
+
+def content(size):
+    """Bytes that differ at every offset, so a shifted or short read cannot compare equal."""
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += hashlib.sha256(i.to_bytes(8, "big")).digest()
+        i += 1
+    return bytes(out[:size])
+
+
+def device_s3(server, tmp_path):
+    device = seed_with_aws_cli(server, tmp_path / "setup")
+    server.aws("s3", "mb", f"s3://{BUCKET}")
+    return server.boto3_client("s3", creds=device_credentials(server, device))
+
+
+def headers(resp):
+    return {k: v for k, v in resp["ResponseMetadata"]["HTTPHeaders"].items() if k not in VOLATILE}
+
+
+def fast_gets(server):
+    """GETs answered by the fast path so far (the server's Prometheus counter)."""
+    import requests
+    text = requests.get(f"http://{server.admin_addr}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("iotcreds_s3_fast_get_total"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def test_fast_get_matches_the_s3s_path(server, tmp_path):
+    s3 = device_s3(server, tmp_path)
+    admin = server.boto3_client("s3")
+    before = fast_gets(server)
+    for size in SIZES:
+        data = content(size)
+        admin.put_object(Bucket=BUCKET, Key=f"obj-{size}", Body=data, ContentType="application/x-test",
+                         CacheControl="max-age=60")
+        fast = s3.get_object(Bucket=BUCKET, Key=f"obj-{size}")
+        assert fast["Body"].read() == data, size
+        # A matching If-Match does not change the answer, but takes the request down the s3s path.
+        slow = s3.get_object(Bucket=BUCKET, Key=f"obj-{size}", IfMatch=fast["ETag"])
+        assert slow["Body"].read() == data, size
+        assert headers(fast) == headers(slow), size
+        assert headers(fast)["content-length"] == str(size)
+        assert headers(fast)["cache-control"] == "max-age=60"
+    # Each plain GET took the fast path, each If-Match GET did not.
+    assert fast_gets(server) - before == len(SIZES)
+
+
+def test_ranges_of_a_mapped_object_are_the_right_bytes(server, tmp_path):
+    s3 = device_s3(server, tmp_path)
+    data = content((1 << 20) + 7)
+    server.boto3_client("s3").put_object(Bucket=BUCKET, Key="big", Body=data)
+    for first, last in [(0, 0), (1, 70_000), (4095, 4096 + 65_536), (100_000, (1 << 20) + 6), (1 << 20, (1 << 20) + 6)]:
+        resp = s3.get_object(Bucket=BUCKET, Key="big", Range=f"bytes={first}-{last}")
+        assert resp["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert resp["Body"].read() == data[first:last + 1], (first, last)
+        assert resp["ContentRange"] == f"bytes {first}-{last}/{len(data)}"
+
+
+def test_an_overwritten_object_reads_whole_and_new(server, tmp_path):
+    s3 = device_s3(server, tmp_path)
+    admin = server.boto3_client("s3")
+    old, new = content(600_000), content(700_000)[::-1]
+    admin.put_object(Bucket=BUCKET, Key="obj", Body=old)
+    streaming = s3.get_object(Bucket=BUCKET, Key="obj")
+    first = streaming["Body"].read(1000)
+    # Replaced while the first answer is still being read: that answer stays the old object
+    # (the mapping pins the file it opened), the next one is the new object.
+    admin.put_object(Bucket=BUCKET, Key="obj", Body=new)
+    assert first + streaming["Body"].read() == old
+    assert s3.get_object(Bucket=BUCKET, Key="obj")["Body"].read() == new
+
+
+def test_refusals_on_the_fast_path_shape_are_s3_errors(server, tmp_path):
+    s3 = device_s3(server, tmp_path)
+    import botocore.exceptions
+    import pytest
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=BUCKET, Key="missing")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    # The role may read adc-test-2020-08-26 only.
+    server.boto3_client("s3").create_bucket(Bucket="other-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    server.boto3_client("s3").put_object(Bucket="other-bucket", Key="k", Body=b"secret")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="other-bucket", Key="k")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
