@@ -151,19 +151,7 @@ pub(crate) fn read_meta_sized(
     file.read_exact_at(&mut head, 0)?;
     let start = HEADER_LEN + data_len;
     let mut tail = vec![0u8; tail_guess + 1];
-    let mut n = 0;
-    while n < tail.len() {
-        match file.read_at(&mut tail[n..], start + n as u64) {
-            Ok(0) => break,
-            Ok(k) if n + k < tail.len() => {
-                n += k;
-                break;
-            }
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let n = read_up_to(file, &mut tail, start)?;
     if n > tail_guess || (n as u64) < FOOTER_LEN {
         return Ok(None);
     }
@@ -186,20 +174,7 @@ pub(crate) fn read_small(
     max_len: usize,
 ) -> io::Result<Option<(ObjectMeta, bytes::Bytes)>> {
     let mut buf = vec![0u8; max_len + 1];
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) => break,
-            // A regular file reads short only at its end: no second call to learn that.
-            Ok(k) if n + k < buf.len() => {
-                n += k;
-                break;
-            }
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let n = read_up_to(file, &mut buf, 0)?;
     if n > max_len {
         return Ok(None);
     }
@@ -216,6 +191,22 @@ pub(crate) fn read_small(
     let meta = parse_meta(&foot, &buf[off..off + mlen], meta_off)?;
     let data = bytes::Bytes::from(buf).slice(HEADER_LEN as usize..off);
     Ok(Some((meta, data)))
+}
+
+/// Fill `buf` from `offset`, or as much of it as the file has: the number of bytes read.
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            // A regular file reads short only at its end: no second call to learn that.
+            Ok(k) if n + k < buf.len() => return Ok(n + k),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn bad(what: &str) -> io::Error {
