@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::public_random::fill_public;
 use crate::{Claims, Secret, TokenError};
 use iotcreds_types::ids::{TEMPORARY_KEY_PREFIX, base32, base32_decode};
 
@@ -144,7 +145,7 @@ impl KeyRing {
         let id = self.active_id().ok_or(TokenError::NoActiveKey)?;
         let mut b = [0u8; 10];
         b[..2].copy_from_slice(&id.to_be_bytes());
-        rand::fill(&mut b[2..]).map_err(|_| TokenError::NoActiveKey)?;
+        fill_public(&mut b[2..]).map_err(|_| TokenError::NoActiveKey)?;
         let mut s = String::with_capacity(20);
         s.push_str(TEMPORARY_KEY_PREFIX);
         s.push_str(&base32(&b));
@@ -182,7 +183,7 @@ impl KeyRing {
         let mut header = [0u8; HEADER_LEN];
         header[0] = TOKEN_VERSION;
         header[1..3].copy_from_slice(&key.id.to_be_bytes());
-        rand::fill(&mut header[3..]).map_err(|_| TokenError::NoActiveKey)?;
+        fill_public(&mut header[3..]).map_err(|_| TokenError::NoActiveKey)?;
         let nonce =
             Nonce::try_assume_unique_for_key(&header[3..]).map_err(|_| TokenError::NoActiveKey)?;
         let mut body = claims.encode()?;

@@ -35,6 +35,7 @@
 
 pub mod claims;
 mod keyring;
+pub mod public_random;
 mod secret;
 
 pub use claims::{Claims, SessionKind};

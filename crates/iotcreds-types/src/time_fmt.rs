@@ -19,9 +19,29 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the credentials endpoint's `expiration` (second precision, no fraction).
+///
+/// Written digit by digit: it is part of every issuance, and `time`'s format-description
+/// machinery cost more than the rest of the expiry computation.
 pub fn iso8601_seconds(ms: i64) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    from_millis(ms).format(fmt).unwrap_or_default()
+    let t = from_millis(ms);
+    let Some(year) = u32::try_from(t.year()).ok().filter(|y| *y <= 9999) else {
+        let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        return t.format(fmt).unwrap_or_default();
+    };
+    let mut out = String::with_capacity(20);
+    let mut push = |v: u32, width: u32, sep: char| {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (v / 10u32.pow(i) % 10) as u8));
+        }
+        out.push(sep);
+    };
+    push(year, 4, '-');
+    push(u32::from(u8::from(t.month())), 2, '-');
+    push(u32::from(t.day()), 2, 'T');
+    push(u32::from(t.hour()), 2, ':');
+    push(u32::from(t.minute()), 2, ':');
+    push(u32::from(t.second()), 2, 'Z');
+    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, as IAM and STS write `CreateDate` and `Expiration`.
@@ -52,6 +72,15 @@ mod tests {
     fn formats() {
         let ms = 1_516_267_086_123; // 2018-01-18T09:18:06.123Z
         assert_eq!(iso8601_seconds(ms), "2018-01-18T09:18:06Z");
+        assert_eq!(iso8601_seconds(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601_seconds(253_402_300_799_000), "9999-12-31T23:59:59Z");
+        // The digit-by-digit writer agrees with `time`'s formatter across the range.
+        let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let mut ms: i64 = 0;
+        while ms < 253_402_300_799_000 {
+            assert_eq!(iso8601_seconds(ms), from_millis(ms).format(fmt).unwrap());
+            ms += 7_777_777_777; // about 90 days and an odd number of seconds
+        }
         assert_eq!(iso8601_millis(ms), "2018-01-18T09:18:06.123Z");
         assert_eq!(http_date(ms), "Thu, 18 Jan 2018 09:18:06 GMT");
         assert!((epoch_seconds(ms) - 1_516_267_086.123).abs() < 1e-6);

@@ -72,7 +72,7 @@ impl Metrics {
 fn request_id() -> String {
     let mut b = [0u8; 16];
     // The system RNG failing is unrecoverable for a credentials service.
-    aws_lc_rs::rand::fill(&mut b).expect("random number generator failed");
+    iotcreds_token::public_random::fill_public(&mut b).expect("random number generator failed");
     uuid::Builder::from_random_bytes(b).into_uuid().to_string()
 }
 
@@ -136,12 +136,12 @@ impl CredentialsEndpoint {
                     target: "iotcreds::audit",
                     event = "credentials",
                     decision = "allow",
-                    request_id = %request_id,
-                    certificate_id = %issued.claims.session_name,
+                    request_id = request_id.as_str(),
+                    certificate_id = issued.claims.session_name.as_str(),
                     thing = issued.claims.thing_name.as_deref().unwrap_or(""),
-                    role_alias = %alias,
-                    role = %issued.claims.role_name,
-                    access_key_id = %issued.access_key_id,
+                    role_alias = alias.as_str(),
+                    role = issued.claims.role_name.as_str(),
+                    access_key_id = issued.access_key_id.as_str(),
                     expiration = issued.expiration.as_str(),
                     dropped_session_tags = issued.dropped_tags,
                     source_ip = %conn.remote.ip(),
@@ -158,10 +158,10 @@ impl CredentialsEndpoint {
                     target: "iotcreds::audit",
                     event = "credentials",
                     decision = "deny",
-                    request_id = %request_id,
+                    request_id = request_id.as_str(),
                     certificate_id = refusal.certificate_id().unwrap_or(""),
                     thing = thing_name.unwrap_or(""),
-                    role_alias = %alias,
+                    role_alias = alias.as_str(),
                     status = status.as_u16(),
                     reason = %refusal.reason(),
                     source_ip = %conn.remote.ip(),
