@@ -269,10 +269,11 @@ pub const DEFAULT_OUTAGE_GRACE_MS: i64 = 5 * 60 * 1000;
 /// Load through the cache: return the cached value, or load it and cache it unless the
 /// registry changed meanwhile.
 macro_rules! cached {
-    ($self:ident, $map:ident, $key:expr, $load:expr) => {{
-        let key = $key;
+    // `$key` is borrowed for the look-up; `$owned` (the map's key type) is made only on a miss,
+    // so a hit allocates nothing.
+    ($self:ident, $map:ident, $key:expr => $owned:expr, $load:expr) => {{
         if !$self.health.cache_disabled.load(Ordering::Relaxed) {
-            if let Some(v) = $self.cache.$map.get(&key) {
+            if let Some(v) = $self.cache.$map.get($key) {
                 return Ok(v);
             }
         }
@@ -281,9 +282,18 @@ macro_rules! cached {
         $self
             .cache
             .epoch
-            .insert(&$self.cache.$map, key, value.clone(), seen);
+            .insert(&$self.cache.$map, $owned, value.clone(), seen);
         Ok(value)
     }};
+}
+
+/// `name` folded to lower case, borrowed when it already is.
+fn lower(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 impl Registry {
@@ -399,7 +409,7 @@ impl Registry {
 
     /// A certificate, parsed, by id.
     pub async fn certificate(&self, id: &str) -> StoreResult<Option<Arc<CachedCertificate>>> {
-        cached!(self, certificates, id.to_owned(), {
+        cached!(self, certificates, id => id.to_owned(), {
             match self.store.certificate(id).await? {
                 None => None,
                 Some(cert) => {
@@ -418,7 +428,7 @@ impl Registry {
         cached!(
             self,
             ca_certificates,
-            id.to_owned(),
+            id => id.to_owned(),
             self.store.ca_certificate(id).await?.map(Arc::new)
         )
     }
@@ -436,24 +446,25 @@ impl Registry {
         cached!(
             self,
             things,
-            name.to_owned(),
+            name => name.to_owned(),
             self.store.thing(name).await?.map(Arc::new)
         )
     }
 
     /// Whether `thing` is attached to `principal` (a certificate ARN).
     pub async fn is_attached(&self, thing: &str, principal: &str) -> StoreResult<bool> {
+        let key = (thing.to_owned(), principal.to_owned());
         cached!(
             self,
             attachments,
-            (thing.to_owned(), principal.to_owned()),
+            &key => key,
             self.store.is_thing_attached(thing, principal).await?
         )
     }
 
     /// The IoT policies attached to `target` (a certificate ARN), compiled.
     pub async fn iot_policies(&self, target: &str) -> StoreResult<Arc<IotPolicySet>> {
-        cached!(self, iot_policies, target.to_owned(), {
+        cached!(self, iot_policies, target => target.to_owned(), {
             let rows = self.store.attached_iot_policies(&[target]).await?;
             let policies: Vec<CompiledPolicy> = rows
                 .into_iter()
@@ -478,14 +489,15 @@ impl Registry {
         cached!(
             self,
             aliases,
-            name.to_owned(),
+            name => name.to_owned(),
             self.store.role_alias(name).await?.map(Arc::new)
         )
     }
 
     /// A role by name (regardless of case), with its compiled policies.
     pub async fn role(&self, name: &str) -> StoreResult<Option<Arc<CachedRole>>> {
-        cached!(self, roles, name.to_ascii_lowercase(), {
+        let key = lower(name);
+        cached!(self, roles, &*key => key.into_owned(), {
             match self.store.role(name).await? {
                 None => None,
                 Some(role) => {
@@ -556,7 +568,8 @@ impl Registry {
 
     /// A user by name (regardless of case), with its compiled policies.
     pub async fn user(&self, name: &str) -> StoreResult<Option<Arc<CachedUser>>> {
-        cached!(self, users, name.to_ascii_lowercase(), {
+        let key = lower(name);
+        cached!(self, users, &*key => key.into_owned(), {
             match self.store.user(name).await? {
                 None => None,
                 Some(user) => {
@@ -596,7 +609,7 @@ impl Registry {
         cached!(
             self,
             access_keys,
-            access_key_id.to_owned(),
+            access_key_id => access_key_id.to_owned(),
             self.store.access_key(access_key_id).await?.map(Arc::new)
         )
     }

@@ -15,6 +15,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use iotcreds_registry::Registry;
 
+/// How often histogram samples are folded into their summaries.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process-wide metrics recorder (installed once, shared by every server in the process).
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -23,6 +26,21 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (tests, embedding); keep serving ours.
         let _ = metrics::set_global_recorder(recorder);
+        // Histogram samples pile up in the recorder until upkeep folds them into the summaries;
+        // without a scraper that would be unbounded growth, so upkeep runs on a timer too.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    // A periodic chore, not a wait for anything.
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the metrics upkeep thread; histograms are folded only on scrape");
+        }
         handle
     })
 }

@@ -93,20 +93,37 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        writer.write_str("{\"timestamp\":\"")?;
-        write_timestamp(&mut writer)?;
-        write!(writer, "\",\"level\":\"{}\"", meta.level())?;
-        let mut fields = Fields {
-            writer: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_str(",\"target\":")?;
-        write_json_str(&mut writer, meta.target())?;
-        writer.write_str("}\n")
+        // The line is built in a plain `String` (direct pushes, no dynamic dispatch per
+        // character) and handed to the writer in one piece.
+        thread_local! {
+            static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        LINE.with(|line| {
+            let mut line = line.try_borrow_mut().map_err(|_| fmt::Error)?;
+            line.clear();
+            format_line(&mut line, event)?;
+            writer.write_str(&line)
+        })
     }
+}
+
+fn format_line(line: &mut String, event: &Event<'_>) -> fmt::Result {
+    let meta = event.metadata();
+    line.push_str("{\"timestamp\":\"");
+    write_timestamp(line)?;
+    line.push_str("\",\"level\":\"");
+    line.push_str(meta.level().as_str());
+    line.push('"');
+    let mut fields = Fields {
+        line,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    line.push_str(",\"target\":");
+    push_json_str(line, meta.target());
+    line.push_str("}\n");
+    Ok(())
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC); the part up to the seconds is formatted once per
@@ -131,100 +148,123 @@ fn write_timestamp(w: &mut impl fmt::Write) -> fmt::Result {
     write!(w, ".{:06}Z", now.microsecond())
 }
 
-struct Fields<'a, 'w> {
-    writer: &'a mut Writer<'w>,
+struct Fields<'a> {
+    line: &'a mut String,
     result: fmt::Result,
 }
 
-impl Fields<'_, '_> {
-    fn key(&mut self, field: &Field) -> fmt::Result {
-        self.writer.write_char(',')?;
-        write_json_str(self.writer, field.name())?;
-        self.writer.write_char(':')
+impl Fields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.line.push(',');
+        push_json_str(self.line, field.name());
+        self.line.push(':');
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| write_json_str(self.writer, value));
-        }
+        self.key(field);
+        push_json_str(self.line, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| write!(self.writer, "{value}"));
-        }
+        self.key(field);
+        let _ = write!(self.line, "{value}"); // writing to a String cannot fail
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| write!(self.writer, "{value}"));
-        }
+        self.key(field);
+        let _ = write!(self.line, "{value}"); // writing to a String cannot fail
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| write!(self.writer, "{value}"));
-        }
+        self.key(field);
+        self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.result.is_ok() {
-            self.result = self.key(field).and_then(|()| {
-                self.writer.write_char('"')?;
-                write!(Escaper(self.writer), "{value:?}")?;
-                self.writer.write_char('"')
-            });
+            self.key(field);
+            self.line.push('"');
+            self.result = write!(Escaper(&mut *self.line), "{value:?}");
+            self.line.push('"');
         }
     }
 }
 
 /// A JSON string literal.
-fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    w.write_char('"')?;
-    Escaper(w).write_str(s)?;
-    w.write_char('"')
+fn push_json_str(line: &mut String, s: &str) {
+    line.push('"');
+    push_escaped(line, s);
+    line.push('"');
 }
 
-/// Escapes what passes through it for a JSON string body.
-struct Escaper<'a, W: fmt::Write + ?Sized>(&'a mut W);
+/// `s` escaped for a JSON string body.
+fn push_escaped(line: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    // Skip eight bytes at a time while none needs escaping.
+    let mut clean = 0;
+    while let Some(chunk) = bytes.get(clean..clean + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if word_needs_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
+    // Not inside a multi-byte character.
+    while !s.is_char_boundary(clean) {
+        clean -= 1;
+    }
+    line.push_str(&s[..clean]);
+    let s = &s[clean..];
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        // Most values (ids, names, addresses) need no escaping at all; multi-byte UTF-8
+        // sequences never contain these bytes, so byte indices are char boundaries.
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => {
+                line.push_str(&s[start..i]);
+                line.push_str("\\u00");
+                line.push(char::from(HEX[usize::from(b >> 4)]));
+                line.push(char::from(HEX[usize::from(b & 0xf)]));
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        line.push_str(&s[start..i]);
+        line.push_str(escaped);
+        start = i + 1;
+    }
+    line.push_str(&s[start..]);
+}
 
-impl<W: fmt::Write + ?Sized> fmt::Write for Escaper<'_, W> {
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether any byte of `word` is a control character, `"` or `\\` (the classic bit tricks:
+/// a byte below `n` leaves its high bit set in `(x - n) & !x`; an equal byte becomes zero).
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    below(word, 0x20) | quote | backslash != 0
+}
+
+/// Escapes what `Debug` formatting writes through it.
+struct Escaper<'a>(&'a mut String);
+
+impl fmt::Write for Escaper<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Most values (ids, names, addresses) need no escaping at all.
-        if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-            return self.0.write_str(s);
-        }
-        let mut start = 0;
-        for (i, c) in s.char_indices() {
-            let escaped = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                c if (c as u32) < 0x20 => {
-                    self.0.write_str(&s[start..i])?;
-                    write!(self.0, "\\u{:04x}", c as u32)?;
-                    start = i + c.len_utf8();
-                    continue;
-                }
-                _ => continue,
-            };
-            self.0.write_str(&s[start..i])?;
-            self.0.write_str(escaped)?;
-            start = i + c.len_utf8();
-        }
-        self.0.write_str(&s[start..])
+        push_escaped(self.0, s);
+        Ok(())
     }
 }
 
@@ -240,13 +280,36 @@ mod tests {
             "back\\slash",
             "new\nline",
             "tab\tand\u{1}ctl",
+            "a longer value with a quote \" after the first eight bytes",
+            "0123456789abcdef\\",
+            "\u{7f}\u{1f}01234567",
             "ünïcode ✓",
+            "1234567ü, a character across the first eight bytes\"",
+            "123456✓ and one of three bytes",
             "",
         ] {
             let mut out = String::new();
-            write_json_str(&mut out, s).unwrap();
+            push_json_str(&mut out, s);
             let back: String = serde_json::from_str(&out).unwrap();
             assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn word_check_finds_every_byte_to_escape() {
+        for fill in [b'a', 0x7f, 0xc3, 0x20] {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut word = [fill; 8];
+                    word[pos] = b;
+                    let want = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(
+                        word_needs_escape(u64::from_le_bytes(word)),
+                        want,
+                        "{b:#x} at {pos}"
+                    );
+                }
+            }
         }
     }
 
