@@ -199,7 +199,14 @@ pub async fn authenticate(
     let now_ms = iotcreds_types::time_fmt::to_millis(now);
     let (principal, secret) =
         resolve(registry, auth.access_key_id(), auth.session_token(), now_ms).await?;
-    auth.verify(&req, secret.expose(), mode, &opts, now)?;
+    auth.verify_cached(
+        &req,
+        secret.expose(),
+        registry.signing_keys(),
+        mode,
+        &opts,
+        now,
+    )?;
     Ok(principal)
 }
 

@@ -237,6 +237,9 @@ pub struct Registry {
     keyring: ArcSwap<KeyRing>,
     /// When an unknown key id last made [`Registry::keyring_for`] reload the ring.
     keyring_miss_reload: std::sync::Mutex<Option<std::time::Instant>>,
+    /// SigV4 signing keys derived for recent requests (a memo keyed by the secret's digest, so
+    /// it needs no invalidation).
+    signing_keys: iotcreds_sigv4::KeyCache,
     ca: Arc<CertificateAuthority>,
     root: RootCredentials,
     registration_code: String,
@@ -310,6 +313,11 @@ impl Registry {
     /// The configured region.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Signing keys already derived (see [`iotcreds_sigv4::KeyCache`]).
+    pub fn signing_keys(&self) -> &iotcreds_sigv4::KeyCache {
+        &self.signing_keys
     }
 
     /// The built-in CA.

@@ -363,6 +363,32 @@ impl ParsedAuth<'_> {
         self.verify_signature(req, &key, mode, opts)
     }
 
+    /// Like [`Self::verify`], taking the signing key from `cache` (derived and remembered on a
+    /// miss). The request is checked before the cache is consulted.
+    ///
+    /// # Errors
+    /// As [`Self::verify`].
+    pub fn verify_cached(
+        &self,
+        req: &RequestParts<'_>,
+        secret_access_key: &str,
+        cache: &crate::KeyCache,
+        mode: Mode<'_>,
+        opts: &VerifyOptions<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, SigV4Error> {
+        self.check(req, mode, opts, now)?;
+        let scope = self.scope();
+        let key = cache.key(
+            self.access_key_id(),
+            secret_access_key,
+            scope.date,
+            scope.region,
+            scope.service,
+        );
+        self.verify_signature(req, &key, mode, opts)
+    }
+
     /// Like [`Self::verify`] with a cached [`SigningKey`]. A key derived for another scope
     /// (date, region, service) cannot match and yields `SignatureDoesNotMatch`.
     ///

@@ -133,8 +133,15 @@ impl FastGet {
             ..VerifyOptions::default()
         };
         let secret = secret_of(&self.registry, access_key).await.ok()?;
-        auth.verify(&req, secret.expose(), Mode::S3, &opts, now)
-            .ok()?;
+        auth.verify_cached(
+            &req,
+            secret.expose(),
+            self.registry.signing_keys(),
+            Mode::S3,
+            &opts,
+            now,
+        )
+        .ok()?;
         let now_ms = crate::credentials::now_ms();
         let principal = resolve_principal(&self.registry, access_key, auth.session_token(), now_ms)
             .await
