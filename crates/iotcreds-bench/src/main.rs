@@ -285,6 +285,11 @@ async fn run_s3(
             let mut sender: Option<Sender<Full<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
                 let result: anyhow::Result<http::StatusCode> = async {
+                    // A server that closed the connection (moto closes it after each
+                    // response) gets a new one, as any HTTP client would open.
+                    if sender.as_ref().is_some_and(|s| s.is_closed()) {
+                        sender = None;
+                    }
                     if sender.is_none() {
                         let tcp = TcpStream::connect(&addr).await?;
                         tcp.set_nodelay(true)?;
@@ -302,7 +307,15 @@ async fn run_s3(
                     let s = sender.as_mut().expect("connected above");
                     let resp = s.send_request(req).await?;
                     let status = resp.status();
+                    let closing = resp.version() < http::Version::HTTP_11
+                        || resp
+                            .headers()
+                            .get(http::header::CONNECTION)
+                            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
                     resp.into_body().collect().await?;
+                    if closing {
+                        sender = None;
+                    }
                     Ok(status)
                 }
                 .await;
