@@ -76,10 +76,10 @@ mod tests {
         assert_eq!(iso8601_seconds(253_402_300_799_000), "9999-12-31T23:59:59Z");
         // The digit-by-digit writer agrees with `time`'s formatter across the range.
         let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        let mut ms: i64 = 0;
-        while ms < 253_402_300_799_000 {
-            assert_eq!(iso8601_seconds(ms), from_millis(ms).format(fmt).unwrap());
-            ms += 7_777_777_777; // about 90 days and an odd number of seconds
+        let mut at: i64 = 0;
+        while at < 253_402_300_799_000 {
+            assert_eq!(iso8601_seconds(at), from_millis(at).format(fmt).unwrap());
+            at += 7_777_777_777; // about 90 days and an odd number of seconds
         }
         assert_eq!(iso8601_millis(ms), "2018-01-18T09:18:06.123Z");
         assert_eq!(http_date(ms), "Thu, 18 Jan 2018 09:18:06 GMT");

@@ -20,6 +20,11 @@ use issue::{CredentialsRequest, Refusal};
 /// The thing-name header.
 pub const THING_NAME_HEADER: &str = "x-amzn-iot-thingname";
 
+/// `x-amzn-RequestId` (header names are case-insensitive; HTTP/1 writes them lowercase).
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+/// `x-amzn-ErrorType`.
+const ERROR_TYPE: http::HeaderName = http::HeaderName::from_static("x-amzn-errortype");
+
 /// The credentials endpoint's request handler.
 pub struct CredentialsEndpoint {
     registry: Arc<Registry>,
@@ -260,7 +265,7 @@ fn common_headers(resp: &mut Response<Full<Bytes>>, request_id: &str) {
         HeaderValue::from_static("application/json"),
     );
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-RequestId", v);
+        h.insert(REQUEST_ID, v);
     }
     // `Date`: hyper adds it to every HTTP/1 response (formatted once per second).
 }
@@ -277,7 +282,7 @@ fn error(
     *resp.status_mut() = status;
     common_headers(&mut resp, request_id);
     resp.headers_mut()
-        .insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
+        .insert(ERROR_TYPE, HeaderValue::from_static(error_type));
     resp
 }
 
