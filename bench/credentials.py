@@ -96,14 +96,19 @@ def main():
                 }
                 results = {}
                 for mode in ["new-connection", "keep-alive"]:
-                    for name, (addr, pids) in targets.items():
-                        args = ["tls", "--addr", addr, "--path", f"/role-aliases/{alias}/credentials",
-                                "--header", f"x-amzn-iot-thingname: {thing}", "--ca", str(server.data / "root-ca.pem"),
-                                "--cert", cert, "--key", key]
-                        if mode == "keep-alive":
-                            args.append("--keep-alive")
-                        runs = [common.measure(pids, args, a.seconds, a.concurrency) for _ in range(a.runs)]
-                        results[(mode, name)] = runs
+                    # Runs alternate between the servers, so a drift in the machine's load
+                    # affects both alike.
+                    for _ in range(a.runs):
+                        for name, (addr, pids) in targets.items():
+                            args = ["tls", "--addr", addr, "--path", f"/role-aliases/{alias}/credentials",
+                                    "--header", f"x-amzn-iot-thingname: {thing}", "--ca", str(server.data / "root-ca.pem"),
+                                    "--cert", cert, "--key", key]
+                            if mode == "keep-alive":
+                                args.append("--keep-alive")
+                            results.setdefault((mode, name), []).append(
+                                common.measure(pids, args, a.seconds, a.concurrency))
+                    for name in targets:
+                        runs = results[(mode, name)]
                         if any(r["errors"] for r in runs):
                             print(f"warning: {name} {mode}: errors {[r['errors'] for r in runs]}", file=sys.stderr)
             finally:

@@ -122,14 +122,19 @@ def main():
             }
             for op in ["GET", "PUT"]:
                 for name, size in SIZES.items():
-                    for target, (addr, pids, auth) in targets.items():
-                        key_name = f"get-{name}" if op == "GET" else f"put-{name}"
-                        args = ["s3", "--addr", addr, "--path", f"/{BUCKET}/{key_name}", "--method", op,
-                                "--size", str(size), *auth]
-                        runs = [common.measure(pids, args, a.seconds, a.concurrency) for _ in range(a.runs)]
+                    # Runs alternate between the servers, so a drift in the machine's load
+                    # affects all of them alike.
+                    for _ in range(a.runs):
+                        for target, (addr, pids, auth) in targets.items():
+                            key_name = f"get-{name}" if op == "GET" else f"put-{name}"
+                            args = ["s3", "--addr", addr, "--path", f"/{BUCKET}/{key_name}", "--method", op,
+                                    "--size", str(size), *auth]
+                            results.setdefault((op, name, target), []).append(
+                                common.measure(pids, args, a.seconds, a.concurrency))
+                    for target in targets:
+                        runs = results[(op, name, target)]
                         if any(r["errors"] for r in runs):
                             print(f"warning: {target} {op} {name}: errors {[r['errors'] for r in runs]}", file=sys.stderr)
-                        results[(op, name, target)] = runs
         finally:
             for p in [nginx, moto]:
                 if p:
