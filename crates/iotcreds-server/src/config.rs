@@ -17,6 +17,7 @@
 //!
 //! # [objects]                      # default: objects in DATA/objects (the embedded backend)
 //! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
+//! # read_cache_mib = 64            # memory for the embedded backend's small-object cache (0: off)
 //! # [objects.upstream]             # see iotcreds_objects_upstream::UpstreamConfig
 //! # endpoint = "http://minio.internal:9000"
 //! # access_key_id = "iotcreds-gateway"
@@ -82,6 +83,9 @@ pub struct ObjectsConfig {
     pub backend: Option<ObjectsBackend>,
     /// The upstream S3-compatible cluster (for `backend = "upstream"`).
     pub upstream: Option<UpstreamConfig>,
+    /// Memory, in MiB, for the `fs` backend's cache of small objects (up to 256 KiB each);
+    /// `0` turns it off. Default 64.
+    pub read_cache_mib: Option<u64>,
 }
 
 /// [`ObjectsConfig::backend`].
@@ -96,6 +100,12 @@ pub enum ObjectsBackend {
 }
 
 impl ObjectsConfig {
+    /// [`ObjectsConfig::read_cache_mib`] in bytes.
+    pub fn read_cache_bytes(&self) -> usize {
+        let mib = self.read_cache_mib.unwrap_or(64);
+        usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
     /// The backend in effect.
     pub fn backend(&self) -> ObjectsBackend {
         self.backend.unwrap_or(if self.upstream.is_some() {
@@ -403,5 +413,16 @@ mod tests {
         );
         assert!(!err.contains("s3cr3t"));
         assert!(toml::from_str::<Config>("[objects]\nbackend = \"nfs\"\n").is_err());
+    }
+
+    #[test]
+    fn the_read_cache_defaults_to_64_mib_and_can_be_turned_off() {
+        let default: Config = toml::from_str("").unwrap();
+        assert_eq!(default.objects.read_cache_bytes(), 64 << 20);
+        let off: Config = toml::from_str("[objects]\nread_cache_mib = 0\n").unwrap();
+        assert_eq!(off.objects.read_cache_bytes(), 0);
+        let big: Config = toml::from_str("[objects]\nread_cache_mib = 1024\n").unwrap();
+        assert_eq!(big.objects.read_cache_bytes(), 1 << 30);
+        assert!(toml::from_str::<Config>("[objects]\nread_cache_mib = -1\n").is_err());
     }
 }

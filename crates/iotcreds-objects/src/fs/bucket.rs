@@ -139,7 +139,12 @@ impl FsBackend {
             layout::fsync_dir(&inner.buckets_dir).map_err(internal)?;
             map.insert(
                 name.clone(),
-                Arc::new(Bucket { dir, created_ns, state: Mutex::new(BucketState::default()) }),
+                Arc::new(Bucket {
+                    dir,
+                    created_ns,
+                    state: Mutex::new(BucketState::default()),
+                    read_budget: Arc::clone(&inner.read_cache),
+                }),
             );
             Ok(())
         })
@@ -287,11 +292,13 @@ pub(crate) fn loaded_bucket(
     dir: std::path::PathBuf,
     created_ns: i128,
     state: BucketState,
+    read_budget: Arc<super::cache::CacheBudget>,
 ) -> Arc<Bucket> {
     Arc::new(Bucket {
         dir,
         created_ns,
         state: Mutex::new(state),
+        read_budget,
     })
 }
 

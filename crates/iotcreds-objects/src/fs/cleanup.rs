@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::bucket::{BucketMap, loaded_bucket, read_bucket_meta};
+use super::cache::CacheBudget;
 use super::format;
 use super::list::IndexKey;
 use super::multipart::{UploadMeta, abort_upload};
@@ -76,7 +77,8 @@ pub(crate) fn open_root(root: PathBuf, config: FsConfig) -> io::Result<Inner> {
     if removed > 0 {
         tracing::info!(removed, "removed leftover temporary files");
     }
-    let buckets = scan_buckets(&buckets_dir)?;
+    let read_cache = Arc::new(CacheBudget::new(config.read_cache_bytes));
+    let buckets = scan_buckets(&buckets_dir, &read_cache)?;
     Ok(Inner {
         root,
         tmp,
@@ -84,6 +86,7 @@ pub(crate) fn open_root(root: PathBuf, config: FsConfig) -> io::Result<Inner> {
         config,
         buckets: RwLock::new(buckets),
         live_tmp: Mutex::new(HashSet::new()),
+        read_cache,
         _lock: lock,
     })
 }
@@ -115,7 +118,7 @@ fn check_format(root: &Path) -> io::Result<()> {
 }
 
 /// Rebuilds every bucket's index from the files (headers and footers only).
-fn scan_buckets(buckets_dir: &Path) -> io::Result<BucketMap> {
+fn scan_buckets(buckets_dir: &Path, read_cache: &Arc<CacheBudget>) -> io::Result<BucketMap> {
     let mut map = BTreeMap::new();
     for entry in fs::read_dir(buckets_dir)? {
         let entry = entry?;
@@ -137,7 +140,10 @@ fn scan_buckets(buckets_dir: &Path) -> io::Result<BucketMap> {
         let mut state = BucketState::default();
         scan_objects(&dir.join(layout::OBJECTS_DIR), &mut state)?;
         scan_uploads(&dir.join(layout::UPLOADS_DIR), &mut state)?;
-        map.insert(name, loaded_bucket(dir, meta.created_ns, state));
+        map.insert(
+            name,
+            loaded_bucket(dir, meta.created_ns, state, Arc::clone(read_cache)),
+        );
     }
     Ok(map)
 }

@@ -218,7 +218,7 @@ impl FsBackend {
                 // Object first, durably; only then forget the upload (see the module docs).
                 tmp.persist(&dest).map_err(internal)?;
                 layout::fsync_dir(&obj_dir).map_err(internal)?;
-                st.objects.insert(key.clone(), summary_of(&m));
+                st.put_object(&bucket, key.clone(), summary_of(&m));
                 std::fs::rename(&updir, trash.path()).map_err(internal)?;
                 if let Some(ids) = st.uploads.get_mut(&key) {
                     ids.remove(&id);

@@ -14,7 +14,9 @@ use tokio_util::io::ReaderStream;
 use super::checksum::Algo;
 use super::format::{self, ObjectMeta, StoredChecksum};
 use super::object::{AttrInput, Unsupported, attrs_from, put_checksum};
-use super::read::{Conditions, OpenObject, Outcome, check_version_id, open_object, set_checksum};
+use super::read::{
+    Conditions, OpenObject, Outcome, check_version_id, file_of, open_object, set_checksum,
+};
 use super::write::{MAX_SINGLE_UPLOAD, Staged, commit_object, precondition_failed, stage_stream};
 use super::{FsBackend, Inner, blocking, internal, now_ns, timestamp};
 
@@ -68,7 +70,7 @@ pub(crate) async fn stage_copy(
     len: u64,
     algo: Algo,
 ) -> S3Result<Staged> {
-    let mut file = tokio::fs::File::from_std(src.file);
+    let mut file = tokio::fs::File::from_std(file_of(src.file)?);
     file.seek(SeekFrom::Start(format::HEADER_LEN + start))
         .await
         .map_err(internal)?;

@@ -47,7 +47,8 @@
 //! result or aborted. An upload is never lost before its object is durable.
 //!
 //! Listing uses a per-bucket in-memory index (`BTreeMap` keyed by the key's UTF-8 bytes, the
-//! order S3 lists in) rebuilt at open from the metadata of every object file.
+//! order S3 lists in) rebuilt at open from the metadata of every object file. Small objects are
+//! also kept in a read cache that changes in step with the index (the `cache` module).
 //!
 //! # Security: path safety
 //!
@@ -74,6 +75,7 @@
 
 mod bucket;
 mod bufpool;
+mod cache;
 mod checksum;
 mod cleanup;
 mod complete;
@@ -117,6 +119,10 @@ pub struct FsConfig {
     /// Multipart uploads initiated longer ago than this are aborted by [`FsBackend::cleanup`].
     /// `None` keeps them forever.
     pub multipart_max_age: Option<Duration>,
+    /// Memory for the read cache of small objects (metadata and data of objects up to
+    /// 256 KiB, each at most an eighth of this), shared by all buckets; `0` turns it off.
+    /// Default 64 MiB.
+    pub read_cache_bytes: usize,
 }
 
 impl Default for FsConfig {
@@ -127,6 +133,7 @@ impl Default for FsConfig {
             owner_display_name: "iotcreds".to_owned(),
             min_part_size: 5 * 1024 * 1024,
             multipart_max_age: Some(Duration::from_secs(7 * 24 * 3600)),
+            read_cache_bytes: 64 << 20,
         }
     }
 }
@@ -154,6 +161,8 @@ pub(crate) struct Inner {
     buckets: RwLock<BTreeMap<String, Arc<Bucket>>>,
     /// Names in `tmp/` that a running operation owns; everything else there is garbage.
     live_tmp: Mutex<HashSet<OsString>>,
+    /// The budget of the buckets' read caches (each bucket holds a reference).
+    read_cache: Arc<cache::CacheBudget>,
     /// Held for the backend's lifetime: the advisory lock on `<root>/.lock`.
     _lock: File,
 }
@@ -162,16 +171,36 @@ pub(crate) struct Bucket {
     dir: PathBuf,
     created_ns: i128,
     state: Mutex<BucketState>,
+    /// The backend's read-cache budget.
+    read_budget: Arc<cache::CacheBudget>,
 }
 
-/// What the bucket lock protects: the indexes and the "deleted" flag. Every rename into the
-/// bucket directory happens while holding it.
+/// What the bucket lock protects: the indexes, the read cache and the "deleted" flag. Every
+/// rename into the bucket directory happens while holding it.
 #[derive(Default)]
 pub(crate) struct BucketState {
     deleted: bool,
+    /// Private: changed only through [`BucketState::put_object`] and
+    /// [`BucketState::remove_object`], which keep the read cache in step.
     objects: BTreeMap<IndexKey, ObjSummary>,
     /// key → upload id → summary
     uploads: BTreeMap<IndexKey, BTreeMap<String, UploadSummary>>,
+    cache: cache::ReadCache,
+}
+
+impl BucketState {
+    /// Index `key` as `summary`: called in the critical section that renamed its new file into
+    /// place (and drops any cached copy of the old one).
+    pub(crate) fn put_object(&mut self, bucket: &Bucket, key: IndexKey, summary: ObjSummary) {
+        self.cache.invalidate(&bucket.read_budget, key.as_str());
+        self.objects.insert(key, summary);
+    }
+
+    /// Forget `key`: called in the critical section that removed its file.
+    pub(crate) fn remove_object(&mut self, bucket: &Bucket, key: &str) {
+        self.cache.invalidate(&bucket.read_budget, key);
+        self.objects.remove(key.as_bytes());
+    }
 }
 
 /// What listings need to know about an object.
@@ -241,9 +270,19 @@ impl Bucket {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The indexed size of `key`, if the object exists (a hint: the file is the truth).
-    pub(crate) fn indexed_size(&self, key: &str) -> Option<u64> {
-        self.lock().objects.get(key.as_bytes()).map(|s| s.size)
+    /// The indexed size of `key`, if the object exists (a hint: the file is the truth), and what
+    /// the read cache holds for it.
+    pub(crate) fn indexed(&self, key: &str) -> (Option<u64>, cache::Lookup) {
+        let st = self.lock();
+        let size = st.objects.get(key.as_bytes()).map(|s| s.size);
+        (size, st.cache.lookup(key))
+    }
+
+    /// Keep what a reader read after a miss at `epoch` (see the `cache` module).
+    pub(crate) fn cache_store(&self, epoch: u64, meta: &Arc<format::ObjectMeta>, data: &[u8]) {
+        self.lock()
+            .cache
+            .store(&self.read_budget, epoch, meta, data);
     }
 
     /// The bucket's state if it has not been deleted meanwhile.

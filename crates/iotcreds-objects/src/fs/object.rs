@@ -153,7 +153,7 @@ fn remove_locked(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(internal(e)),
     };
-    st.objects.remove(&IndexKey::new(key.to_owned()));
+    st.remove_object(bucket, key);
     Ok(removed
         .then(|| path.parent().map(Path::to_path_buf))
         .flatten())

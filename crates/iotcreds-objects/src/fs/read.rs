@@ -19,6 +19,7 @@ use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::bufpool::BufPool;
+use super::cache::Lookup;
 use super::format::{self, ObjectMeta};
 use super::write::precondition_failed;
 use super::{Bucket, FsBackend, blocking, internal, layout, no_such_key, timestamp};
@@ -39,11 +40,12 @@ const MAP_MIN: u64 = 64 * 1024;
 /// Larger objects are streamed in reads of this size, one trip to the blocking pool each.
 const READ_CHUNK: u64 = 1 << 20;
 
-/// An object file opened for reading, with its metadata. The open descriptor pins this version:
+/// An object opened for reading, with its metadata. The open descriptor pins this version:
 /// a concurrent overwrite or delete does not affect what is read from it.
 pub(crate) struct OpenObject {
-    pub file: File,
-    pub meta: ObjectMeta,
+    /// `None` when the object came from the read cache: `data` then holds all of it.
+    pub file: Option<File>,
+    pub meta: Arc<ObjectMeta>,
     /// The first bytes of the data, when asked for (see [`open_object`]): the whole object
     /// when it is small, else its first `READ_CHUNK` bytes.
     pub data: Option<Bytes>,
@@ -81,8 +83,8 @@ fn open_object_sized(
                 return Err(no_such_key());
             }
             return Ok(OpenObject {
-                file,
-                meta,
+                file: Some(file),
+                meta: Arc::new(meta),
                 data: Some(data),
             });
         }
@@ -110,7 +112,17 @@ fn open_object_sized(
     } else {
         None
     };
-    Ok(OpenObject { file, meta, data })
+    Ok(OpenObject {
+        file: Some(file),
+        meta: Arc::new(meta),
+        data,
+    })
+}
+
+/// The open file of an [`OpenObject`] whose data is needed beyond what was read with it (only
+/// objects read from their file can be: a cached object's data is whole).
+pub(crate) fn file_of(file: Option<File>) -> S3Result<File> {
+    file.ok_or_else(|| internal("a cached object has no file"))
 }
 
 /// Only the version `null` exists (no versioning).
@@ -334,7 +346,7 @@ pub(crate) struct Common {
     pub content_range: Option<String>,
     pub parts_count: Option<i32>,
     pub checksum: Option<(String, String, String)>,
-    pub meta: ObjectMeta,
+    pub meta: Arc<ObjectMeta>,
 }
 
 struct ReadArgs<'a> {
@@ -360,7 +372,7 @@ impl FsBackend {
         check_version_id(a.version_id)?;
         let bucket = self.inner().bucket(a.bucket)?;
         let key = a.key.to_owned();
-        let size = bucket.indexed_size(&key);
+        let (size, cached) = bucket.indexed(&key);
         let with_data = with_data && !(map_large && size.is_some_and(|n| n > INLINE_READ));
         // A small object (by the index) is opened and read right here: an open and a pread
         // of a few pages from the page cache cost microseconds, less than the two thread
@@ -368,10 +380,24 @@ impl FsBackend {
         // objects, and objects the index does not know, are opened on the blocking pool,
         // unless none of their data is to be read (a HEAD, or data sent from the file):
         // opening them is then the same few small reads.
-        let obj = if size.is_some_and(|n| n <= INLINE_READ || !with_data) {
-            open_object_sized(&bucket, &key, with_data, size)?
-        } else {
-            blocking(move || open_object_sized(&bucket, &key, with_data, size)).await?
+        let obj = match cached {
+            Lookup::Hit(c) => OpenObject {
+                file: None,
+                meta: c.meta,
+                data: Some(c.data),
+            },
+            Lookup::Miss { epoch } if size.is_some_and(|n| n <= INLINE_READ || !with_data) => {
+                let obj = open_object_sized(&bucket, &key, with_data, size)?;
+                if let Some(data) = &obj.data
+                    && data.len() as u64 == obj.meta.size
+                {
+                    bucket.cache_store(epoch, &obj.meta, data);
+                }
+                obj
+            }
+            Lookup::Miss { .. } => {
+                blocking(move || open_object_sized(&bucket, &key, with_data, size)).await?
+            }
         };
         a.cond.check_read(&obj.meta)?;
         let sel = select(&obj.meta, a.range, a.part_number)?;
@@ -426,7 +452,7 @@ impl FsBackend {
             let len = usize::try_from(len).map_err(internal)?;
             let offset = format::HEADER_LEN + start;
             FileBody::Inline(Some(
-                zerocopy::map(Arc::new(obj.file), offset, len).map_err(internal)?,
+                zerocopy::map(Arc::new(file_of(obj.file)?), offset, len).map_err(internal)?,
             ))
         } else {
             let (first, from) = if start < prefix.len() as u64 {
@@ -438,7 +464,7 @@ impl FsBackend {
                 (None, start)
             };
             FileBody::Chunks {
-                file: Arc::new(obj.file),
+                file: Arc::new(file_of(obj.file)?),
                 first,
                 offset: format::HEADER_LEN + from,
                 remaining: end - from,

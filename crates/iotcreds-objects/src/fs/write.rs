@@ -284,7 +284,7 @@ pub(crate) fn commit_object(
             layout::ensure_dir(&bucket.dir, fan).map_err(internal)?;
         }
         tmp.persist(&dest).map_err(internal)?;
-        st.objects.insert(key, summary_of(meta));
+        st.put_object(bucket, key, summary_of(meta));
     }
     layout::fsync_dir(&parent).map_err(internal)
 }

@@ -1,4 +1,8 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
 use http::Method;
+use iotcreds_objects::fs::FsConfig;
 use time::{Duration, OffsetDateTime};
 
 use crate::common::{Server, http_date, md5_hex};
@@ -222,4 +226,134 @@ async fn large_objects_stream_exactly_across_read_chunks() {
             .await;
         assert!(r.body[..] == d[d.len() - 3..], "size {size} suffix");
     }
+}
+
+/// The read cache never answers with a replaced or removed object: every way an object changes
+/// (PUT, CopyObject onto it, CompleteMultipartUpload, DeleteObject, DeleteObjects) is seen by the
+/// next GET and HEAD, including right after the old version was read (and cached) twice.
+#[tokio::test]
+async fn cached_reads_follow_every_change() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path()).await;
+    let c = s.client();
+    c.create_bucket("adc-test-2020-08-26").await.ok();
+    let b = "adc-test-2020-08-26";
+    let read_twice = |want: &'static [u8]| {
+        let c = &c;
+        async move {
+            for _ in 0..2 {
+                let g = c.get(b, "k").await;
+                assert_eq!((g.status, &g.body[..]), (200, want));
+                assert_eq!(
+                    g.header("etag"),
+                    Some(format!("\"{}\"", md5_hex(want)).as_str())
+                );
+                let h = c.head(b, "k").await;
+                assert_eq!(
+                    h.header("content-length"),
+                    Some(want.len().to_string().as_str())
+                );
+            }
+        }
+    };
+    c.put(b, "k", &b"first"[..]).await.ok();
+    read_twice(b"first").await;
+    c.put(b, "k", &b"second version"[..]).await.ok();
+    read_twice(b"second version").await;
+
+    c.put(b, "src", &b"copied in"[..]).await.ok();
+    c.req(Method::PUT, b, Some("k"))
+        .h("x-amz-copy-source", &format!("/{b}/src"))
+        .send()
+        .await
+        .ok();
+    read_twice(b"copied in").await;
+
+    let id = c.create_upload(b, "k").await;
+    let part = c.upload_part(b, "k", &id, 1, &b"assembled"[..]).await;
+    part.ok();
+    let etag = part.header("etag").expect("etag").to_owned();
+    c.complete(b, "k", &id, &[(1, &etag)]).await.ok();
+    let g = c.get(b, "k").await;
+    assert_eq!(&g.body[..], b"assembled");
+    let multipart_etag = g.header("etag").expect("etag").to_owned();
+    assert!(multipart_etag.ends_with("-1\""), "{multipart_etag}");
+    let g = c.get(b, "k").await;
+    assert_eq!(&g.body[..], b"assembled");
+    assert_eq!(g.header("etag"), Some(multipart_etag.as_str()));
+
+    c.delete(b, "k").await;
+    c.get(b, "k").await.err(404, "NoSuchKey");
+    c.put(b, "k", &b"back"[..]).await.ok();
+    read_twice(b"back").await;
+    let del = "<Delete><Object><Key>k</Key></Object></Delete>";
+    c.req(Method::POST, b, None)
+        .q("delete", "")
+        .h("content-md5", &crate::common::md5_b64(del.as_bytes()))
+        .body(del)
+        .send()
+        .await
+        .ok();
+    c.get(b, "k").await.err(404, "NoSuchKey");
+    s.shutdown().await;
+}
+
+/// Readers racing a writer: once a PUT has answered, every GET that starts afterwards returns
+/// that version or a later one, never an earlier one that a concurrent reader cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_reads_never_go_back_in_time_under_concurrent_writes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path()).await;
+    let c = s.client();
+    c.create_bucket("race").await.ok();
+    c.put("race", "k", "v0000").await.ok();
+    let done = Arc::new(AtomicBool::new(false));
+    let committed = Arc::new(AtomicU32::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (c, done, committed) = (s.client(), Arc::clone(&done), Arc::clone(&committed));
+        readers.push(tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !done.load(Ordering::Acquire) {
+                let floor = committed.load(Ordering::Acquire);
+                let g = c.get("race", "k").await;
+                let text = std::str::from_utf8(&g.body).expect("utf8");
+                let got: u32 = text[1..].parse().expect("version");
+                assert!(got >= floor, "read v{got} after v{floor} was committed");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for v in 1..=200u32 {
+        c.put("race", "k", format!("v{v:04}")).await.ok();
+        committed.store(v, Ordering::Release);
+    }
+    done.store(true, Ordering::Release);
+    let mut total = 0;
+    for r in readers {
+        total += r.await.expect("reader");
+    }
+    assert!(total > 0);
+    assert_eq!(&c.get("race", "k").await.body[..], b"v0200");
+    s.shutdown().await;
+}
+
+/// With the cache turned off every read goes to the file, with the same answers.
+#[tokio::test]
+async fn reads_without_the_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = FsConfig {
+        read_cache_bytes: 0,
+        ..crate::common::small_parts()
+    };
+    let s = Server::start_with(dir.path(), config).await;
+    let c = s.client();
+    c.create_bucket("nocache").await.ok();
+    for v in ["one", "two"] {
+        c.put("nocache", "k", v).await.ok();
+        assert_eq!(&c.get("nocache", "k").await.body[..], v.as_bytes());
+        assert_eq!(&c.get("nocache", "k").await.body[..], v.as_bytes());
+    }
+    s.shutdown().await;
 }

@@ -65,6 +65,7 @@ impl ServiceEndpoint {
                     data.objects_dir(),
                     iotcreds_objects::fs::FsConfig {
                         region: config.region.clone(),
+                        read_cache_bytes: config.objects.read_cache_bytes(),
                         ..Default::default()
                     },
                 )?;
