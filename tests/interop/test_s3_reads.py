@@ -36,14 +36,19 @@ def headers(resp):
     return {k: v for k, v in resp["ResponseMetadata"]["HTTPHeaders"].items() if k not in VOLATILE}
 
 
-def fast_gets(server):
-    """GETs answered by the fast path so far (the server's Prometheus counter)."""
+def metric(server, name):
+    """A counter or gauge of the server's Prometheus endpoint (0 before its first sample)."""
     import requests
     text = requests.get(f"http://{server.admin_addr}/metrics", timeout=10).text
     for line in text.splitlines():
-        if line.startswith("iotcreds_s3_fast_get_total"):
+        if line.split(" ")[0] == name:
             return int(float(line.split()[-1]))
     return 0
+
+
+def fast_gets(server):
+    """GETs answered by the fast path so far."""
+    return metric(server, "iotcreds_s3_fast_get_total")
 
 
 def test_fast_get_matches_the_s3s_path(server, tmp_path):
@@ -89,6 +94,31 @@ def test_an_overwritten_object_reads_whole_and_new(server, tmp_path):
     admin.put_object(Bucket=BUCKET, Key="obj", Body=new)
     assert first + streaming["Body"].read() == old
     assert s3.get_object(Bucket=BUCKET, Key="obj")["Body"].read() == new
+
+
+def test_small_objects_are_read_from_the_cache_until_they_change(server, tmp_path):
+    s3 = device_s3(server, tmp_path)
+    admin = server.boto3_client("s3")
+    old, new = content(4096), content(4096)[::-1]
+    admin.put_object(Bucket=BUCKET, Key="cached", Body=old)
+    hits, misses = metric(server, "iotcreds_s3_read_cache_hits_total"), metric(server, "iotcreds_s3_read_cache_misses_total")
+    for _ in range(3):
+        assert s3.get_object(Bucket=BUCKET, Key="cached")["Body"].read() == old
+    # The first read went to the file, the next two came from memory.
+    assert metric(server, "iotcreds_s3_read_cache_misses_total") - misses == 1
+    assert metric(server, "iotcreds_s3_read_cache_hits_total") - hits == 2
+    assert metric(server, "iotcreds_s3_read_cache_bytes") >= 4096
+    # An overwrite is seen by the very next read, which goes to the new file.
+    admin.put_object(Bucket=BUCKET, Key="cached", Body=new)
+    assert s3.get_object(Bucket=BUCKET, Key="cached")["Body"].read() == new
+    assert metric(server, "iotcreds_s3_read_cache_misses_total") - misses == 2
+    assert s3.head_object(Bucket=BUCKET, Key="cached")["ETag"] == admin.head_object(Bucket=BUCKET, Key="cached")["ETag"]
+    admin.delete_object(Bucket=BUCKET, Key="cached")
+    import botocore.exceptions
+    import pytest
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=BUCKET, Key="cached")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
 
 
 def test_refusals_on_the_fast_path_shape_are_s3_errors(server, tmp_path):

@@ -21,6 +21,13 @@
 //! larger than an eighth of the budget is never stored. When a store would exceed the budget,
 //! entries of the same bucket are evicted (in the hash map's order, which is unrelated to use)
 //! until it fits; if the bucket has none left to give, the new entry is not stored.
+//!
+//! # Metrics
+//!
+//! `iotcreds_s3_read_cache_hits_total` and `iotcreds_s3_read_cache_misses_total` (reads of a
+//! small object answered from memory, and from its file), `iotcreds_s3_read_cache_bytes` (the
+//! accounted size of all entries), through the `metrics` facade: whatever recorder the process
+//! installed before the backend was opened.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,10 +41,12 @@ use super::format::ObjectMeta;
 const ENTRY_OVERHEAD: usize = 512;
 
 /// The backend-wide budget of all read caches.
-#[derive(Debug)]
 pub(crate) struct CacheBudget {
     limit: usize,
     used: AtomicUsize,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    bytes: metrics::Gauge,
 }
 
 impl CacheBudget {
@@ -45,7 +54,32 @@ impl CacheBudget {
         Self {
             limit,
             used: AtomicUsize::new(0),
+            hits: metrics::counter!("iotcreds_s3_read_cache_hits_total"),
+            misses: metrics::counter!("iotcreds_s3_read_cache_misses_total"),
+            bytes: metrics::gauge!("iotcreds_s3_read_cache_bytes"),
         }
+    }
+
+    /// A read of a small object was answered from memory.
+    pub(crate) fn hit(&self) {
+        self.hits.increment(1);
+    }
+
+    /// A read of a small object went to its file.
+    pub(crate) fn miss(&self) {
+        self.misses.increment(1);
+    }
+
+    fn add(&self, cost: usize) {
+        let now = self.used.fetch_add(cost, Ordering::Relaxed) + cost;
+        #[allow(clippy::cast_precision_loss)] // a gauge; bytes well below 2^53
+        self.bytes.set(now as f64);
+    }
+
+    fn sub(&self, cost: usize) {
+        let now = self.used.fetch_sub(cost, Ordering::Relaxed) - cost;
+        #[allow(clippy::cast_precision_loss)]
+        self.bytes.set(now as f64);
     }
 
     /// Bytes accounted to entries now.
@@ -95,7 +129,7 @@ impl ReadCache {
     pub(crate) fn invalidate(&mut self, budget: &CacheBudget, key: &str) {
         self.epoch += 1;
         if let Some(old) = self.entries.remove(key) {
-            budget.used.fetch_sub(old.cost(), Ordering::Relaxed);
+            budget.sub(old.cost());
         }
     }
 
@@ -124,10 +158,10 @@ impl ReadCache {
                 return;
             };
             if let Some(old) = self.entries.remove(&victim) {
-                budget.used.fetch_sub(old.cost(), Ordering::Relaxed);
+                budget.sub(old.cost());
             }
         }
-        budget.used.fetch_add(cost, Ordering::Relaxed);
+        budget.add(cost);
         self.entries.insert(meta.key.clone(), entry);
     }
 

@@ -381,16 +381,20 @@ impl FsBackend {
         // unless none of their data is to be read (a HEAD, or data sent from the file):
         // opening them is then the same few small reads.
         let obj = match cached {
-            Lookup::Hit(c) => OpenObject {
-                file: None,
-                meta: c.meta,
-                data: Some(c.data),
-            },
+            Lookup::Hit(c) => {
+                bucket.read_budget.hit();
+                OpenObject {
+                    file: None,
+                    meta: c.meta,
+                    data: Some(c.data),
+                }
+            }
             Lookup::Miss { epoch } if size.is_some_and(|n| n <= INLINE_READ || !with_data) => {
                 let obj = open_object_sized(&bucket, &key, with_data, size)?;
                 if let Some(data) = &obj.data
                     && data.len() as u64 == obj.meta.size
                 {
+                    bucket.read_budget.miss();
                     bucket.cache_store(epoch, &obj.meta, data);
                 }
                 obj

@@ -61,6 +61,8 @@ impl ServiceEndpoint {
                 s3::service(registry.clone(), backend, &config.region, domain)?
             }
             _ => {
+                // The backend registers its cache metrics when it opens: recorder first.
+                crate::admin::metrics_handle();
                 let backend = iotcreds_objects::fs::FsBackend::open(
                     data.objects_dir(),
                     iotcreds_objects::fs::FsConfig {
