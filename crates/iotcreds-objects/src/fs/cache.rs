@@ -37,8 +37,37 @@ use bytes::Bytes;
 
 use super::format::ObjectMeta;
 
-/// Accounted cost of an entry beyond its data and key: the parsed metadata and the map slot.
+/// Accounted cost of an entry beyond its data and the strings of its metadata: the structs,
+/// the map slot and the allocator's rounding.
 const ENTRY_OVERHEAD: usize = 512;
+
+/// Accounted cost of each metadata string, part and user-metadata pair beyond its bytes.
+const ITEM_OVERHEAD: usize = 48;
+
+/// The heap the parsed metadata holds, approximately (user metadata alone can be 2 KB).
+fn meta_cost(m: &ObjectMeta) -> usize {
+    let a = &m.attrs;
+    let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + ITEM_OVERHEAD);
+    m.key.len()
+        + m.etag.len()
+        + text(&a.content_type)
+        + text(&a.content_encoding)
+        + text(&a.content_disposition)
+        + text(&a.content_language)
+        + text(&a.cache_control)
+        + text(&a.website_redirect_location)
+        + a.metadata
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2 * ITEM_OVERHEAD)
+            .sum::<usize>()
+        + m.checksum.as_ref().map_or(0, |c| {
+            c.algorithm.len() + c.kind.len() + c.value.len() + 3 * ITEM_OVERHEAD
+        })
+        + m.parts
+            .iter()
+            .map(|p| p.etag.len() + p.checksum.as_ref().map_or(0, String::len) + 2 * ITEM_OVERHEAD)
+            .sum::<usize>()
+}
 
 /// The backend-wide budget of all read caches.
 pub(crate) struct CacheBudget {
@@ -98,7 +127,8 @@ pub(crate) struct Cached {
 
 impl Cached {
     fn cost(&self) -> usize {
-        self.data.len() + self.meta.key.len() * 2 + ENTRY_OVERHEAD
+        // The key twice: in the metadata and as the map's key.
+        self.data.len() + self.meta.key.len() + meta_cost(&self.meta) + ENTRY_OVERHEAD
     }
 }
 
@@ -233,6 +263,30 @@ mod tests {
         };
         c.store(&budget, epoch, &meta("big", 9000), &vec![0; 9000]);
         assert!(matches!(c.lookup("big"), Lookup::Miss { .. }));
+    }
+
+    #[test]
+    fn user_metadata_counts_against_the_budget() {
+        let plain = Cached {
+            meta: meta("k", 1),
+            data: Bytes::from_static(b"x"),
+        };
+        let mut rich = (*meta("k", 1)).clone();
+        for i in 0..20 {
+            rich.attrs
+                .metadata
+                .insert(format!("name-{i}"), "v".repeat(100));
+        }
+        let rich = Cached {
+            meta: Arc::new(rich),
+            data: Bytes::from_static(b"x"),
+        };
+        assert!(
+            rich.cost() >= plain.cost() + 20 * 106,
+            "{} vs {}",
+            rich.cost(),
+            plain.cost()
+        );
     }
 
     #[test]
