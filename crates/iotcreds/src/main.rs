@@ -5,8 +5,12 @@
 //! Exit status: 0 success; 1 error (the AWS error code and message are printed); 2 `policy
 //! simulate` found the request denied; 64 the command line is wrong.
 
+// The doc comments of the CLI's arguments are its `--help` text, written for a terminal
+// (`[\w+=,.@-]`, `HOST[:PORT]`, `BUCKET.<domain>`), not rustdoc markup.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 mod cli;
 mod logging;
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)] // --help text, as `cli`
 mod serve;
 
 use std::process::ExitCode;

@@ -6,7 +6,7 @@
 //! authorised with [`Caller::authorize`] on the resource ARN the Service Authorization Reference
 //! gives for the action, and only then reads the registry or writes it (each write wrapped in
 //! [`iotcreds_registry::Registry::mutate`]). A refused call changes nothing. Store errors map to
-//! IAM codes in [`store_error`].
+//! IAM codes in `store_error`.
 
 mod access_keys;
 mod account;

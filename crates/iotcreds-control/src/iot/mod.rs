@@ -1,6 +1,6 @@
 //! The AWS IoT control plane (rest-json, SigV4 signing name `iot`).
 //!
-//! [`handle`] routes one authenticated request by method and path ([`routes`]), and runs the
+//! [`handle`] routes one authenticated request by method and path (`routes`), and runs the
 //! operation's handler. Every handler follows the same order: parse and validate the input
 //! (AWS's shape constraints), authorise the action on its resource ARN with
 //! [`Caller::authorize`], and only then read or write the registry (writes wrapped in

@@ -2,7 +2,7 @@
 //! §10): certificate → thing → IoT policy → role alias → role trust → duration → issue.
 //!
 //! This module knows no HTTP: it returns [`Issued`] or a [`Refusal`], and the edge
-//! ([`super::http`]) maps refusals to statuses and messages.
+//! ([`super`], `credentials/mod.rs`) maps refusals to statuses and messages.
 
 use iotcreds_policy::{Context, Decision, RequestPrincipal};
 use iotcreds_store::StoreError;
