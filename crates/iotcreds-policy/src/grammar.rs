@@ -352,9 +352,11 @@ fn parse_statement(raw: &Json, rules: Rules) -> Result<Statement, PolicyError> {
         }
     };
 
+    // Resources before principals: a trust policy holding `Resource` (a permissions policy
+    // given as trust policy) is reported as such.
+    let resources = parse_resources(m, rules, &mut faults);
     let principal = parse_principal(m, rules, &mut faults);
     let actions = parse_actions(m, rules, &mut faults);
-    let resources = parse_resources(m, rules, &mut faults);
     let conditions = match get(m, "Condition") {
         None => Some(Vec::new()),
         Some(c) => faults.check(parse_conditions(c, rules).map_err(|e| e.in_element("Condition"))),
