@@ -11,7 +11,7 @@
 
 use iotcreds_policy::matching::{arn_match, wildcard_match};
 use iotcreds_policy::{
-    Context, EvalInput, Policy, PolicyKind, PolicyRef, Request, RequestPrincipal, SizeLimit, Target, check_size,
+    Context, Effect, EvalInput, Policy, PolicyKind, PolicyRef, Request, RequestPrincipal, SizeLimit, Target, check_size,
     evaluate, evaluate_effect,
 };
 use libfuzzer_sys::fuzz_target;
@@ -99,7 +99,7 @@ fuzz_target!(|data: &[u8]| {
             let bounded = EvalInput { boundary: Some(&refs[..]), ..input };
             check(&bounded);
             if resource_policies.is_empty() && session.is_none() {
-                assert!(!evaluate_effect(&bounded).is_allowed() || evaluate_effect(&input).is_allowed());
+                assert!(evaluate_effect(&bounded) != Effect::Allow || evaluate_effect(&input) == Effect::Allow);
             }
         }
     }
