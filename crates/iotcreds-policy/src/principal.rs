@@ -13,7 +13,14 @@
 //! `NotPrincipal` exempts a caller only when the caller itself *and* every identity AWS may
 //! validate before it (its account; for a role session also its role) are listed, which is
 //! why the IAM guide says to list the account ARN too. This is the conservative reading of
-//! "might deny access to the entire account".
+//! "might deny access to the entire account". (With a permissions boundary, a `Deny` with
+//! `NotPrincipal` exempts nobody; see `eval`.)
+//!
+//! When IAM stores a role trust policy ([`crate::Target::TrustPolicy`]) it also checks the
+//! forms: `AWS` is `*`, an account, or an `aws`-partition root, user, role, role session or
+//! federated-user ARN; `Service` a name under `amazonaws.com`; `Federated` a SAML or OIDC
+//! provider ARN or a web identity provider. Otherwise, and for a wildcard inside a name:
+//! `Invalid principal in policy: "AWS":"…"`.
 
 use crate::error::PolicyError;
 use crate::json::Json;
