@@ -504,7 +504,8 @@ def test_error_malformed_policy_document(server, iam):
     # A trust policy needs a Principal and takes no Resource.
     r = expect(iam, "MalformedPolicyDocumentException", "MalformedPolicyDocument", 400, iam.create_role,
                RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(S3_POLICY))
-    assert "Statement[0]" in r["Error"]["Message"]
+    # IAM's own wording; where exactly the fault is goes to the audit line.
+    assert r["Error"]["Message"] == "Has prohibited field Resource"
     proc = server.aws("iam", "create-role", "--role-name", ROLE, "--assume-role-policy-document", "{not json", check=False)
     assert proc.returncode != 0 and "MalformedPolicyDocument" in proc.stderr
     assert iam.list_roles()["Roles"] == []

@@ -97,6 +97,22 @@ impl Caller {
     pub fn authorize(&self, action: &str, resource: &str) -> Result<(), ApiError> {
         self.authorize_with(action, resource, |_| {})
     }
+
+    /// Write the audit line of a refusal that carries our explanation ([`ApiError::detail`]):
+    /// the client got AWS's wording, the operator gets what exactly was wrong.
+    pub fn audit_refusal(&self, err: &ApiError) {
+        if let Some(detail) = &err.detail {
+            tracing::info!(
+                target: "iotcreds::audit",
+                event = "refused",
+                request_id = %self.request_id,
+                principal = %self.principal.arn(),
+                code = err.code,
+                message = %err.message,
+                detail = %detail,
+            );
+        }
+    }
 }
 
 /// An error answer of the control plane, in protocol-neutral form.
@@ -110,6 +126,9 @@ pub struct ApiError {
     pub message: String,
     /// IoT `ResourceAlreadyExistsException`: the existing resource's id and ARN.
     pub resource: Option<(String, String)>,
+    /// Our explanation when the message is AWS's short wording (for example what exactly is
+    /// wrong with a refused policy document): written to the audit line, never sent.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -120,7 +139,14 @@ impl ApiError {
             code,
             message: message.into(),
             resource: None,
+            detail: None,
         }
+    }
+
+    /// Add our explanation for the audit line (see [`ApiError::detail`]).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// The denial AWS sends when policies do not allow an action. The code is `AccessDenied`;

@@ -1,7 +1,7 @@
 //! Condition operators: compilation and evaluation.
 //!
 //! Semantics (IAM User Guide, "Condition operators", "Conditions with multiple context keys
-//! or values", "Single-valued vs. multivalued context keys"):
+//! or values", "Single-valued vs. multivalued context keys", "Variables and tags"):
 //!
 //! * operators in a block and keys under one operator are ANDed;
 //! * the policy values of one key are ORed (NOR for negated operators);
@@ -10,7 +10,12 @@
 //! * `ForAnyValue:` is true when some request value satisfies the operator (false when the key
 //!   is missing or empty); `ForAllValues:` is true when every request value satisfies it (true
 //!   when the key is missing or empty);
-//! * a policy value whose variable cannot be resolved equals/matches nothing.
+//! * a policy value whose variable cannot be resolved is a null value: it equals/matches
+//!   nothing, so a negated operator holds against it;
+//! * a value that is not of the operator's type (a policy value or a request value that is
+//!   not a number, date, IP address or CIDR, ARN, base64 text or Boolean) cannot be
+//!   compared: neither the operator nor its negation holds for that pair. Such a policy is
+//!   accepted and evaluated (the condition does not match); it never fails a request.
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
@@ -140,17 +145,41 @@ impl Operator {
     }
 }
 
-/// Compiled policy values of one condition.
+/// Compiled policy values of one condition. A value its operator cannot read (not a number,
+/// date, CIDR, ARN, base64 text or Boolean) is kept as `None`: it never matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Values {
     Strings(Vec<Template>),
-    Arns(Vec<ArnPattern>),
-    Numbers(Vec<Decimal>),
-    Dates(Vec<Timestamp>),
-    Bools(Vec<Template>),
-    Binary(Vec<Vec<u8>>),
-    Cidrs(Vec<Cidr>),
-    Null(Vec<bool>),
+    Arns(Vec<Option<ArnPattern>>),
+    Numbers(Vec<Option<Decimal>>),
+    Dates(Vec<Option<Timestamp>>),
+    Bools(Vec<Option<Template>>),
+    Binary(Vec<Option<Vec<u8>>>),
+    Cidrs(Vec<Option<Cidr>>),
+    Null(Vec<Option<bool>>),
+}
+
+/// How one request value compares with one policy value under the positive relation of the
+/// operator (`StringEquals` for `StringNotEquals`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Match,
+    /// No match, including a policy variable without a value: it stands for a null value that
+    /// equals nothing ("IAM policy elements: Variables and tags", policy variables with no value).
+    NoMatch,
+    /// The two cannot be compared: the policy value or the request value is not of the
+    /// operator's type. Neither the operator nor its negation holds.
+    Invalid,
+}
+
+impl Outcome {
+    fn of(matched: Option<bool>) -> Outcome {
+        if matched == Some(true) {
+            Outcome::Match
+        } else {
+            Outcome::NoMatch
+        }
+    }
 }
 
 /// One `operator: { key: values }` entry.
@@ -161,65 +190,69 @@ pub(crate) struct Condition {
     key: Box<str>,
     lower: Box<str>,
     values: Values,
+    /// The policy values the operator cannot read, as written (for validation and reports).
+    unreadable: Vec<Box<str>>,
+}
+
+/// A policy value of an `Arn*` operator must be an ARN (or `*`); one with a variable is
+/// checked when it is resolved (it must then match an ARN to match at all).
+fn arn_shaped(v: &str) -> bool {
+    v == "*" || v.starts_with("arn:")
 }
 
 impl Condition {
     /// Compile one key of one operator. `raw` holds the values as strings (JSON numbers and
     /// Booleans already turned into text). `variables` is false for policy version 2008-10-17.
+    /// Only an unknown operator or an empty key is an error: values the operator cannot read
+    /// make the condition not match (see [`Values`]).
     pub(crate) fn compile(
         operator: &str,
         key: &str,
         raw: &[String],
         variables: bool,
     ) -> Result<Condition, PolicyError> {
-        let op = Operator::parse(operator).ok_or_else(|| {
-            PolicyError::malformed(format!("Invalid Condition type : {operator}."))
-        })?;
+        let op = Operator::parse(operator)
+            .ok_or_else(|| PolicyError::syntax(format!("Invalid Condition type : {operator}.")))?;
         if key.is_empty() {
-            return Err(PolicyError::malformed("Condition key must not be empty."));
+            return Err(PolicyError::syntax("Condition key must not be empty."));
         }
-        let bad = |what: &str, v: &str| {
-            PolicyError::malformed(format!(
-                "Invalid {what} value '{v}' for condition key '{key}' of operator {operator}."
-            ))
+        let mut unreadable: Vec<Box<str>> = Vec::new();
+        let mut read = |v: &String, ok: bool| {
+            if !ok {
+                unreadable.push(v.as_str().into());
+            }
+        };
+        let templates = |wildcards: bool| -> Vec<Template> {
+            raw.iter()
+                .map(|v| {
+                    Template::compile(
+                        v,
+                        Syntax {
+                            variables,
+                            wildcards,
+                        },
+                    )
+                })
+                .collect()
         };
         let values = match op.family {
-            Family::StringEquals | Family::StringEqualsIgnoreCase => Values::Strings(
-                raw.iter()
-                    .map(|v| {
-                        Template::compile(
-                            v,
-                            Syntax {
-                                variables,
-                                wildcards: false,
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
-            Family::StringLike => Values::Strings(
-                raw.iter()
-                    .map(|v| {
-                        Template::compile(
-                            v,
-                            Syntax {
-                                variables,
-                                wildcards: true,
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
+            Family::StringEquals | Family::StringEqualsIgnoreCase => {
+                Values::Strings(templates(false))
+            }
+            Family::StringLike => Values::Strings(templates(true)),
             Family::Arn => Values::Arns(
                 raw.iter()
                     .map(|v| {
-                        ArnPattern::compile(
+                        let p = ArnPattern::compile(
                             v,
                             Syntax {
                                 variables,
                                 wildcards: true,
                             },
-                        )
+                        );
+                        let ok = p.vars().next().is_some() || arn_shaped(v);
+                        read(v, ok);
+                        ok.then_some(p)
                     })
                     .collect(),
             ),
@@ -233,38 +266,56 @@ impl Condition {
                                 wildcards: false,
                             },
                         );
-                        if t.vars().next().is_none() && parse_bool(v).is_none() {
-                            Err(bad("Boolean", v))
-                        } else {
-                            Ok(t)
-                        }
+                        let ok = t.vars().next().is_some() || parse_bool(v).is_some();
+                        read(v, ok);
+                        ok.then_some(t)
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect(),
             ),
             Family::Numeric(_) => Values::Numbers(
                 raw.iter()
-                    .map(|v| Decimal::parse(v).ok_or_else(|| bad("numeric", v)))
-                    .collect::<Result<_, _>>()?,
+                    .map(|v| {
+                        let n = Decimal::parse(v);
+                        read(v, n.is_some());
+                        n
+                    })
+                    .collect(),
             ),
             Family::Date(_) => Values::Dates(
                 raw.iter()
-                    .map(|v| Timestamp::parse(v).ok_or_else(|| bad("date", v)))
-                    .collect::<Result<_, _>>()?,
+                    .map(|v| {
+                        let d = Timestamp::parse(v);
+                        read(v, d.is_some());
+                        d
+                    })
+                    .collect(),
             ),
             Family::Binary => Values::Binary(
                 raw.iter()
-                    .map(|v| base64_decode(v).ok_or_else(|| bad("base64", v)))
-                    .collect::<Result<_, _>>()?,
+                    .map(|v| {
+                        let b = base64_decode(v);
+                        read(v, b.is_some());
+                        b
+                    })
+                    .collect(),
             ),
             Family::Ip => Values::Cidrs(
                 raw.iter()
-                    .map(|v| Cidr::parse(v).ok_or_else(|| bad("IP address", v)))
-                    .collect::<Result<_, _>>()?,
+                    .map(|v| {
+                        let c = Cidr::parse(v);
+                        read(v, c.is_some());
+                        c
+                    })
+                    .collect(),
             ),
             Family::Null => Values::Null(
                 raw.iter()
-                    .map(|v| parse_bool(v).ok_or_else(|| bad("Null", v)))
-                    .collect::<Result<_, _>>()?,
+                    .map(|v| {
+                        let b = parse_bool(v);
+                        read(v, b.is_some());
+                        b
+                    })
+                    .collect(),
             ),
         };
         Ok(Condition {
@@ -273,6 +324,7 @@ impl Condition {
             key: key.into(),
             lower: key.to_ascii_lowercase().into(),
             values,
+            unreadable,
         })
     }
 
@@ -286,13 +338,30 @@ impl Condition {
         &self.key
     }
 
+    /// Whether the operator is a `Date*` operator.
+    pub(crate) fn is_date(&self) -> bool {
+        matches!(self.op.family, Family::Date(_))
+    }
+
+    /// The policy values the operator cannot read, as written.
+    pub(crate) fn unreadable_values(&self) -> &[Box<str>] {
+        &self.unreadable
+    }
+
     /// Keys of policy variables used in the values.
     pub(crate) fn variable_keys(&self) -> Vec<&str> {
         match &self.values {
-            Values::Strings(t) | Values::Bools(t) => {
-                t.iter().flat_map(|t| t.vars().map(|v| &*v.key)).collect()
-            }
-            Values::Arns(a) => a.iter().flat_map(|a| a.vars().map(|v| &*v.key)).collect(),
+            Values::Strings(t) => t.iter().flat_map(|t| t.vars().map(|v| &*v.key)).collect(),
+            Values::Bools(t) => t
+                .iter()
+                .flatten()
+                .flat_map(|t| t.vars().map(|v| &*v.key))
+                .collect(),
+            Values::Arns(a) => a
+                .iter()
+                .flatten()
+                .flat_map(|a| a.vars().map(|v| &*v.key))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -307,7 +376,7 @@ impl Condition {
         }
         let is_null = value.is_none_or(|v| v.is_empty());
         if let Values::Null(expected) = &self.values {
-            return expected.contains(&is_null);
+            return expected.contains(&Some(is_null));
         }
         let values = match value {
             Some(v) if !v.is_empty() => v.as_slice(),
@@ -319,7 +388,7 @@ impl Condition {
                 };
             }
         };
-        let mut holds = |v: &str| self.any_value_matches(v, ctx, missing) != op.negated;
+        let mut holds = |v: &str| self.holds(v, ctx, missing);
         match op.set {
             SetOp::ForAnyValue => values.iter().any(|v| holds(v)),
             SetOp::ForAllValues => values.iter().all(|v| holds(v)),
@@ -333,64 +402,113 @@ impl Condition {
         }
     }
 
-    /// Whether the request value `v` matches at least one policy value (the positive relation).
-    fn any_value_matches(&self, v: &str, ctx: &Context, missing: &mut dyn FnMut(&str)) -> bool {
+    /// Whether the operator holds for the request value `v`: for a positive operator, some
+    /// policy value matches; for a negated one, every policy value can be compared with `v`
+    /// and none matches. Every policy value is visited so that all missing variables are
+    /// reported.
+    fn holds(&self, v: &str, ctx: &Context, missing: &mut dyn FnMut(&str)) -> bool {
+        let mut any_match = false;
+        let mut all_differ = true;
+        self.compare(v, ctx, missing, &mut |outcome| match outcome {
+            Outcome::Match => {
+                any_match = true;
+                all_differ = false;
+            }
+            Outcome::NoMatch => {}
+            Outcome::Invalid => all_differ = false,
+        });
+        if self.op.negated {
+            all_differ
+        } else {
+            any_match
+        }
+    }
+
+    /// Compare the request value `v` with each policy value.
+    fn compare(
+        &self,
+        v: &str,
+        ctx: &Context,
+        missing: &mut dyn FnMut(&str),
+        out: &mut dyn FnMut(Outcome),
+    ) {
+        // Each typed family: the request value must be of the type, each policy value too.
+        fn typed<P, R: Copy>(
+            policy: &[Option<P>],
+            request: Option<R>,
+            out: &mut dyn FnMut(Outcome),
+            matches: impl Fn(&P, R) -> bool,
+        ) {
+            for p in policy {
+                out(match (p, request) {
+                    (Some(p), Some(r)) if matches(p, r) => Outcome::Match,
+                    (Some(_), Some(_)) => Outcome::NoMatch,
+                    _ => Outcome::Invalid,
+                });
+            }
+        }
         match &self.values {
             Values::Strings(templates) => {
                 let case = match self.op.family {
                     Family::StringEqualsIgnoreCase => Case::Unicode,
                     _ => Case::Sensitive,
                 };
-                let mut any = false;
                 for t in templates {
-                    if t.matches(v, case, ctx, missing) == Some(true) {
-                        any = true;
-                    }
+                    out(Outcome::of(t.matches(v, case, ctx, missing)));
                 }
-                any
             }
             Values::Arns(patterns) => {
-                let mut any = false;
+                let request_ok = v.starts_with("arn:");
                 for p in patterns {
-                    if p.matches(v, ctx, missing) == Some(true) {
-                        any = true;
-                    }
+                    out(match p {
+                        Some(p) if request_ok => Outcome::of(p.matches(v, ctx, missing)),
+                        _ => Outcome::Invalid,
+                    });
                 }
-                any
             }
             Values::Bools(templates) => {
-                let Some(request) = parse_bool(v) else {
-                    return false;
-                };
-                templates.iter().any(|t| {
+                let request = parse_bool(v);
+                for t in templates {
+                    let (Some(t), Some(request)) = (t, request) else {
+                        out(Outcome::Invalid);
+                        continue;
+                    };
                     let truthy = t.matches("true", Case::AsciiInsensitive, ctx, missing);
                     let falsy = t.matches("false", Case::AsciiInsensitive, ctx, missing);
-                    match (truthy, falsy) {
-                        (Some(true), _) => request,
-                        (_, Some(true)) => !request,
-                        _ => false,
-                    }
-                })
+                    out(match (truthy, falsy) {
+                        (Some(true), _) => Outcome::of(Some(request)),
+                        (_, Some(true)) => Outcome::of(Some(!request)),
+                        // A variable whose value is not a Boolean.
+                        (Some(false), Some(false)) => Outcome::Invalid,
+                        // A variable without a value.
+                        _ => Outcome::NoMatch,
+                    });
+                }
             }
-            Values::Numbers(numbers) => match (parse_decimal(v), self.op.family) {
-                (Some(req), Family::Numeric(cmp)) => numbers
-                    .iter()
-                    .any(|n| cmp.holds(cmp_decimal(req, n.as_ref()))),
-                _ => false,
-            },
-            Values::Dates(dates) => match (Timestamp::parse(v), self.op.family) {
-                (Some(req), Family::Date(cmp)) => dates.iter().any(|d| cmp.holds(req.cmp(d))),
-                _ => false,
-            },
-            Values::Binary(blobs) => match base64_decode(v) {
-                Some(bytes) => blobs.contains(&bytes),
-                None => false,
-            },
-            Values::Cidrs(cidrs) => match v.parse::<IpAddr>() {
-                Ok(ip) => cidrs.iter().any(|c| c.contains(ip)),
-                Err(_) => false,
-            },
-            Values::Null(_) => false,
+            Values::Numbers(numbers) => {
+                let Family::Numeric(cmp) = self.op.family else {
+                    return;
+                };
+                typed(numbers, parse_decimal(v), out, |n, req| {
+                    cmp.holds(cmp_decimal(req, n.as_ref()))
+                });
+            }
+            Values::Dates(dates) => {
+                let Family::Date(cmp) = self.op.family else {
+                    return;
+                };
+                typed(dates, Timestamp::parse(v), out, |d, req| {
+                    cmp.holds(req.cmp(d))
+                });
+            }
+            Values::Binary(blobs) => {
+                let request = base64_decode(v);
+                typed(blobs, request.as_deref(), out, |b, req| b.as_slice() == req);
+            }
+            Values::Cidrs(cidrs) => {
+                typed(cidrs, v.parse::<IpAddr>().ok(), out, |c, ip| c.contains(ip));
+            }
+            Values::Null(_) => {}
         }
     }
 }

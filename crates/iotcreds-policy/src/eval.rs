@@ -6,7 +6,16 @@
 //! 2. otherwise the request is allowed when an identity policy or a resource policy allows
 //!    it, and the permissions boundary (if given) and the session policies (if given) allow
 //!    it too: boundaries and session policies intersect, they never grant;
-//! 3. otherwise `implicitDeny`.
+//! 3. except that a resource-based policy naming the caller by its own ARN (an IAM user, a
+//!    role session) grants on its own: an implicit deny in the boundary or session policy
+//!    does not limit it, as IAM documents for resource-based policies within an account. A
+//!    resource policy that names the caller through its role, its account or `*` is limited
+//!    like an identity policy;
+//! 4. otherwise `implicitDeny`.
+//!
+//! With a permissions boundary, a `Deny` statement with `NotPrincipal` applies whatever the
+//! `NotPrincipal` lists ("Permissions boundaries for IAM entities": such a statement "will
+//! always deny any IAM principal that has a permissions boundary policy attached").
 
 use crate::context::Context;
 use crate::grammar::Statement;
@@ -46,7 +55,9 @@ pub struct EvalInput<'a> {
     /// Session policies passed when the session was created; `Some(&[])` means a session
     /// policy was passed and allows nothing.
     pub session: Option<&'a [PolicyRef<'a>]>,
-    /// The permissions boundary, when the principal has one.
+    /// The principal's permissions boundary: `Some` when it has one (the boundary managed
+    /// policy, as [`crate::PolicyKind::Identity`]), `None` when it has none. `Some(&[])`
+    /// would be a boundary that allows nothing. See the crate docs, "Permissions boundaries".
     pub boundary: Option<&'a [PolicyRef<'a>]>,
     /// The request.
     pub request: Request<'a>,
@@ -147,10 +158,18 @@ impl Decision {
 impl Statement {
     /// Whether the statement applies: principal, action, resource and conditions all match.
     /// Every condition is evaluated (no short circuit) so that missing keys are all reported.
-    pub(crate) fn applies(&self, req: &Request<'_>, missing: &mut dyn FnMut(&str)) -> bool {
+    /// `has_boundary`: the principal has a permissions boundary (see the module docs on
+    /// `NotPrincipal`).
+    pub(crate) fn applies(
+        &self,
+        req: &Request<'_>,
+        has_boundary: bool,
+        missing: &mut dyn FnMut(&str),
+    ) -> bool {
         if let Some((negated, spec)) = &self.principal {
             let hit = if *negated {
-                !spec.exempts(req.principal)
+                (has_boundary && self.effect == StatementEffect::Deny)
+                    || !spec.exempts(req.principal)
             } else {
                 spec.matches(req.principal)
             };
@@ -205,11 +224,17 @@ impl Hit<'_> {
 
 struct Tally<'a> {
     explain: bool,
+    has_boundary: bool,
     denies: Vec<Hit<'a>>,
     denied: bool,
-    allows: [Option<Hit<'a>>; 4],
+    /// The first applicable `Allow` per [`slot`].
+    allows: [Option<Hit<'a>>; SLOTS],
     missing: Vec<String>,
 }
+
+const SLOTS: usize = 5;
+/// A resource policy `Allow` naming the caller by its own ARN.
+const RESOURCE_EXACT: usize = 4;
 
 fn slot(source: PolicySource) -> usize {
     match source {
@@ -226,7 +251,12 @@ impl<'a> Tally<'a> {
         for policy_ref in refs {
             for (index, statement) in policy_ref.policy.inner.statements.iter().enumerate() {
                 let is_allow = statement.effect == StatementEffect::Allow;
-                if !explain && (self.denied || (is_allow && self.allows[slot(source)].is_some())) {
+                // Without explanations, a statement that cannot change the answer is skipped.
+                let settled = match source {
+                    PolicySource::Resource => self.allows[RESOURCE_EXACT].is_some(),
+                    other => self.allows[slot(other)].is_some(),
+                };
+                if !explain && (self.denied || (is_allow && settled)) {
                     continue;
                 }
                 let missing = &mut self.missing;
@@ -235,7 +265,7 @@ impl<'a> Tally<'a> {
                         missing.push(key.to_owned());
                     }
                 };
-                if !statement.applies(req, &mut record) {
+                if !statement.applies(req, self.has_boundary, &mut record) {
                     continue;
                 }
                 let hit = Hit {
@@ -245,7 +275,12 @@ impl<'a> Tally<'a> {
                     source,
                 };
                 if is_allow {
-                    self.allows[slot(source)].get_or_insert(hit);
+                    let exact = source == PolicySource::Resource
+                        && statement.principal.as_ref().is_some_and(|(negated, spec)| {
+                            !negated && spec.names_exactly(req.principal)
+                        });
+                    let at = if exact { RESOURCE_EXACT } else { slot(source) };
+                    self.allows[at].get_or_insert(hit);
                 } else {
                     self.denied = true;
                     if explain {
@@ -260,9 +295,10 @@ impl<'a> Tally<'a> {
 fn run<'a>(input: &'a EvalInput<'a>, explain: bool) -> Tally<'a> {
     let mut tally = Tally {
         explain,
+        has_boundary: input.boundary.is_some(),
         denies: Vec::new(),
         denied: false,
-        allows: [None; 4],
+        allows: [None; SLOTS],
         missing: Vec::new(),
     };
     let req = &input.request;
@@ -277,23 +313,26 @@ fn run<'a>(input: &'a EvalInput<'a>, explain: bool) -> Tally<'a> {
     tally
 }
 
-/// Whether the allows found grant the request, and which statements granted it.
-fn granted<'a>(input: &EvalInput<'_>, tally: &Tally<'a>) -> (bool, [Option<Hit<'a>>; 4]) {
-    let [identity, resource, session, boundary] = tally.allows;
+/// Whether the allows found grant the request.
+fn allowed(input: &EvalInput<'_>, tally: &Tally<'_>) -> bool {
+    let [identity, resource, session, boundary, exact] = &tally.allows;
     let boundary_ok = input.boundary.is_none() || boundary.is_some();
     let session_ok = input.session.is_none() || session.is_some();
-    let base = identity.is_some() || resource.is_some();
-    (
-        base && boundary_ok && session_ok,
-        [identity, resource, session, boundary],
-    )
+    exact.is_some() || ((identity.is_some() || resource.is_some()) && boundary_ok && session_ok)
+}
+
+/// The statements to name: the applicable allows (the granting ones when the request is
+/// granted, the ones that were not enough when it is not).
+fn explained<'a>(tally: &Tally<'a>) -> Vec<Hit<'a>> {
+    tally.allows.iter().flatten().copied().collect()
 }
 
 /// Evaluate a request against every applicable policy, with explanations.
 pub fn evaluate(input: &EvalInput<'_>) -> Decision {
     let tally = run(input, true);
-    let (allowed, hits) = granted(input, &tally);
-    let explained: Vec<MatchedStatement> = hits.iter().flatten().map(|h| h.to_matched()).collect();
+    let allowed = allowed(input, &tally);
+    let explained: Vec<MatchedStatement> =
+        explained(&tally).iter().map(|h| h.to_matched()).collect();
     let (effect, matched, partial_allows) = if tally.denied {
         let denies = tally.denies.iter().map(|h| h.to_matched()).collect();
         (Effect::ExplicitDeny, denies, Vec::new())
@@ -317,7 +356,7 @@ pub fn evaluate_effect(input: &EvalInput<'_>) -> Effect {
     if tally.denied {
         return Effect::ExplicitDeny;
     }
-    if granted(input, &tally).0 {
+    if allowed(input, &tally) {
         Effect::Allow
     } else {
         Effect::ImplicitDeny

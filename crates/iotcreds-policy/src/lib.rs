@@ -20,14 +20,29 @@
 //!
 //! Values may be a string or an array; blocks may come in any order; a key given twice in one
 //! object is rejected. Without `Version` (or with `2008-10-17`) `${...}` is literal text.
-//! Validation errors are [`PolicyError`]s whose `Display` reads like IAM's
-//! `MalformedPolicyDocument` messages and names the statement (index and `Sid`) and element:
-//! unknown fields, bad `Effect`, missing `Action`/`Resource`, actions without a vendor prefix,
-//! resources that are neither `*` nor an ARN, a `Principal` where none is allowed (or none
-//! where one is required), `Resource` in a trust policy, non-alphanumeric or duplicate `Sid`s
-//! in IAM policies (identity, trust, session), unknown condition operators, and condition
-//! values that cannot be read by their operator (numbers, dates, CIDRs, base64, Booleans).
-//! Size quotas are separate: [`check_size`] (whitespace excluded, as IAM and IoT count).
+//!
+//! Two entry points:
+//!
+//! * [`Policy::parse`] reads a document for evaluation: the grammar above, plus what the
+//!   engine has always refused (actions without a vendor prefix, resources that are neither
+//!   `*` nor an ARN, a `Principal` where none is allowed or none where one is required,
+//!   `Resource` in a trust policy, non-alphanumeric or duplicate `Sid`s in IAM policies,
+//!   unknown condition operators). Stored policies are read with it, so a rule added at write
+//!   time never turns a stored policy into a deny.
+//! * [`Policy::validate`] checks a document as IAM or AWS IoT does before storing it at a
+//!   [`Target`]: `Version` 2012-10-17 for managed and IoT policies; one colon and a valid
+//!   service prefix in actions; the `aws` partition, a service, no region in IAM and S3
+//!   bucket/object ARNs and a known IAM resource type in resources; `sts:` assume-role actions
+//!   and well-formed principals in trust policies; dates in `Date*` conditions.
+//!
+//! Errors are [`PolicyError`]s: [`PolicyError::message`] is IAM's own `MalformedPolicyDocument`
+//! wording ("Syntax errors in policy.", "Policy statement must contain actions.", `Partition
+//! "x" is not valid for resource "…".`, …; AWS IoT's `Policy document is Malformed: …` for
+//! [`Target::IotPolicy`]), [`PolicyError::detail`] says what exactly is wrong, and the error
+//! names the statement (index and `Sid`) and element. When a document has several faults the
+//! one reported is the one IAM reports first (syntax, `Version`, legacy parsing, duplicate
+//! `Sid`, missing actions, missing resources, the rest). Size quotas are separate:
+//! [`check_size`] (whitespace excluded, as IAM and IoT count).
 //!
 //! # Matching
 //!
@@ -42,9 +57,22 @@
 //!
 //! [`evaluate`]: an applicable `Deny` anywhere gives `explicitDeny`; otherwise an `Allow` in an
 //! identity or resource policy gives `allowed` provided the permissions boundary and the
-//! session policies (when given) also allow; otherwise `implicitDeny`. The [`Decision`] names
-//! the deciding statements and the context keys that were missing. [`evaluate_effect`] gives
-//! the same answer without explanations or allocation.
+//! session policies (when given) also allow, except that a resource policy naming the caller
+//! by its own user or role-session ARN grants on its own; otherwise `implicitDeny`. The
+//! [`Decision`] names the deciding statements and the context keys that were missing.
+//! [`evaluate_effect`] gives the same answer without explanations or allocation.
+//!
+//! # Permissions boundaries
+//!
+//! A principal's permissions boundary is [`EvalInput::boundary`]: `Some(policies)` when it has
+//! one (the managed policy's default version, compiled with [`Policy::parse`] as
+//! [`PolicyKind::Identity`]), `None` when it has none. As IAM documents ("Permissions
+//! boundaries for IAM entities", "Policy evaluation logic"): an identity-based `Allow` counts
+//! only if the boundary allows the request too; a `Deny` in the boundary denies; the boundary
+//! alone grants nothing; a resource-based policy that names the user or role session ARN is
+//! not limited by the boundary's implicit deny, one that names the role, the account or `*`
+//! is; a `Deny` with `NotPrincipal` applies to a principal with a boundary whatever it lists.
+//! The simulator takes boundaries as [`simulate::Simulation::boundary`].
 //!
 //! # Conditions and variables
 //!
@@ -63,18 +91,22 @@
 //! * No Organizations SCPs/RCPs, no cross-account rule (both accounts must allow), no
 //!   service-specific resource scoping of `NotAction`/`NotResource`: the caller passes exactly
 //!   the policies that apply and the ARN of the resource.
-//! * A resource-policy `Allow` is also limited by the boundary and session policies (IAM does
-//!   so for role principals; for a principal named by its exact session or user ARN it does
-//!   not): the stricter reading.
 //! * `NotPrincipal` exempts a caller only when the caller, its account and (for a role session)
 //!   its role are all listed.
-//! * Condition values that their operator cannot read are rejected at parse time (IAM accepts
-//!   some of them and they never match); `Id` is accepted in every kind of policy.
+//! * `Id` is accepted in every kind of policy.
 //! * Numbers are `[+-]digits[.digits]` compared exactly (no exponent); dates are ISO 8601
-//!   (W3C profiles) or epoch seconds; a 4-digit value is a year.
+//!   (W3C profiles) or epoch seconds (any other run of digits; a JSON number is read the
+//!   same way), compared as instants, so `2020-01-01T00:00:00Z`, `2020-01-01T09:00:00+09:00`
+//!   and `1577836800` are equal; a 4-digit value is a year.
 //! * A multivalued key used without `ForAnyValue`/`ForAllValues` behaves as `ForAnyValue` for
 //!   positive operators and as "no value matches" for negated ones.
 //! * `ForAnyValue:...IfExists` is true when the key is missing (the `IfExists` rule wins).
+//! * A condition value its operator cannot read (a policy value or a request value that is
+//!   not a number, date, IP address or CIDR, ARN, base64 text or Boolean) makes the
+//!   comparison fail both ways: neither the operator nor its negation (`NumericNotEquals`,
+//!   `NotIpAddress`, `ArnNotLike`, ...) holds for it, so an `Allow` does not allow and a
+//!   `Deny` does not deny; the request is evaluated, never refused. [`Policy::validate`]
+//!   refuses a `Date*` value that is not a date, as IAM does.
 //! * Values that come from the context (request side) are never wildcards or variables.
 //! * Condition operator names and the `ForAnyValue:`/`ForAllValues:`/`IfExists` affixes are
 //!   accepted in any ASCII case; element names (`Effect`, `Action`, ...) are case-sensitive.
@@ -119,6 +151,7 @@ mod grammar;
 mod json;
 pub mod matching;
 mod principal;
+mod rules;
 pub mod simulate;
 mod size;
 mod values;
@@ -161,6 +194,45 @@ impl PolicyKind {
             self,
             PolicyKind::Identity | PolicyKind::Trust | PolicyKind::Session
         )
+    }
+}
+
+/// Where a document is being stored, for [`Policy::validate`]: decides which write-time rules
+/// apply and how errors are worded.
+///
+/// | target | kind | rules beyond [`Policy::parse`] | wording |
+/// |---|---|---|---|
+/// | `ManagedPolicy` | identity | `Version` 2012-10-17; action and resource rules of IAM; dates | IAM |
+/// | `InlinePolicy` | identity | action and resource rules of IAM; dates | IAM |
+/// | `TrustPolicy` | trust | `sts:` assume-role actions only; principal forms; dates | IAM |
+/// | `IotPolicy` | IoT | `Version` 2012-10-17; dates | AWS IoT (`Policy document is Malformed: …`) |
+///
+/// The action and resource rules: one colon in an action and a service prefix of letters,
+/// digits, `-` and `.`; resources in the `aws` partition (or `*`), with a service, no region
+/// in IAM and S3 bucket/object ARNs, a known IAM resource type. A `Date*` condition value that
+/// is not a date is refused ("The policy failed legacy parsing"); other condition values are
+/// accepted and simply never match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// IAM customer managed policy (`CreatePolicy`, `CreatePolicyVersion`), also the
+    /// document of a permissions boundary.
+    ManagedPolicy,
+    /// IAM inline policy of a user, group or role (`PutUserPolicy`, `PutRolePolicy`, ...).
+    InlinePolicy,
+    /// IAM role trust policy (`CreateRole`, `UpdateAssumeRolePolicy`).
+    TrustPolicy,
+    /// AWS IoT policy (`CreatePolicy`, `CreatePolicyVersion` of AWS IoT).
+    IotPolicy,
+}
+
+impl Target {
+    /// The kind of policy stored there.
+    pub fn kind(self) -> PolicyKind {
+        match self {
+            Target::ManagedPolicy | Target::InlinePolicy => PolicyKind::Identity,
+            Target::TrustPolicy => PolicyKind::Trust,
+            Target::IotPolicy => PolicyKind::Iot,
+        }
     }
 }
 
@@ -217,10 +289,20 @@ pub(crate) struct PolicyInner {
 }
 
 impl Policy {
-    /// Parse, validate and compile a policy document. Size quotas are not checked here
-    /// (see [`check_size`]).
+    /// Parse, check against the grammar and compile a policy document, as it is read for
+    /// evaluation: every document [`Policy::validate`] accepts, and every document accepted
+    /// before (stored policies keep compiling). Size quotas are not checked here (see
+    /// [`check_size`]).
     pub fn parse(document: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
-        grammar::parse(document, kind)
+        grammar::parse(document, kind, None)
+    }
+
+    /// Check a document as IAM or AWS IoT does before storing it at `target`, and compile
+    /// it. Errors carry AWS's message for the fault ([`PolicyError::message`]) and our
+    /// explanation ([`PolicyError::detail`]). Size quotas and IAM's character set are
+    /// separate ([`check_size`], [`check_characters`]).
+    pub fn validate(document: &str, target: Target) -> Result<Policy, PolicyError> {
+        grammar::parse(document, target.kind(), Some(target))
     }
 
     /// The `Version` of the document.

@@ -13,7 +13,14 @@
 //! `NotPrincipal` exempts a caller only when the caller itself *and* every identity AWS may
 //! validate before it (its account; for a role session also its role) are listed, which is
 //! why the IAM guide says to list the account ARN too. This is the conservative reading of
-//! "might deny access to the entire account".
+//! "might deny access to the entire account". (With a permissions boundary, a `Deny` with
+//! `NotPrincipal` exempts nobody; see `eval`.)
+//!
+//! When IAM stores a role trust policy ([`crate::Target::TrustPolicy`]) it also checks the
+//! forms: `AWS` is `*`, an account, or an `aws`-partition root, user, role, role session or
+//! federated-user ARN; `Service` a name under `amazonaws.com`; `Federated` a SAML or OIDC
+//! provider ARN or a web identity provider. Otherwise, and for a wildcard inside a name:
+//! `Invalid principal in policy: "AWS":"…"`.
 
 use crate::error::PolicyError;
 use crate::json::Json;
@@ -55,8 +62,14 @@ pub(crate) struct PrincipalSpec {
     canonical: Vec<Box<str>>,
 }
 
-fn invalid(value: &str) -> PolicyError {
-    PolicyError::malformed(format!("Invalid principal in policy: \"{value}\""))
+/// IAM's message for a principal it does not accept, e.g.
+/// `Invalid principal in policy: "AWS":"arn:aws:iam::123456789012:role/*"` (the type in upper
+/// case, as IAM writes `"SERVICE":"..."`).
+fn invalid(kind: &str, value: &str) -> PolicyError {
+    PolicyError::malformed(format!(
+        "Invalid principal in policy: \"{}\":\"{value}\"",
+        kind.to_ascii_uppercase()
+    ))
 }
 
 fn strings(value: &Json) -> Result<Vec<&str>, PolicyError> {
@@ -65,15 +78,12 @@ fn strings(value: &Json) -> Result<Vec<&str>, PolicyError> {
         other => vec![other],
     };
     if list.is_empty() {
-        return Err(PolicyError::malformed(
-            "Principal values must not be empty.",
-        ));
+        return Err(PolicyError::syntax("Principal values must not be empty."));
     }
     list.into_iter()
         .map(|v| match v {
-            Json::Str(s) if !s.is_empty() => Ok(s.as_str()),
-            Json::Str(_) => Err(invalid("")),
-            other => Err(PolicyError::malformed(format!(
+            Json::Str(s) => Ok(s.as_str()),
+            other => Err(PolicyError::syntax(format!(
                 "Principal values must be strings, found {}.",
                 other.type_name()
             ))),
@@ -93,21 +103,123 @@ fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The forms IAM accepts in a role trust policy ("AWS JSON policy elements: Principal"):
+/// an account, or an IAM user, role, role session, federated user or root ARN of the `aws`
+/// partition.
+fn aws_form_ok(s: &str) -> bool {
+    if s == "*" || is_account_id(s) {
+        return true;
+    }
+    let Some(rest) = s.strip_prefix("arn:aws:") else {
+        return false;
+    };
+    let (service, rest) = match rest.split_once("::") {
+        Some(parts) => parts,
+        None => return false,
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return false;
+    };
+    if !is_account_id(account) {
+        return false;
+    }
+    let named = |prefix: &str| {
+        resource
+            .strip_prefix(prefix)
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+    };
+    match service {
+        "iam" => resource == "root" || named("user/") || named("role/"),
+        "sts" => named("assumed-role/") || named("federated-user/"),
+        _ => false,
+    }
+}
+
+/// A service principal: a DNS name under `amazonaws.com`.
+fn service_form_ok(s: &str) -> bool {
+    let host = s
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| s.strip_suffix(".amazonaws.com.cn"));
+    host.is_some_and(|h| {
+        !h.is_empty()
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    })
+}
+
+/// A SAML or OIDC provider ARN, or one of the web identity providers IAM names.
+fn federated_form_ok(s: &str) -> bool {
+    const WEB_IDENTITY: [&str; 4] = [
+        "cognito-identity.amazonaws.com",
+        "www.amazon.com",
+        "graph.facebook.com",
+        "accounts.google.com",
+    ];
+    if WEB_IDENTITY.contains(&s) {
+        return true;
+    }
+    let Some(rest) = s.strip_prefix("arn:aws:iam::") else {
+        return false;
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return false;
+    };
+    is_account_id(account)
+        && (resource
+            .strip_prefix("saml-provider/")
+            .is_some_and(|n| !n.is_empty())
+            || resource
+                .strip_prefix("oidc-provider/")
+                .is_some_and(|n| !n.is_empty()))
+}
+
 impl PrincipalSpec {
-    pub(crate) fn parse(value: &Json) -> Result<PrincipalSpec, PolicyError> {
+    /// Parse a `Principal`/`NotPrincipal` value. `strict` adds the forms IAM checks when it
+    /// stores a role trust policy (see [`aws_form_ok`], [`service_form_ok`],
+    /// [`federated_form_ok`]).
+    pub(crate) fn parse(value: &Json, strict: bool) -> Result<PrincipalSpec, PolicyError> {
         let mut spec = PrincipalSpec::default();
         match value {
             Json::Str(s) if s == "*" => spec.everyone = true,
-            Json::Str(s) => return Err(invalid(s)),
+            Json::Str(s) => {
+                return Err(PolicyError::syntax(format!(
+                    "Principal must be \"*\" or an object such as {{\"AWS\": \"{s}\"}}."
+                )));
+            }
             Json::Obj(members) => {
                 if members.is_empty() {
-                    return Err(PolicyError::malformed("Principal must not be empty."));
+                    return Err(PolicyError::syntax("Principal must not be empty."));
                 }
                 for (kind, v) in members {
-                    let values = strings(v)?;
-                    for s in values {
-                        if s.contains('*') && s != "*" {
-                            return Err(invalid(s));
+                    if !matches!(
+                        kind.as_str(),
+                        "AWS" | "Service" | "Federated" | "CanonicalUser"
+                    ) {
+                        return Err(PolicyError::syntax(format!(
+                            "Invalid principal type \"{kind}\" (expected AWS, Federated, Service or CanonicalUser)."
+                        )));
+                    }
+                    for s in strings(v)? {
+                        let wildcard_ok = s == "*" && kind == "AWS";
+                        if s.is_empty() || (s.contains(['*', '?']) && !wildcard_ok) {
+                            return Err(invalid(kind, s).detailed(
+                                "A principal is a whole name: wildcards cannot match part of it.",
+                            ));
+                        }
+                        let form_ok = match kind.as_str() {
+                            "AWS" => aws_form_ok(s),
+                            "Service" => service_form_ok(s),
+                            "Federated" => federated_form_ok(s),
+                            _ => s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+                        };
+                        if strict && !form_ok {
+                            return Err(invalid(kind, s).detailed(format!(
+                                "\"{s}\" is not a form IAM accepts for a {kind} principal."
+                            )));
                         }
                         match kind.as_str() {
                             "AWS" if s == "*" => spec.aws_any = true,
@@ -118,29 +230,36 @@ impl PrincipalSpec {
                             } else {
                                 AwsEntry::Arn(s.into())
                             }),
-                            "Service" | "Federated" | "CanonicalUser" if s == "*" => {
-                                return Err(invalid(s));
-                            }
                             "Service" => spec.service.push(s.into()),
                             "Federated" => spec.federated.push(s.into()),
-                            "CanonicalUser" => spec.canonical.push(s.into()),
-                            other => {
-                                return Err(PolicyError::malformed(format!(
-                                    "Invalid principal type \"{other}\" (expected AWS, Federated, Service or CanonicalUser)."
-                                )));
-                            }
+                            _ => spec.canonical.push(s.into()),
                         }
                     }
                 }
             }
             other => {
-                return Err(PolicyError::malformed(format!(
+                return Err(PolicyError::syntax(format!(
                     "Principal must be \"*\" or an object, found {}.",
                     other.type_name()
                 )));
             }
         }
         Ok(spec)
+    }
+
+    /// Whether this element names the caller by its own ARN (an IAM user, a role session,
+    /// a federated user), not through its account, its role or a wildcard. A resource-based
+    /// policy that does so grants on its own: a permissions boundary or session policy that
+    /// does not allow the action does not take it away ("Policy evaluation logic", resource-
+    /// based policies and permissions boundaries).
+    pub(crate) fn names_exactly(&self, principal: Option<&RequestPrincipal>) -> bool {
+        match principal {
+            Some(RequestPrincipal::Aws { arn, .. }) => self
+                .aws
+                .iter()
+                .any(|e| matches!(e, AwsEntry::Arn(a) if **a == **arn)),
+            _ => false,
+        }
     }
 
     /// `Principal` semantics: does this element name the caller?

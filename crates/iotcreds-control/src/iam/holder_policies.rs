@@ -5,7 +5,7 @@
 //! Inline documents are checked against the per-document quota and the holder's aggregate
 //! quota (10240 characters for a role, 2048 for a user, whitespace excluded).
 
-use iotcreds_policy::{PolicyKind, SizeLimit, policy_size};
+use iotcreds_policy::{SizeLimit, policy_size};
 use iotcreds_store::{Entity, InlinePolicy, PageRequest, PolicyHolder, StoreError, Tag};
 use iotcreds_types::arn;
 use iotcreds_types::names::{IAM_POLICY_NAME, IAM_ROLE_NAME, NameRule};
@@ -212,7 +212,7 @@ async fn put(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     check_document_length("policyDocument", document)?;
     let t = authorized(cx, p, kind, Verb::Put, |_| {}).await?;
     let limit = kind.inline_limit();
-    check_document(document, PolicyKind::Identity, limit)?;
+    check_document(document, iotcreds_policy::Target::InlinePolicy, limit)?;
     if !t.exists {
         return Err(kind.no_such_holder(&t.name));
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use iotcreds_policy::{PolicyKind, SizeLimit};
+use iotcreds_policy::{SizeLimit, Target};
 use iotcreds_store::{ManagedPolicy, ManagedPolicyFilter, ManagedPolicyVersion, PageRequest};
 use iotcreds_types::names::IAM_POLICY_NAME;
 use iotcreds_types::{ValidationError, arn, ids};
@@ -105,7 +105,7 @@ pub(super) async fn create_policy(cx: &Cx<'_>, p: &Params) -> Output {
         .authorize_with("iam:CreatePolicy", &policy_arn, |ctx| {
             insert_request_tags(ctx, &tags)
         })?;
-    check_document(document, PolicyKind::Identity, SizeLimit::Managed)?;
+    check_document(document, Target::ManagedPolicy, SizeLimit::Managed)?;
     let now = cx.now_ms();
     let policy = ManagedPolicy {
         arn: policy_arn,
@@ -231,7 +231,7 @@ pub(super) async fn create_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     check_document_length("policyDocument", document)?;
     let set_default = p.bool("SetAsDefault", "setAsDefault")?.unwrap_or(false);
     cx.caller.authorize("iam:CreatePolicyVersion", policy_arn)?;
-    check_document(document, PolicyKind::Identity, SizeLimit::Managed)?;
+    check_document(document, Target::ManagedPolicy, SizeLimit::Managed)?;
     let version = cx
         .write(cx.store().insert_managed_policy_version(
             policy_arn,

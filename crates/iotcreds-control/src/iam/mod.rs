@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use iotcreds_policy::{Context, Policy, PolicyError, PolicyKind, SizeLimit};
+use iotcreds_policy::{Context, Policy, PolicyError, SizeLimit, Target};
 use iotcreds_store::{Entity, Store, StoreError, StoreResult, Tag};
 use iotcreds_types::names::{Charset, NameRule};
 use iotcreds_types::{ValidationError, ids};
@@ -92,6 +92,7 @@ pub async fn handle(
         Ok((action, result)) => query::response(action, XMLNS, &caller.request_id, result),
         Err(err) => {
             tracing::debug!(request_id = %caller.request_id, code = err.code, "iam request refused");
+            caller.audit_refusal(&err);
             crate::render_query_error(&err, &caller.request_id, XMLNS)
         }
     }
@@ -293,16 +294,14 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
 }
 
 /// A policy document refused by the policy crate: `MalformedPolicyDocument` (400) or
-/// `LimitExceeded` (409), with the crate's message (and the statement it names).
+/// `LimitExceeded` (409) with IAM's own message; our explanation (what exactly is wrong, in
+/// which statement and element) goes to the audit line.
 pub(crate) fn policy_error(e: &PolicyError) -> ApiError {
     let status = match e.kind() {
         iotcreds_policy::ErrorKind::MalformedPolicyDocument => StatusCode::BAD_REQUEST,
         iotcreds_policy::ErrorKind::LimitExceeded => StatusCode::CONFLICT,
     };
-    let full = e.to_string();
-    let prefix = format!("{}: ", e.code());
-    let message = full.strip_prefix(&prefix).unwrap_or(&full);
-    ApiError::new(status, e.code(), message)
+    ApiError::new(status, e.code(), e.message()).with_detail(e.to_string())
 }
 
 // ---- validation --------------------------------------------------------------------------
@@ -312,16 +311,16 @@ pub(crate) fn check_document_length(field: &str, document: &str) -> Result<(), A
     query::check_length(field, document, 1, 131_072)
 }
 
-/// Accept a policy document as IAM does: IAM's character set, the size quota (whitespace
-/// excluded), then the grammar for `kind`.
+/// Accept a policy document as IAM does before storing it at `target`: IAM's character set,
+/// the size quota (whitespace excluded), then IAM's rules ([`Policy::validate`]).
 pub(crate) fn check_document(
     document: &str,
-    kind: PolicyKind,
+    target: Target,
     limit: SizeLimit,
 ) -> Result<Policy, ApiError> {
     iotcreds_policy::check_characters(document).map_err(|e| policy_error(&e))?;
     iotcreds_policy::check_size(document, limit).map_err(|e| policy_error(&e))?;
-    Policy::parse(document, kind).map_err(|e| policy_error(&e))
+    Policy::validate(document, target).map_err(|e| policy_error(&e))
 }
 
 /// A managed policy path (`policyPathType`: `((/[A-Za-z0-9\.,\+@=_-]+)*)/`, 1–512).
@@ -487,20 +486,34 @@ mod tests {
     #[test]
     fn documents_are_checked_in_order() {
         let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
-        assert!(check_document(ok, PolicyKind::Identity, SizeLimit::Managed).is_ok());
-        let e = check_document("{", PolicyKind::Identity, SizeLimit::Managed).unwrap_err();
+        assert!(check_document(ok, Target::ManagedPolicy, SizeLimit::Managed).is_ok());
+        let e = check_document("{", Target::ManagedPolicy, SizeLimit::Managed).unwrap_err();
         assert_eq!(
             (e.status, e.code),
             (StatusCode::BAD_REQUEST, "MalformedPolicyDocument")
         );
-        assert!(!e.message.starts_with("MalformedPolicyDocument"));
-        let e = check_document(ok, PolicyKind::Trust, SizeLimit::TrustPolicy).unwrap_err();
+        // AWS's wording to the client, our explanation for the audit line.
+        assert_eq!(e.message, "Syntax errors in policy.");
+        assert!(
+            e.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("not valid JSON"))
+        );
+        let e = check_document(ok, Target::TrustPolicy, SizeLimit::TrustPolicy).unwrap_err();
         assert_eq!(e.code, "MalformedPolicyDocument");
+        assert_eq!(e.message, "Has prohibited field Resource");
+        let inline = r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
+        assert!(check_document(inline, Target::InlinePolicy, SizeLimit::RoleInline).is_ok());
+        let e = check_document(inline, Target::ManagedPolicy, SizeLimit::Managed).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Policy document must be version 2012-10-17 or greater."
+        );
         let big = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
             "a".repeat(7000)
         );
-        let e = check_document(&big, PolicyKind::Identity, SizeLimit::Managed).unwrap_err();
+        let e = check_document(&big, Target::ManagedPolicy, SizeLimit::Managed).unwrap_err();
         assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "LimitExceeded"));
         assert_eq!(e.message, "Cannot exceed quota for PolicySize: 6144");
         assert!(check_document_length("policyDocument", "").is_err());

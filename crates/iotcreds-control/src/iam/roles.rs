@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use iotcreds_policy::{PolicyKind, SizeLimit};
+use iotcreds_policy::{SizeLimit, Target};
 use iotcreds_registry::CachedRole;
 use iotcreds_store::{Role, RoleUpdate};
 use iotcreds_types::names::{IAM_DESCRIPTION, IAM_ROLE_NAME, check_iam_path, check_range};
@@ -129,7 +129,7 @@ pub(super) async fn create_role(cx: &Cx<'_>, p: &Params) -> Output {
                 ctx.insert("iam:PermissionsBoundary", b);
             }
         })?;
-    check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
+    check_document(document, Target::TrustPolicy, SizeLimit::TrustPolicy)?;
     let permissions_boundary = match boundary {
         None => None,
         Some(b) => match cx.store().managed_policy(b).await.map_err(store_error)? {
@@ -243,7 +243,7 @@ pub(super) async fn update_assume_role_policy(cx: &Cx<'_>, p: &Params) -> Output
     let (role, arn) = target(cx, name).await?;
     let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
     authorize_on(cx, "iam:UpdateAssumeRolePolicy", &arn, tags, |_| {})?;
-    check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
+    check_document(document, Target::TrustPolicy, SizeLimit::TrustPolicy)?;
     cx.write(cx.store().update_role_trust_policy(name, document))
         .await?;
     Ok(None)

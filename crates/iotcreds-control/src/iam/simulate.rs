@@ -481,6 +481,34 @@ mod tests {
     }
 
     #[test]
+    fn condition_values_of_the_wrong_type_are_evaluated_not_refused() {
+        let mut docs = Documents::default();
+        docs.identity(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}},{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"not-a-cidr"}}}]}"#,
+            Source { id: "PolicyInputList.1".into(), kind: "none" },
+        )
+        .unwrap();
+        let p = Params::from_form(
+            "ActionNames.member.1=s3:ListBucket&ActionNames.member.2=s3:GetObject\
+             &ContextEntries.member.1.ContextKeyName=s3:max-keys\
+             &ContextEntries.member.1.ContextKeyValues.member.1=5\
+             &ContextEntries.member.1.ContextKeyType=numeric\
+             &ContextEntries.member.2.ContextKeyName=aws:SourceIp\
+             &ContextEntries.member.2.ContextKeyValues.member.1=203.0.113.7\
+             &ContextEntries.member.2.ContextKeyType=ip",
+        )
+        .unwrap();
+        let req = common(&p).unwrap();
+        let xml = run(&docs, &req, None, "123456789012").unwrap().unwrap();
+        assert_eq!(
+            xml.matches("<EvalDecision>implicitDeny</EvalDecision>")
+                .count(),
+            2,
+            "{xml}"
+        );
+    }
+
+    #[test]
     fn bad_documents_are_invalid_input() {
         let mut docs = Documents::default();
         let e = docs

@@ -85,7 +85,10 @@ pub async fn handle(
     };
     match result {
         Ok(resp) => resp,
-        Err(err) => super::render_json_error(&err, &caller.request_id),
+        Err(err) => {
+            caller.audit_refusal(&err);
+            super::render_json_error(&err, &caller.request_id)
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 //! `ListPolicies`, `CreatePolicyVersion`, `GetPolicyVersion`, `ListPolicyVersions`,
 //! `SetDefaultPolicyVersion`, `DeletePolicyVersion`.
 //!
-//! A document must parse as an IoT policy (`iotcreds_policy`, kind `Iot`) and stay within
+//! A document must pass AWS IoT's rules (`iotcreds_policy::Policy::validate`) and stay within
 //! 2048 characters excluding whitespace; otherwise `MalformedPolicyException`. A policy holds
 //! at most 5 versions (`VersionsLimitExceededException`). Tags are validated and not stored.
 
-use iotcreds_policy::{Policy, PolicyKind, SizeLimit, check_size};
+use iotcreds_policy::{Policy, SizeLimit, Target, check_size};
 use iotcreds_store::{IotPolicy, StoreError};
 use iotcreds_types::ValidationError;
 use iotcreds_types::names::IOT_POLICY_NAME;
@@ -46,7 +46,9 @@ fn version_id(value: &str) -> Result<i64, ApiError> {
     value.parse().map_err(|_| bad())
 }
 
-/// Check a policy document: size, then grammar.
+/// Check a policy document: size, then AWS IoT's rules ([`Policy::validate`]). The client gets
+/// AWS IoT's wording (`Policy document is Malformed: …`); our explanation goes to the audit
+/// line.
 fn check_document(document: &str) -> Result<(), ApiError> {
     if check_size(document, SizeLimit::IotPolicy).is_err() {
         return Err(malformed_policy(format!(
@@ -54,11 +56,8 @@ fn check_document(document: &str) -> Result<(), ApiError> {
             SizeLimit::IotPolicy.max_chars()
         )));
     }
-    Policy::parse(document, PolicyKind::Iot).map_err(|e| {
-        let text = e.to_string();
-        let prefix = format!("{}: ", e.code());
-        malformed_policy(text.strip_prefix(&prefix).unwrap_or(&text).to_owned())
-    })?;
+    Policy::validate(document, Target::IotPolicy)
+        .map_err(|e| malformed_policy(e.message()).with_detail(e.to_string()))?;
     Ok(())
 }
 
@@ -299,10 +298,14 @@ mod tests {
             (e.status.as_u16(), e.code),
             (400, "MalformedPolicyException")
         );
+        assert_eq!(
+            e.message,
+            "Policy document is Malformed: Invalid policy syntax."
+        );
         assert!(
-            !e.message.starts_with("MalformedPolicyDocument"),
-            "{}",
-            e.message
+            e.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("not valid JSON"))
         );
         assert!(check_document(r#"{"Version":"2012-10-17","Statement":[]}"#).is_err());
         let big = format!(

@@ -8,9 +8,12 @@
 //!   optional `principal` and `context`), the expected `expect` (`allowed`, `explicitDeny`,
 //!   `implicitDeny`), and optionally the deciding `statements` (`[policy, index]` pairs) and
 //!   `missing` context keys;
-//! * a grammar check: `parse` (`kind` and `document` or `text`) with `expect_error` (a
-//!   substring of the error, or `null` when the document must be accepted) and optionally
-//!   the `statement` index and `element` the error must name;
+//! * a grammar check: `parse` (`kind` and `document` or `text`; or `target` instead of
+//!   `kind` to check the document as IAM or AWS IoT does before storing it, see
+//!   [`Policy::validate`]) with `expect_error` (a substring of the error as displayed, or
+//!   `null` when the document must be accepted), optionally `expect_message` (AWS's message,
+//!   compared exactly; the case must then name in `wording` where that wording was observed)
+//!   and the `statement` index and `element` the error must name;
 //! * a size check: `size` (`limit`, `document` or `text`) with `expect_ok`.
 //!
 //! Every case carries a citation: its own `cite`, or the file's `page`.
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use iotcreds_policy::{
     Context, Effect, EvalInput, Policy, PolicyKind, PolicyRef, Request, RequestPrincipal,
-    SizeLimit, check_size, evaluate, evaluate_effect,
+    SizeLimit, Target, check_size, evaluate, evaluate_effect,
 };
 use serde_json::Value;
 
@@ -37,6 +40,16 @@ fn kind_of(name: &str) -> PolicyKind {
         "iot" => PolicyKind::Iot,
         "session" => PolicyKind::Session,
         other => panic!("unknown policy kind {other:?}"),
+    }
+}
+
+fn target_of(name: &str) -> Target {
+    match name {
+        "managed" => Target::ManagedPolicy,
+        "inline" => Target::InlinePolicy,
+        "trust" => Target::TrustPolicy,
+        "iot" => Target::IotPolicy,
+        other => panic!("unknown target {other:?}"),
     }
 }
 
@@ -291,25 +304,50 @@ fn run_eval(file: &File, case: &Value) -> Result<(), String> {
 
 fn run_parse(case: &Value) -> Result<(), String> {
     let spec = case.get("parse").ok_or("missing `parse`")?;
-    let kind = kind_of(
-        spec.get("kind")
+    let text = text_of(spec);
+    let result = match spec.get("target").and_then(Value::as_str) {
+        Some(target) => Policy::validate(&text, target_of(target)),
+        None => Policy::parse(
+            &text,
+            kind_of(
+                spec.get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("identity"),
+            ),
+        ),
+    };
+    let want_message = case.get("expect_message").and_then(Value::as_str);
+    if want_message.is_some()
+        && !case
+            .get("wording")
             .and_then(Value::as_str)
-            .unwrap_or("identity"),
-    );
-    let result = Policy::parse(&text_of(spec), kind);
-    match (case.get("expect_error"), result) {
-        (Some(Value::Null) | None, Ok(_)) => Ok(()),
-        (Some(Value::Null) | None, Err(e)) => Err(format!("expected the policy to parse, got {e}")),
-        (Some(Value::String(_)), Ok(_)) => {
-            Err("expected a parse error, the policy was accepted".into())
-        }
-        (Some(Value::String(want)), Err(e)) => {
+            .is_some_and(|w| w.starts_with("https://"))
+    {
+        return Err("a case with `expect_message` must name its source in `wording`".into());
+    }
+    let want_error = case.get("expect_error").and_then(Value::as_str);
+    let must_fail = want_message.is_some() || want_error.is_some();
+    match result {
+        Ok(_) if must_fail => Err("expected a parse error, the policy was accepted".into()),
+        Ok(_) => Ok(()),
+        Err(e) if !must_fail => Err(format!("expected the policy to parse, got {e}")),
+        Err(e) => {
             let shown = e.to_string();
-            if !shown.contains(want.as_str()) {
+            if let Some(want) = want_error
+                && !shown.contains(want)
+            {
                 return Err(format!("error {shown:?} does not contain {want:?}"));
             }
             if !shown.starts_with("MalformedPolicyDocument: ") {
                 return Err(format!("error {shown:?} is not a MalformedPolicyDocument"));
+            }
+            if let Some(message) = want_message
+                && e.message() != message
+            {
+                return Err(format!(
+                    "AWS message {:?}, expected {message:?}",
+                    e.message()
+                ));
             }
             if let Some(index) = case.get("statement").and_then(Value::as_u64)
                 && e.statement_index() != Some(index as usize)
@@ -329,7 +367,6 @@ fn run_parse(case: &Value) -> Result<(), String> {
             }
             Ok(())
         }
-        (Some(other), _) => Err(format!("bad expect_error {other}")),
     }
 }
 

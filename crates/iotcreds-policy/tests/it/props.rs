@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use iotcreds_policy::matching::{arn_match, wildcard_match, wildcard_match_ignore_ascii_case};
 use iotcreds_policy::{
-    Cidr, Context, Effect, EvalInput, Policy, PolicyKind, PolicyRef, Request, evaluate,
+    Cidr, Context, Effect, EvalInput, Policy, PolicyKind, PolicyRef, Request, Target, evaluate,
     evaluate_effect,
 };
 use proptest::prelude::*;
@@ -211,5 +211,168 @@ proptest! {
             request: Request { action: "s3:GetObject", resource: &resource, principal: None, context: &ctx },
         };
         prop_assert_eq!(evaluate(&input).is_allowed(), own == other);
+    }
+}
+
+/// A value of any of the condition types, or of none: numbers, dates (ISO 8601 and epoch),
+/// IP addresses and CIDRs, ARNs, Booleans, base64 text and garbage.
+fn condition_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0i64..200).prop_map(|n| n.to_string()),
+        Just("1.5".to_owned()),
+        Just("ten".to_owned()),
+        (1_500_000_000i64..1_600_000_000).prop_map(|n| n.to_string()),
+        Just("2020-01-01T00:00:00Z".to_owned()),
+        Just("2020-01-01".to_owned()),
+        Just("2020-13-01".to_owned()),
+        Just("10.0.0.0/8".to_owned()),
+        Just("10.1.2.3".to_owned()),
+        Just("2001:db8::/32".to_owned()),
+        Just("10.0.0.0/33".to_owned()),
+        Just("arn:aws:s3:::b/k".to_owned()),
+        Just("arn:aws:s3:::b/*".to_owned()),
+        Just("not-an-arn".to_owned()),
+        Just("true".to_owned()),
+        Just("FALSE".to_owned()),
+        Just("QmluYXJ5".to_owned()),
+        Just("%%%".to_owned()),
+        Just(String::new()),
+        "[a-z0-9:/.*-]{0,12}",
+    ]
+}
+
+/// Operators with a negated twin: (positive, negated).
+const TWINS: [(&str, &str); 7] = [
+    ("StringEquals", "StringNotEquals"),
+    ("StringLike", "StringNotLike"),
+    ("NumericEquals", "NumericNotEquals"),
+    ("DateEquals", "DateNotEquals"),
+    ("IpAddress", "NotIpAddress"),
+    ("ArnEquals", "ArnNotEquals"),
+    ("ArnLike", "ArnNotLike"),
+];
+
+fn allowed_with(operator: &str, policy_values: &[String], context: &Context) -> bool {
+    let condition = serde_json::json!({ operator: { "k": policy_values } });
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": condition}
+    });
+    let policy = Policy::parse(&document.to_string(), PolicyKind::Identity)
+        .expect("any condition value is accepted by parse");
+    let refs = [PolicyRef {
+        id: "p",
+        policy: &policy,
+    }];
+    let input = EvalInput {
+        identity: &refs,
+        resource: &[],
+        session: None,
+        boundary: None,
+        request: Request {
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::b/k",
+            principal: None,
+            context,
+        },
+    };
+    let decision = evaluate(&input);
+    assert_eq!(decision.effect, evaluate_effect(&input));
+    decision.is_allowed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// An operator and its negation never both hold; with a value of the wrong type neither
+    /// does, and with a missing key exactly the negation does (IAM User Guide, "Condition
+    /// operators": negated operators are true for a missing key).
+    #[test]
+    fn an_operator_and_its_negation_never_both_hold(
+        twin in 0..TWINS.len(),
+        policy_values in proptest::collection::vec(condition_value(), 0..3),
+        request in proptest::option::of(condition_value()),
+    ) {
+        let (positive, negated) = TWINS[twin];
+        let mut context = Context::new();
+        if let Some(v) = &request {
+            context.insert("k", v.clone());
+        }
+        let pos = allowed_with(positive, &policy_values, &context);
+        let neg = allowed_with(negated, &policy_values, &context);
+        prop_assert!(!(pos && neg), "{positive} and {negated} both hold for {policy_values:?} / {request:?}");
+        if request.is_none() {
+            prop_assert!(!pos && neg);
+        }
+    }
+
+    /// A permissions boundary only ever takes permissions away from identity policies.
+    #[test]
+    fn a_boundary_never_grants(
+        identity_actions in proptest::collection::vec(prop_oneof![Just("s3:*"), Just("s3:Get*"), Just("s3:PutObject"), Just("iam:*")], 1..3),
+        boundary_actions in proptest::collection::vec(prop_oneof![Just("s3:*"), Just("s3:GetObject"), Just("iot:*"), Just("*")], 1..3),
+        boundary_denies in any::<bool>(),
+        action in prop_oneof![Just("s3:GetObject"), Just("s3:PutObject"), Just("iam:GetUser"), Just("iot:Connect")],
+    ) {
+        let identity = Policy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": identity_actions, "Resource": "*"}}).to_string(),
+            PolicyKind::Identity,
+        ).expect("identity");
+        let mut statements = vec![serde_json::json!({"Effect": "Allow", "Action": boundary_actions, "Resource": "*"})];
+        if boundary_denies {
+            statements.push(serde_json::json!({"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}));
+        }
+        let boundary = Policy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+            PolicyKind::Identity,
+        ).expect("boundary");
+        let context = Context::new();
+        let ids = [PolicyRef { id: "identity", policy: &identity }];
+        let bounds = [PolicyRef { id: "boundary", policy: &boundary }];
+        let request = Request { action, resource: "*", principal: None, context: &context };
+        let without = evaluate(&EvalInput { identity: &ids, resource: &[], session: None, boundary: None, request });
+        let with_boundary = EvalInput { identity: &ids, resource: &[], session: None, boundary: Some(&bounds), request };
+        let with = evaluate(&with_boundary);
+        prop_assert_eq!(with.effect, evaluate_effect(&with_boundary));
+        prop_assert!(!with.is_allowed() || without.is_allowed());
+        let boundary_alone = evaluate(&EvalInput { identity: &[], resource: &[], session: None, boundary: Some(&bounds), request });
+        prop_assert!(!boundary_alone.is_allowed());
+    }
+
+    /// `Policy::validate` is `Policy::parse` plus write-time rules: what it accepts, `parse`
+    /// accepts; its errors carry AWS's wording (AWS IoT's for IoT policies) and a location.
+    #[test]
+    fn validate_is_stricter_than_parse(
+        version in prop_oneof![Just(None), Just(Some("2012-10-17")), Just(Some("2008-10-17"))],
+        effect in prop_oneof![Just("Allow"), Just("Deny"), Just("allow")],
+        action in prop_oneof![Just("s3:GetObject"), Just("s3:Get:Object"), Just("a b:Get"), Just("sts:AssumeRole"), Just("GetObject"), Just("*")],
+        resource in prop_oneof![Just("*"), Just("arn:aws:s3:::b/*"), Just("arn:aws-cn:s3:::b"), Just("arn:aws:iam:us-east-1::user/x"), Just("arn:aws:iam::123456789012:widget/x"), Just("bucket"), Just("arn:aws:s3::b")],
+        date in prop_oneof![Just("2020-01-01T00:00:00Z"), Just("1577836800"), Just("yesterday")],
+        principal in prop_oneof![Just(None), Just(Some("*")), Just(Some("123456789012")), Just(Some("12345")), Just(Some("arn:aws:iam::123456789012:role/R"))],
+        with_resource in any::<bool>(),
+        target in prop_oneof![Just(Target::ManagedPolicy), Just(Target::InlinePolicy), Just(Target::TrustPolicy), Just(Target::IotPolicy)],
+    ) {
+        let mut statement = serde_json::json!({"Effect": effect, "Action": action,
+            "Condition": {"DateGreaterThan": {"aws:CurrentTime": date}}});
+        if with_resource {
+            statement["Resource"] = resource.into();
+        }
+        if let Some(p) = principal {
+            statement["Principal"] = serde_json::json!({"AWS": p});
+        }
+        let mut document = serde_json::json!({"Statement": statement});
+        if let Some(v) = version {
+            document["Version"] = v.into();
+        }
+        let text = document.to_string();
+        match Policy::validate(&text, target) {
+            Ok(_) => prop_assert!(Policy::parse(&text, target.kind()).is_ok(), "{text}"),
+            Err(e) => {
+                prop_assert_eq!(e.code(), "MalformedPolicyDocument");
+                prop_assert!(!e.message().is_empty());
+                prop_assert!(e.statement_index().is_some() || e.element().is_some() || e.detail().is_some(), "{e}");
+                prop_assert_eq!(target == Target::IotPolicy, e.message().starts_with("Policy document is Malformed:"), "{}", e);
+            }
+        }
     }
 }
