@@ -174,7 +174,7 @@ pub(crate) fn secure_headers(h: &mut HeaderMap, tls: bool) {
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
     h.insert(
@@ -202,11 +202,13 @@ pub(crate) fn html_response(status: StatusCode, page: String) -> Response<Body> 
     r
 }
 
-/// `303 See Other` to a local path.
+/// `303 See Other` to a path of this console (built by the console; a client-supplied target
+/// goes through [`url::local_redirect`] first).
 pub(crate) fn redirect(to: &str) -> Response<Body> {
     let mut r = Response::new(body(Bytes::new()));
     *r.status_mut() = StatusCode::SEE_OTHER;
-    let to = url::local_redirect(to);
+    let local = to.starts_with('/') && !to.starts_with("//") && !to.contains('\\');
+    let to = if local { to } else { "/" };
     r.headers_mut().insert(
         header::LOCATION,
         HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/")),
@@ -228,7 +230,7 @@ pub(crate) fn bare_page(title: &str, content: Html) -> String {
 pub(crate) fn head(h: &mut Html, title: &str) {
     h.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
         .raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        .raw("<meta name=\"referrer\" content=\"no-referrer\">")
+        .raw("<meta name=\"referrer\" content=\"same-origin\">")
         .open("title", &[])
         .text(title)
         .text(" · iotcreds console")

@@ -231,6 +231,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .context("starting the service endpoint")?,
     );
+    let console_objects = service.console_objects();
     tasks.push(tokio::spawn(net::serve(
         api_listener,
         api_tls,
@@ -258,7 +259,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         };
         let console = Arc::new(iotcreds_console::Console::new(
             control,
-            service.console_objects(),
+            console_objects,
             config.console.settings(),
         ));
         let tls = match (&config.console.tls_cert, &config.console.tls_key) {

@@ -41,7 +41,7 @@ async fn anonymous_requests_go_to_sign_in_and_cost_nothing() {
     assert!(CSP.contains("frame-ancestors 'none'") && !CSP.contains("unsafe-inline"));
     assert_eq!(r.headers["x-frame-options"], "DENY");
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
-    assert_eq!(r.headers["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers["referrer-policy"], "same-origin");
     assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
     assert!(!r.body.contains("<script>"), "no inline script");
     assert!(!r.body.contains(" style="), "no inline style");
@@ -288,7 +288,7 @@ async fn a_required_reset_needs_iam_change_password() {
     assert!(r.body.contains("Password does not conform to the account password policy."));
     let r = b.post_raw("/password", &change, Some("http://console.test")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(b.get("/things").await.status, StatusCode::OK, "the session goes on");
+    assert_eq!(b.get("/").await.status, StatusCode::OK, "the session goes on");
     let mut again = env.browser("192.0.2.32");
     assert_eq!(again.sign_in_user("dave", "Brand-new-pw3").await.location(), "/");
 }

@@ -67,7 +67,8 @@ async fn echoed_values_are_escaped() {
     assert!(!r.body.contains("</textarea><script>"));
     // Path segments stay segments: a name with slashes and dots cannot walk elsewhere.
     let r = b.get("/things/..%2Fusers").await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("<h1>../users</h1>") && r.body.contains("at &#39;thingName&#39;"));
 }
 
 #[tokio::test]
