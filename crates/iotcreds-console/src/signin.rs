@@ -153,7 +153,9 @@ pub(crate) async fn signin(
         set_cookie(
             session_cookie_name(peer.tls),
             &session,
-            console.sessions.ttl(),
+            // A little longer than the session, so that the server, not the browser, ends
+            // it and can say so ("Your session has expired").
+            console.sessions.ttl() + Duration::from_secs(300),
             peer.tls,
         ),
     );

@@ -61,7 +61,7 @@ async fn root_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let set = r.set_cookies().join("\n");
     let session = set.lines().find(|c| c.starts_with("iotcreds-console=")).unwrap();
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=29100"] {
         assert!(session.contains(attr), "{session}");
     }
     assert!(!session.contains("Secure"), "plain HTTP: no Secure");
