@@ -127,7 +127,11 @@ impl Api<'_> {
 
     /// An IAM call: `Action` with `params`. Returns the answer's root element.
     pub async fn iam(&self, action: &str, params: &[(&str, &str)]) -> Result<Node, Failure> {
-        let mut form = format!("Action={}&Version={}", enc(action), iotcreds_control::iam::VERSION);
+        let mut form = format!(
+            "Action={}&Version={}",
+            enc(action),
+            iotcreds_control::iam::VERSION
+        );
         for (k, v) in params {
             form.push('&');
             form.push_str(&enc(k));

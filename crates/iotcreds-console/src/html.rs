@@ -93,7 +93,12 @@ impl Html {
     }
 
     /// `<tag attrs>text</tag>`.
-    pub fn el(&mut self, tag: &'static str, attrs: &[(&'static str, &str)], text: &str) -> &mut Self {
+    pub fn el(
+        &mut self,
+        tag: &'static str,
+        attrs: &[(&'static str, &str)],
+        text: &str,
+    ) -> &mut Self {
         self.open(tag, attrs).text(text).close(tag)
     }
 
@@ -137,7 +142,9 @@ impl Html {
     /// A code block with a copy button.
     pub fn code_block(&mut self, id: &str, text: &str) -> &mut Self {
         self.open("div", &[("class", "code")]);
-        self.open("pre", &[]).el("code", &[("id", id)], text).close("pre");
+        self.open("pre", &[])
+            .el("code", &[("id", id)], text)
+            .close("pre");
         self.el(
             "button",
             &[("type", "button"), ("class", "copy"), ("data-copy", id)],
@@ -153,7 +160,10 @@ impl Html {
 
     /// A table with `headers`; `rows` writes the `<tr>`s.
     pub fn table(&mut self, headers: &[&'static str], rows: impl FnOnce(&mut Html)) -> &mut Self {
-        self.open("div", &[("class", "table-wrap")]).open("table", &[]).open("thead", &[]).open("tr", &[]);
+        self.open("div", &[("class", "table-wrap")])
+            .open("table", &[])
+            .open("thead", &[])
+            .open("tr", &[]);
         for h in headers {
             self.el("th", &[], h);
         }
@@ -188,7 +198,10 @@ impl Html {
         class: &'static str,
         confirm: Option<&str>,
     ) -> &mut Self {
-        self.open("form", &[("method", "post"), ("action", action), ("class", "inline")]);
+        self.open(
+            "form",
+            &[("method", "post"), ("action", action), ("class", "inline")],
+        );
         self.hidden("csrf", csrf);
         match confirm {
             Some(q) => self.el(
@@ -203,7 +216,10 @@ impl Html {
 
     /// `<input type=hidden>`.
     pub fn hidden(&mut self, name: &str, value: &str) -> &mut Self {
-        self.open("input", &[("type", "hidden"), ("name", name), ("value", value)])
+        self.open(
+            "input",
+            &[("type", "hidden"), ("name", name), ("value", value)],
+        )
     }
 
     /// A labelled text input.
@@ -248,7 +264,9 @@ impl Html {
         options: &[(String, String)],
         selected: &str,
     ) -> &mut Self {
-        self.open("label", &[]).text(label).open("select", &[("name", name)]);
+        self.open("label", &[])
+            .text(label)
+            .open("select", &[("name", name)]);
         for (value, text) in options {
             if value == selected {
                 self.open("option", &[("value", value), ("selected", "")]);
@@ -264,9 +282,20 @@ impl Html {
     pub fn checkbox(&mut self, label: &str, name: &str, checked: bool) -> &mut Self {
         self.open("label", &[("class", "check")]);
         if checked {
-            self.open("input", &[("type", "checkbox"), ("name", name), ("value", "true"), ("checked", "")]);
+            self.open(
+                "input",
+                &[
+                    ("type", "checkbox"),
+                    ("name", name),
+                    ("value", "true"),
+                    ("checked", ""),
+                ],
+            );
         } else {
-            self.open("input", &[("type", "checkbox"), ("name", name), ("value", "true")]);
+            self.open(
+                "input",
+                &[("type", "checkbox"), ("name", name), ("value", "true")],
+            );
         }
         self.text(label).close("label")
     }

@@ -173,10 +173,19 @@ pub(crate) fn body(b: impl Into<Bytes>) -> Body {
 pub(crate) fn secure_headers(h: &mut HeaderMap, tls: bool) {
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
@@ -299,7 +308,9 @@ impl Console {
                 settings.failure_window,
                 settings.limiter_capacity,
             ),
-            password_checks: tokio::sync::Semaphore::new(settings.concurrent_password_checks.max(1)),
+            password_checks: tokio::sync::Semaphore::new(
+                settings.concurrent_password_checks.max(1),
+            ),
             control,
             objects,
             settings,
@@ -451,7 +462,9 @@ impl Console {
                 Ok(p) => p,
                 Err(r) => return r,
             };
-            let cx = self.cx(peer, principal, &incoming, cookie, csrf, marker, flash, form);
+            let cx = self.cx(
+                peer, principal, &incoming, cookie, csrf, marker, flash, form,
+            );
             if must_change && !matches!(first, Some("password" | "signout")) {
                 return redirect("/password");
             }
@@ -464,7 +477,16 @@ impl Console {
         if must_change && first != Some("password") {
             return redirect("/password");
         }
-        let cx = self.cx(peer, principal, &incoming, cookie, csrf, marker, flash, Vec::new());
+        let cx = self.cx(
+            peer,
+            principal,
+            &incoming,
+            cookie,
+            csrf,
+            marker,
+            flash,
+            Vec::new(),
+        );
         pages::get(&cx, &incoming).await
     }
 
@@ -595,7 +617,9 @@ where
         .to_ascii_lowercase()
         .starts_with("application/x-www-form-urlencoded")
     {
-        return Err(bad("Forms must be sent as application/x-www-form-urlencoded."));
+        return Err(bad(
+            "Forms must be sent as application/x-www-form-urlencoded.",
+        ));
     }
     let bytes = match Limited::new(body, MAX_FORM_BYTES).collect().await {
         Ok(b) => b.to_bytes(),

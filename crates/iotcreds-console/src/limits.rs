@@ -65,7 +65,9 @@ impl FailureLimiter {
         let mut map = self.lock();
         if let Some(e) = map.get(key) {
             if self.locked(e, now) {
-                let left = self.window.saturating_sub(now.duration_since(e.window_start));
+                let left = self
+                    .window
+                    .saturating_sub(now.duration_since(e.window_start));
                 return Err(Refused::Locked(left));
             }
             return Ok(());
@@ -164,11 +166,17 @@ mod tests {
             assert_eq!(l.admit("u", t0), Ok(()), "attempt {i}");
             l.fail("u", t0);
         }
-        assert!(matches!(l.admit("u", t0 + Duration::from_secs(1)), Err(Refused::Locked(d)) if d == Duration::from_secs(59)));
+        assert!(
+            matches!(l.admit("u", t0 + Duration::from_secs(1)), Err(Refused::Locked(d)) if d == Duration::from_secs(59))
+        );
         assert_eq!(l.admit("other", t0), Ok(()), "other keys are not affected");
         assert_eq!(l.admit("u", t0 + W), Ok(()), "the window ended");
         l.fail("u", t0 + W);
-        assert_eq!(l.admit("u", t0 + W), Ok(()), "a new window starts at one failure");
+        assert_eq!(
+            l.admit("u", t0 + W),
+            Ok(()),
+            "a new window starts at one failure"
+        );
     }
 
     #[test]
@@ -193,7 +201,10 @@ mod tests {
             l.fail(&format!("noise{i}"), t0 + Duration::from_millis(i));
         }
         assert!(l.len() <= 4);
-        assert!(matches!(l.admit("victim", t0 + Duration::from_secs(2)), Err(Refused::Locked(_))));
+        assert!(matches!(
+            l.admit("victim", t0 + Duration::from_secs(2)),
+            Err(Refused::Locked(_))
+        ));
         // When every entry is locked, unknown keys are refused rather than forgotten.
         let l = FailureLimiter::new(1, W, 2);
         l.fail("a", t0);
@@ -217,6 +228,9 @@ mod tests {
             address_key("2001:db8:1:2:ffff::1".parse().unwrap()),
             address_key("2001:db8:1:2::9".parse().unwrap())
         );
-        assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(
+            address_key("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7"
+        );
     }
 }

@@ -47,7 +47,9 @@ pub struct OneTimeFile {
 
 impl std::fmt::Debug for OneTimeFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OneTimeFile").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("OneTimeFile")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +95,8 @@ pub struct Session {
 impl Session {
     /// Offer `files` of certificate `certificate_id` for download once; returns the token.
     pub fn offer(&mut self, certificate_id: &str, files: Vec<OneTimeFile>, now: Instant) -> String {
-        self.bundles.retain(|b| now.duration_since(b.created) < BUNDLE_TTL && !b.files.is_empty());
+        self.bundles
+            .retain(|b| now.duration_since(b.created) < BUNDLE_TTL && !b.files.is_empty());
         if self.bundles.len() >= MAX_BUNDLES {
             self.bundles.remove(0);
         }
@@ -197,11 +200,7 @@ impl Sessions {
         }
         map.retain(|_, s| !self.expired(s, now));
         while map.len() >= self.max {
-            let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| *k)
-            else {
+            let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k) else {
                 break;
             };
             map.remove(&oldest);
@@ -282,7 +281,11 @@ mod tests {
             assert!(s.with(&c, t, |_| ()).is_ok());
         }
         t += Duration::from_secs(9);
-        assert_eq!(s.with(&c, t, |_| ()), Err(Lookup::Expired), "absolute limit");
+        assert_eq!(
+            s.with(&c, t, |_| ()),
+            Err(Lookup::Expired),
+            "absolute limit"
+        );
         assert_eq!(s.with(&c, t, |_| ()), Err(Lookup::Unknown), "and gone");
         let c = s.create(root(), None, t);
         assert_eq!(
@@ -313,7 +316,11 @@ mod tests {
         let csrf_a = s.with(&a, t, |x| x.csrf.clone()).unwrap();
         let b = s.create(root(), Some(&a), t);
         assert_ne!(a, b);
-        assert_eq!(s.with(&a, t, |_| ()), Err(Lookup::Unknown), "old id is void");
+        assert_eq!(
+            s.with(&a, t, |_| ()),
+            Err(Lookup::Unknown),
+            "old id is void"
+        );
         let csrf_b = s.with(&b, t, |x| x.csrf.clone()).unwrap();
         assert_ne!(csrf_a, csrf_b, "a new CSRF token with each session");
         s.end(&b);
@@ -331,7 +338,10 @@ mod tests {
         s.with(&a, t0 + Duration::from_secs(3), |_| ()).unwrap();
         let d = s.create(root(), None, t0 + Duration::from_secs(4));
         assert_eq!(s.len(), 3);
-        assert!(s.with(&b, t0 + Duration::from_secs(5), |_| ()).is_err(), "b was least recently used");
+        assert!(
+            s.with(&b, t0 + Duration::from_secs(5), |_| ()).is_err(),
+            "b was least recently used"
+        );
         for k in [&a, &c, &d] {
             assert!(s.with(k, t0 + Duration::from_secs(5), |_| ()).is_ok());
         }
@@ -347,8 +357,14 @@ mod tests {
                 x.offer(
                     "abc",
                     vec![
-                        OneTimeFile { name: "cert.pem", contents: "C".into() },
-                        OneTimeFile { name: "private.key", contents: "K".into() },
+                        OneTimeFile {
+                            name: "cert.pem",
+                            contents: "C".into(),
+                        },
+                        OneTimeFile {
+                            name: "private.key",
+                            contents: "K".into(),
+                        },
                     ],
                     t,
                 )
@@ -356,12 +372,32 @@ mod tests {
             .unwrap();
         let key = s.with(&c, t, |x| x.take(&token, "private.key", t)).unwrap();
         assert_eq!(key.unwrap().contents, "K");
-        assert!(s.with(&c, t, |x| x.take(&token, "private.key", t)).unwrap().is_none(), "once");
-        assert!(s.with(&c, t, |x| x.take("other", "cert.pem", t)).unwrap().is_none());
+        assert!(
+            s.with(&c, t, |x| x.take(&token, "private.key", t))
+                .unwrap()
+                .is_none(),
+            "once"
+        );
+        assert!(
+            s.with(&c, t, |x| x.take("other", "cert.pem", t))
+                .unwrap()
+                .is_none()
+        );
         let late = t + BUNDLE_TTL;
-        assert!(s.with(&c, late, |x| x.take(&token, "cert.pem", late)).unwrap().is_none(), "expired");
-        let f = OneTimeFile { name: "private.key", contents: "SECRET".into() };
-        assert!(!format!("{f:?}").contains("SECRET"), "Debug hides the contents");
+        assert!(
+            s.with(&c, late, |x| x.take(&token, "cert.pem", late))
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        let f = OneTimeFile {
+            name: "private.key",
+            contents: "SECRET".into(),
+        };
+        assert!(
+            !format!("{f:?}").contains("SECRET"),
+            "Debug hides the contents"
+        );
     }
 
     #[test]

@@ -24,8 +24,7 @@ use crate::{
 /// AWS's console message for a wrong user name or password.
 pub const INCORRECT: &str = "Your authentication information is incorrect. Please try again.";
 /// The message when the limits refuse an attempt.
-pub const TOO_MANY: &str =
-    "Too many failed sign-in attempts. Sign-in is paused for this user or address; try again later.";
+pub const TOO_MANY: &str = "Too many failed sign-in attempts. Sign-in is paused for this user or address; try again later.";
 
 fn field<'f>(form: &'f [(String, String)], name: &str) -> &'f str {
     form.iter()
@@ -101,7 +100,13 @@ pub(crate) async fn signin(
                 Refused::Saturated => "saturated",
             };
             audit(peer, kind, &shown, "deny", why);
-            return form_page(peer, &next, StatusCode::TOO_MANY_REQUESTS, Some(("error", TOO_MANY)), &shown);
+            return form_page(
+                peer,
+                &next,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(("error", TOO_MANY)),
+                &shown,
+            );
         }
     }
     let outcome = match kind {
@@ -116,7 +121,10 @@ pub(crate) async fn signin(
                 peer,
                 &next,
                 StatusCode::SERVICE_UNAVAILABLE,
-                Some(("error", "The console is busy checking other sign-ins. Try again in a moment.")),
+                Some((
+                    "error",
+                    "The console is busy checking other sign-ins. Try again in a moment.",
+                )),
                 &shown,
             );
         }
@@ -134,7 +142,13 @@ pub(crate) async fn signin(
             console.address_failures.fail(&addr, now);
             console.user_failures.fail(&limit_key, now);
             audit(peer, kind, &shown, "deny", "incorrect credentials");
-            return form_page(peer, &next, StatusCode::UNAUTHORIZED, Some(("error", INCORRECT)), &shown);
+            return form_page(
+                peer,
+                &next,
+                StatusCode::UNAUTHORIZED,
+                Some(("error", INCORRECT)),
+                &shown,
+            );
         }
     };
     console.user_failures.clear(&limit_key);
@@ -202,7 +216,10 @@ async fn check_user(console: &Console, form: &[(String, String)]) -> Result<(Who
         .map_err(|_| Attempt::Busy)?;
     let registry = &console.control.registry;
     let found = if plausible {
-        let user = registry.user(name).await.map_err(|_| Attempt::Unavailable)?;
+        let user = registry
+            .user(name)
+            .await
+            .map_err(|_| Attempt::Unavailable)?;
         match user {
             Some(u) => registry
                 .store()
@@ -269,33 +286,85 @@ fn form_page(
     }
     h.open("div", &[("class", "signin")]);
     h.open("section", &[("class", "card")]).h2("IAM user");
-    h.open("form", &[("method", "post"), ("action", "/signin"), ("id", "signin-user")]);
-    h.hidden("csrf", &token).hidden("kind", "user").hidden("next", next);
-    h.input("User name", "user", user, &[("autocomplete", "username"), ("required", ""), ("id", "user")]);
+    h.open(
+        "form",
+        &[
+            ("method", "post"),
+            ("action", "/signin"),
+            ("id", "signin-user"),
+        ],
+    );
+    h.hidden("csrf", &token)
+        .hidden("kind", "user")
+        .hidden("next", next);
+    h.input(
+        "User name",
+        "user",
+        user,
+        &[
+            ("autocomplete", "username"),
+            ("required", ""),
+            ("id", "user"),
+        ],
+    );
     h.input(
         "Password",
         "password",
         "",
-        &[("type", "password"), ("autocomplete", "current-password"), ("required", ""), ("id", "password")],
+        &[
+            ("type", "password"),
+            ("autocomplete", "current-password"),
+            ("required", ""),
+            ("id", "password"),
+        ],
     );
     h.submit("Sign in").close("form").close("section");
-    h.open("section", &[("class", "card")]).h2("Root access key");
+    h.open("section", &[("class", "card")])
+        .h2("Root access key");
     h.note("The account's root credentials (DATA/admin-credentials) have full rights.");
-    h.open("form", &[("method", "post"), ("action", "/signin"), ("id", "signin-root")]);
-    h.hidden("csrf", &token).hidden("kind", "root").hidden("next", next);
-    h.input("Access key ID", "access_key_id", "", &[("autocomplete", "off"), ("required", ""), ("id", "access_key_id")]);
+    h.open(
+        "form",
+        &[
+            ("method", "post"),
+            ("action", "/signin"),
+            ("id", "signin-root"),
+        ],
+    );
+    h.hidden("csrf", &token)
+        .hidden("kind", "root")
+        .hidden("next", next);
+    h.input(
+        "Access key ID",
+        "access_key_id",
+        "",
+        &[
+            ("autocomplete", "off"),
+            ("required", ""),
+            ("id", "access_key_id"),
+        ],
+    );
     h.input(
         "Secret access key",
         "secret_access_key",
         "",
-        &[("type", "password"), ("autocomplete", "off"), ("required", ""), ("id", "secret_access_key")],
+        &[
+            ("type", "password"),
+            ("autocomplete", "off"),
+            ("required", ""),
+            ("id", "secret_access_key"),
+        ],
     );
     h.submit("Sign in as root").close("form").close("section");
     h.close("div");
     let mut resp = html_response(status, bare_page("Sign in", h));
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(signin_cookie_name(peer.tls), &token, Duration::from_secs(3600), peer.tls),
+        set_cookie(
+            signin_cookie_name(peer.tls),
+            &token,
+            Duration::from_secs(3600),
+            peer.tls,
+        ),
     );
     resp
 }

@@ -40,7 +40,10 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// Decode a path segment; `None` if it is not UTF-8.
 pub fn dec(s: &str) -> Option<String> {
-    percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Decode an `application/x-www-form-urlencoded` component (`+` is a space).
@@ -82,7 +85,10 @@ mod tests {
         assert_eq!(path("/b", ".."), "/b/..");
         assert_eq!(enc("key with space/ü"), "key%20with%20space%2F%C3%BC");
         assert_eq!(
-            with_query("/activity", &[("thing", "T 1"), ("cert", ""), ("alias", "a&b")]),
+            with_query(
+                "/activity",
+                &[("thing", "T 1"), ("cert", ""), ("alias", "a&b")]
+            ),
             "/activity?thing=T%201&alias=a%26b"
         );
         assert_eq!(dec("a%2Fb").as_deref(), Some("a/b"));

@@ -20,7 +20,10 @@ impl Node {
         let mut reader = quick_xml::Reader::from_str(text);
         let mut stack: Vec<Node> = vec![Node::default()];
         loop {
-            match reader.read_event().map_err(|e| format!("malformed XML: {e}"))? {
+            match reader
+                .read_event()
+                .map_err(|e| format!("malformed XML: {e}"))?
+            {
                 Event::Start(e) => stack.push(Node {
                     name: local(e.local_name().as_ref()),
                     ..Node::default()
@@ -81,9 +84,13 @@ impl Node {
 
     /// The first element named `name` anywhere below (depth first).
     pub fn find(&self, name: &str) -> Option<&Node> {
-        self.children
-            .iter()
-            .find_map(|c| if c.name == name { Some(c) } else { c.find(name) })
+        self.children.iter().find_map(|c| {
+            if c.name == name {
+                Some(c)
+            } else {
+                c.find(name)
+            }
+        })
     }
 
     /// The text of the first element named `name` below, or `""`.
@@ -100,7 +107,10 @@ impl Node {
 
     /// The texts of the `<member>`s of `list`.
     pub fn strings(&self, list: &str) -> Vec<String> {
-        self.members(list).into_iter().map(|m| m.text.clone()).collect()
+        self.members(list)
+            .into_iter()
+            .map(|m| m.text.clone())
+            .collect()
     }
 }
 

@@ -345,7 +345,9 @@ impl Config {
         {
             return Err(ConfigError::Invalid {
                 key: "console",
-                message: "session_ttl_secs, idle_timeout_secs and failure_window_secs must be positive".into(),
+                message:
+                    "session_ttl_secs, idle_timeout_secs and failure_window_secs must be positive"
+                        .into(),
             });
         }
         let known_engine = |url: &str| {

@@ -175,9 +175,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding the admin endpoint to {}", config.admin_addr))?;
     let console_listener = match config.console.enabled {
-        true => Some(net::bind(config.console_addr).await.with_context(|| {
-            format!("binding the web console to {}", config.console_addr)
-        })?),
+        true => Some(
+            net::bind(config.console_addr)
+                .await
+                .with_context(|| format!("binding the web console to {}", config.console_addr))?,
+        ),
         false => None,
     };
     let console_addr = console_listener

@@ -22,7 +22,10 @@ fn opt(s: &str) -> Option<String> {
 }
 
 /// Read events for the signed-in principal.
-pub async fn events(cx: &Cx<'_>, filter: &CredentialEventFilter) -> Result<Vec<CredentialEvent>, Failure> {
+pub async fn events(
+    cx: &Cx<'_>,
+    filter: &CredentialEventFilter,
+) -> Result<Vec<CredentialEvent>, Failure> {
     cx.caller.authorize(ACTION, "*").map_err(|e| Failure {
         status: e.status,
         code: e.code.to_owned(),
@@ -61,10 +64,28 @@ pub async fn show(cx: &Cx<'_>) -> Response<Body> {
     let mut h = Html::new();
     h.h1("Activity");
     h.note("Credentials issued and refused by the credentials endpoint (of every instance sharing this registry), newest first.");
-    h.open("form", &[("method", "get"), ("action", "/activity"), ("class", "filters"), ("id", "activity-filter")]);
+    h.open(
+        "form",
+        &[
+            ("method", "get"),
+            ("action", "/activity"),
+            ("class", "filters"),
+            ("id", "activity-filter"),
+        ],
+    );
     h.input("Thing", "thing", cx.q("thing"), &[("id", "filter-thing")]);
-    h.input("Certificate ID", "cert", cx.q("cert"), &[("id", "filter-cert")]);
-    h.input("Role alias", "alias", cx.q("alias"), &[("id", "filter-alias")]);
+    h.input(
+        "Certificate ID",
+        "cert",
+        cx.q("cert"),
+        &[("id", "filter-cert")],
+    );
+    h.input(
+        "Role alias",
+        "alias",
+        cx.q("alias"),
+        &[("id", "filter-alias")],
+    );
     h.select(
         "Outcome",
         "outcome",
@@ -85,16 +106,31 @@ pub async fn show(cx: &Cx<'_>) -> Response<Body> {
         }
     };
     h.table(
-        &["Time", "Outcome", "Thing", "Certificate", "Role alias", "Details", "Source"],
+        &[
+            "Time",
+            "Outcome",
+            "Thing",
+            "Certificate",
+            "Role alias",
+            "Details",
+            "Source",
+        ],
         |h| {
             for e in &list {
                 let class = if e.issued { "allow" } else { "deny" };
-                h.open("tr", &[("class", class), ("data-request-id", &e.request_id)]);
+                h.open(
+                    "tr",
+                    &[("class", class), ("data-request-id", &e.request_id)],
+                );
                 h.el("td", &[("class", "nowrap")], &super::fmt_ms(e.at));
                 h.open("td", &[]).el(
                     "strong",
                     &[("class", "outcome")],
-                    &if e.issued { "issued".to_owned() } else { format!("refused ({})", e.status) },
+                    &if e.issued {
+                        "issued".to_owned()
+                    } else {
+                        format!("refused ({})", e.status)
+                    },
                 );
                 h.close("td");
                 h.open("td", &[]);
@@ -106,20 +142,35 @@ pub async fn show(cx: &Cx<'_>) -> Response<Body> {
                     let short: String = e.certificate_id.chars().take(12).collect();
                     h.el(
                         "a",
-                        &[("href", &path("/certificates", &e.certificate_id)), ("title", &e.certificate_id)],
+                        &[
+                            ("href", &path("/certificates", &e.certificate_id)),
+                            ("title", &e.certificate_id),
+                        ],
                         &format!("{short}…"),
                     );
                 }
                 h.close("td");
-                h.open("td", &[]).link(&with_query("/activity", &[("alias", &e.role_alias)]), &e.role_alias).close("td");
+                h.open("td", &[])
+                    .link(
+                        &with_query("/activity", &[("alias", &e.role_alias)]),
+                        &e.role_alias,
+                    )
+                    .close("td");
                 h.open("td", &[("class", "details")]);
                 if e.issued {
-                    h.text("role ").code(&e.role).text(", key ").code(&e.access_key_id);
+                    h.text("role ")
+                        .code(&e.role)
+                        .text(", key ")
+                        .code(&e.access_key_id);
                     h.text(", expires ").text(&e.expiration);
                 } else {
                     h.el("span", &[("class", "reason")], &e.reason);
                     if !e.statement.is_empty() {
-                        h.raw("<br>").text("Deciding statement: ").el("span", &[("class", "statement")], &e.statement);
+                        h.raw("<br>").text("Deciding statement: ").el(
+                            "span",
+                            &[("class", "statement")],
+                            &e.statement,
+                        );
                     }
                 }
                 h.close("td");
@@ -153,7 +204,11 @@ pub async fn show(cx: &Cx<'_>) -> Response<Body> {
 
 /// The state of a device's first credentials, as the connect flow polls it: the newest
 /// issuance for the certificate and alias, or else the newest refusal with its reason.
-pub async fn device_state(cx: &Cx<'_>, cert: &str, alias: &str) -> Result<serde_json::Value, Failure> {
+pub async fn device_state(
+    cx: &Cx<'_>,
+    cert: &str,
+    alias: &str,
+) -> Result<serde_json::Value, Failure> {
     let filter = |issued| CredentialEventFilter {
         certificate_id: Some(cert.to_owned()),
         role_alias: opt(alias),
@@ -186,7 +241,10 @@ pub async fn device_state(cx: &Cx<'_>, cert: &str, alias: &str) -> Result<serde_
 pub async fn check(cx: &Cx<'_>) -> Response<Body> {
     let (status, v) = match device_state(cx, cx.q("cert"), cx.q("alias")).await {
         Ok(v) => (StatusCode::OK, v),
-        Err(f) => (f.status, serde_json::json!({ "state": "error", "message": f.display() })),
+        Err(f) => (
+            f.status,
+            serde_json::json!({ "state": "error", "message": f.display() }),
+        ),
     };
     let mut r = Response::new(crate::body(v.to_string()));
     *r.status_mut() = status;

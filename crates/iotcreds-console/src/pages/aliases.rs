@@ -18,7 +18,12 @@ pub async fn role_options(cx: &Cx<'_>) -> Vec<(String, String)> {
         .await
         .unwrap_or_default()
         .iter()
-        .map(|r| (r.text_of("Arn").to_owned(), r.text_of("RoleName").to_owned()))
+        .map(|r| {
+            (
+                r.text_of("Arn").to_owned(),
+                r.text_of("RoleName").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -51,7 +56,11 @@ pub fn device_commands(h: &mut Html, endpoint: &str, alias: &str, thing: &str) {
 
 /// `GET /role-aliases`.
 pub async fn list(cx: &Cx<'_>) -> Response<Body> {
-    let aliases = match cx.api().iot_all("/role-aliases", &[], "roleAliases", 1000).await {
+    let aliases = match cx
+        .api()
+        .iot_all("/role-aliases", &[], "roleAliases", 1000)
+        .await
+    {
         Ok(a) => a,
         Err(f) => return cx.error_page("Role aliases", "/role-aliases", &f),
     };
@@ -60,7 +69,9 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.open("ul", &[("class", "plain")]);
     for a in &aliases {
         let name = a.as_str().unwrap_or("");
-        h.open("li", &[]).link(&path("/role-aliases", name), name).close("li");
+        h.open("li", &[])
+            .link(&path("/role-aliases", name), name)
+            .close("li");
     }
     h.close("ul");
     if aliases.is_empty() {
@@ -69,21 +80,39 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.h2("Create a role alias");
     let roles = role_options(cx).await;
     cx.form(&mut h, "/role-aliases", |h| {
-        h.input("Role alias", "name", "", &[("required", ""), ("id", "alias-name")]);
+        h.input(
+            "Role alias",
+            "name",
+            "",
+            &[("required", ""), ("id", "alias-name")],
+        );
         h.select("Role", "role", &roles, "");
-        h.input("Credential duration (seconds, 900–43200)", "duration", "3600", &[("type", "number"), ("min", "900"), ("max", "43200")]);
+        h.input(
+            "Credential duration (seconds, 900–43200)",
+            "duration",
+            "3600",
+            &[("type", "number"), ("min", "900"), ("max", "43200")],
+        );
         h.submit("Create role alias");
     });
     cx.page("Role aliases", "/role-aliases", h)
 }
 
 /// Create the alias `name` for `role_arn` lasting `duration` seconds.
-pub async fn create_alias(cx: &Cx<'_>, name: &str, role_arn: &str, duration: &str) -> Result<(), Failure> {
+pub async fn create_alias(
+    cx: &Cx<'_>,
+    name: &str,
+    role_arn: &str,
+    duration: &str,
+) -> Result<(), Failure> {
     let mut body = json!({ "roleArn": role_arn });
     if !duration.is_empty() {
-        let d: i64 = duration
-            .parse()
-            .map_err(|_| Failure::local("InvalidRequestException", "The duration must be a number of seconds."))?;
+        let d: i64 = duration.parse().map_err(|_| {
+            Failure::local(
+                "InvalidRequestException",
+                "The duration must be a number of seconds.",
+            )
+        })?;
         body["credentialDurationSeconds"] = json!(d);
     }
     cx.api()
@@ -96,7 +125,10 @@ pub async fn create_alias(cx: &Cx<'_>, name: &str, role_arn: &str, duration: &st
 pub async fn create(cx: &Cx<'_>) -> Response<Body> {
     let name = cx.ft("name");
     match create_alias(cx, name, cx.ft("role"), cx.ft("duration")).await {
-        Ok(()) => cx.done(&path("/role-aliases", name), format!("Role alias {name} created.")),
+        Ok(()) => cx.done(
+            &path("/role-aliases", name),
+            format!("Role alias {name} created."),
+        ),
         Err(f) => cx.failed("/role-aliases", &f),
     }
 }
@@ -108,7 +140,10 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         Ok(v) => v,
         Err(f) => return cx.error_page(name, "/role-aliases", &f),
     };
-    let d = v.get("roleAliasDescription").cloned().unwrap_or(Value::Null);
+    let d = v
+        .get("roleAliasDescription")
+        .cloned()
+        .unwrap_or(Value::Null);
     let duration = d
         .get("credentialDurationSeconds")
         .and_then(Value::as_i64)
@@ -132,8 +167,20 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         "" => "THING_NAME",
         t => t,
     };
-    h.open("form", &[("method", "get"), ("action", &base), ("class", "inline-form")]);
-    h.input("Thing name", "thing", if thing == "THING_NAME" { "" } else { thing }, &[("id", "command-thing")]);
+    h.open(
+        "form",
+        &[
+            ("method", "get"),
+            ("action", &base),
+            ("class", "inline-form"),
+        ],
+    );
+    h.input(
+        "Thing name",
+        "thing",
+        if thing == "THING_NAME" { "" } else { thing },
+        &[("id", "command-thing")],
+    );
     h.el("button", &[("type", "submit")], "Show commands");
     h.close("form");
     match endpoint(cx).await {
@@ -146,11 +193,21 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
     let roles = role_options(cx).await;
     cx.form(&mut h, &format!("{base}/update"), |h| {
         h.select("Role", "role", &roles, &role_arn);
-        h.input("Credential duration (seconds)", "duration", &duration, &[("type", "number"), ("min", "900"), ("max", "43200")]);
+        h.input(
+            "Credential duration (seconds)",
+            "duration",
+            &duration,
+            &[("type", "number"), ("min", "900"), ("max", "43200")],
+        );
         h.submit("Save");
     });
     h.h2("Delete");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete role alias", Some("Delete this role alias?"));
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete role alias",
+        Some("Delete this role alias?"),
+    );
     cx.page(name, "/role-aliases", h)
 }
 

@@ -28,8 +28,16 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
         Ok(buckets) => {
             h.table(&["Bucket", "Created"], |h| {
                 for b in &buckets {
-                    h.open("tr", &[]).open("td", &[]).link(&path("/buckets", &b.name), &b.name).close("td");
-                    h.el("td", &[], &b.created_ms.map(super::fmt_ms).unwrap_or_default()).close("tr");
+                    h.open("tr", &[])
+                        .open("td", &[])
+                        .link(&path("/buckets", &b.name), &b.name)
+                        .close("td");
+                    h.el(
+                        "td",
+                        &[],
+                        &b.created_ms.map(super::fmt_ms).unwrap_or_default(),
+                    )
+                    .close("tr");
                 }
             });
             if buckets.is_empty() {
@@ -42,12 +50,25 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     }
     h.h2("Create a bucket");
     cx.form(&mut h, "/buckets", |h| {
-        h.input("Bucket name", "name", "", &[("required", ""), ("id", "bucket-name")]);
+        h.input(
+            "Bucket name",
+            "name",
+            "",
+            &[("required", ""), ("id", "bucket-name")],
+        );
         h.submit("Create bucket");
     });
     h.h2("Open a bucket");
     h.note("Listing every bucket needs s3:ListAllMyBuckets; a bucket you may list can be opened by name.");
-    h.open("form", &[("method", "get"), ("action", "/buckets"), ("class", "inline-form"), ("id", "open-bucket")]);
+    h.open(
+        "form",
+        &[
+            ("method", "get"),
+            ("action", "/buckets"),
+            ("class", "inline-form"),
+            ("id", "open-bucket"),
+        ],
+    );
     h.input("Bucket name", "open", "", &[("required", "")]);
     h.el("button", &[("type", "submit")], "Open");
     h.close("form");
@@ -82,7 +103,8 @@ pub async fn show(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
     for part in prefix.split('/').filter(|p| !p.is_empty()) {
         acc.push_str(part);
         acc.push('/');
-        h.text(" / ").link(&with_query(&base, &[("prefix", &acc)]), part);
+        h.text(" / ")
+            .link(&with_query(&base, &[("prefix", &acc)]), part);
     }
     h.close("p");
     match cx
@@ -96,8 +118,12 @@ pub async fn show(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
                 for p in &page.prefixes {
                     let shown = p.strip_prefix(prefix).unwrap_or(p);
                     h.open("tr", &[]).open("td", &[("class", "mono")]);
-                    h.link(&with_query(&base, &[("prefix", p)]), shown).close("td");
-                    h.el("td", &[], "folder").el("td", &[], "").el("td", &[], "").close("tr");
+                    h.link(&with_query(&base, &[("prefix", p)]), shown)
+                        .close("td");
+                    h.el("td", &[], "folder")
+                        .el("td", &[], "")
+                        .el("td", &[], "")
+                        .close("tr");
                 }
                 for o in &page.objects {
                     let shown = o.key.strip_prefix(prefix).unwrap_or(&o.key);
@@ -105,17 +131,32 @@ pub async fn show(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
                     h.el(
                         "a",
                         &[
-                            ("href", &with_query(&format!("{base}/object"), &[("key", &o.key)])),
+                            (
+                                "href",
+                                &with_query(&format!("{base}/object"), &[("key", &o.key)]),
+                            ),
                             ("download", ""),
                         ],
                         shown,
                     );
                     h.close("td").open("td", &[]).num(o.size).close("td");
-                    h.el("td", &[], &o.modified_ms.map(super::fmt_ms).unwrap_or_default());
+                    h.el(
+                        "td",
+                        &[],
+                        &o.modified_ms.map(super::fmt_ms).unwrap_or_default(),
+                    );
                     h.open("td", &[]);
                     cx.form(h, &format!("{base}/delete"), |h| {
                         h.hidden("key", &o.key).hidden("prefix", prefix);
-                        h.el("button", &[("type", "submit"), ("class", "danger"), ("data-confirm", "Delete this object?")], "Delete");
+                        h.el(
+                            "button",
+                            &[
+                                ("type", "submit"),
+                                ("class", "danger"),
+                                ("data-confirm", "Delete this object?"),
+                            ],
+                            "Delete",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -124,7 +165,10 @@ pub async fn show(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
                 h.note("Nothing here.");
             }
             if let Some(next) = &page.next {
-                h.p("").link(&with_query(&base, &[("prefix", prefix), ("after", next)]), "Next page");
+                h.p("").link(
+                    &with_query(&base, &[("prefix", prefix), ("after", next)]),
+                    "Next page",
+                );
             }
         }
         Err(e) => {
@@ -142,10 +186,30 @@ pub async fn show(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
             ("id", "upload-form"),
         ],
     );
-    h.open("label", &[]).text("File").open("input", &[("type", "file"), ("name", "file"), ("required", ""), ("id", "upload-file")]).close("label");
-    h.input("Key (default: the prefix and the file's name)", "key", "", &[("id", "upload-key")]);
+    h.open("label", &[])
+        .text("File")
+        .open(
+            "input",
+            &[
+                ("type", "file"),
+                ("name", "file"),
+                ("required", ""),
+                ("id", "upload-file"),
+            ],
+        )
+        .close("label");
+    h.input(
+        "Key (default: the prefix and the file's name)",
+        "key",
+        "",
+        &[("id", "upload-key")],
+    );
     h.submit("Upload");
-    h.el("p", &[("class", "upload-status"), ("aria-live", "polite")], "");
+    h.el(
+        "p",
+        &[("class", "upload-status"), ("aria-live", "polite")],
+        "",
+    );
     h.close("form");
     h.note(&format!(
         "Up to {} MiB per object. Uploading needs JavaScript; the file goes to the S3 endpoint's authorisation as a PutObject.",
@@ -161,9 +225,11 @@ pub async fn download(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
         Ok(d) => {
             let name = key.rsplit('/').next().unwrap_or(key);
             let mut r = attachment(if name.is_empty() { "object" } else { name }, Bytes::new());
-            let stream = d
-                .body
-                .map(|chunk| chunk.map(http_body::Frame::data).map_err(|e| Box::new(e) as BoxError));
+            let stream = d.body.map(|chunk| {
+                chunk
+                    .map(http_body::Frame::data)
+                    .map_err(|e| Box::new(e) as BoxError)
+            });
             *r.body_mut() = BodyExt::boxed(StreamBody::new(stream));
             if let Some(len) = d.length {
                 r.headers_mut()
@@ -204,10 +270,16 @@ where
     };
     let key = cx.q("key");
     let Some(body) = body else {
-        return json(StatusCode::BAD_REQUEST, serde_json::json!({"code": "InvalidRequest", "message": "Send the file as the request body with the x-csrf-token header."}));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"code": "InvalidRequest", "message": "Send the file as the request body with the x-csrf-token header."}),
+        );
     };
     if key.is_empty() {
-        return json(StatusCode::BAD_REQUEST, serde_json::json!({"code": "InvalidArgument", "message": "A key is required."}));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"code": "InvalidArgument", "message": "A key is required."}),
+        );
     }
     let Some(length) = r
         .headers
@@ -215,11 +287,17 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     else {
-        return json(StatusCode::LENGTH_REQUIRED, serde_json::json!({"code": "MissingContentLength", "message": "You must provide the Content-Length HTTP header."}));
+        return json(
+            StatusCode::LENGTH_REQUIRED,
+            serde_json::json!({"code": "MissingContentLength", "message": "You must provide the Content-Length HTTP header."}),
+        );
     };
     let max = cx.console.settings.max_upload_bytes;
     if length > max {
-        return json(StatusCode::PAYLOAD_TOO_LARGE, serde_json::json!({"code": "EntityTooLarge", "message": format!("Your proposed upload exceeds the console's maximum of {max} bytes.")}));
+        return json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            serde_json::json!({"code": "EntityTooLarge", "message": format!("Your proposed upload exceeds the console's maximum of {max} bytes.")}),
+        );
     }
     let stream = BodyDataStream::new(body).map(|r| r.map_err(|e| std::io::Error::other(e.into())));
     match cx
@@ -231,11 +309,21 @@ where
         Ok(()) => {
             let prefix = key.rfind('/').map_or("", |i| &key[..=i]);
             let next = with_query(&path("/buckets", bucket), &[("prefix", prefix)]);
-            json(StatusCode::OK, serde_json::json!({"key": key, "next": next}))
+            json(
+                StatusCode::OK,
+                serde_json::json!({"key": key, "next": next}),
+            )
         }
         Err(e) => {
-            let status = if e.code == "AccessDenied" { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
-            json(status, serde_json::json!({"code": e.code, "message": e.message}))
+            let status = if e.code == "AccessDenied" {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            json(
+                status,
+                serde_json::json!({"code": e.code, "message": e.message}),
+            )
         }
     }
 }
@@ -244,7 +332,12 @@ where
 pub async fn delete(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
     let key = cx.f("key");
     let back = with_query(&path("/buckets", bucket), &[("prefix", cx.f("prefix"))]);
-    match cx.console.objects.delete_object(&cx.caller, bucket, key).await {
+    match cx
+        .console
+        .objects
+        .delete_object(&cx.caller, bucket, key)
+        .await
+    {
         Ok(()) => cx.done(&back, format!("Deleted {key}.")),
         Err(e) => {
             cx.flash("error", show_error(&e));
@@ -252,4 +345,3 @@ pub async fn delete(cx: &Cx<'_>, bucket: &str) -> Response<Body> {
         }
     }
 }
-

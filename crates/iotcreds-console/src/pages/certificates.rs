@@ -34,7 +34,11 @@ pub fn attachment(name: &str, contents: impl Into<bytes::Bytes>) -> Response<Bod
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
         name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            })
             .collect::<String>(),
         enc(name)
     );
@@ -52,7 +56,12 @@ pub fn attachment(name: &str, contents: impl Into<bytes::Bytes>) -> Response<Bod
 pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     let certs = match cx
         .api()
-        .iot_all("/certificates", &[("pageSize", "250")], "certificates", 1000)
+        .iot_all(
+            "/certificates",
+            &[("pageSize", "250")],
+            "certificates",
+            1000,
+        )
         .await
     {
         Ok(c) => c,
@@ -67,8 +76,13 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.table(&["Certificate ID", "Status", "Created"], |h| {
         for c in &certs {
             let id = s(c, "certificateId");
-            h.open("tr", &[]).open("td", &[("class", "mono")]).link(&path("/certificates", id), id).close("td");
-            h.el("td", &[], s(c, "status")).el("td", &[], &time_of(c, "creationDate")).close("tr");
+            h.open("tr", &[])
+                .open("td", &[("class", "mono")])
+                .link(&path("/certificates", id), id)
+                .close("td");
+            h.el("td", &[], s(c, "status"))
+                .el("td", &[], &time_of(c, "creationDate"))
+                .close("tr");
         }
     });
     if certs.is_empty() {
@@ -77,12 +91,25 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.h2("Register a CA-signed certificate");
     cx.form(&mut h, "/certificates/register", |h| {
         h.textarea("Certificate (PEM)", "certificate", "", "6");
-        h.textarea("CA certificate (PEM, optional if the CA is registered)", "ca", "", "4");
-        h.select("Status", "status", &options(&["ACTIVE", "INACTIVE"]), "ACTIVE");
+        h.textarea(
+            "CA certificate (PEM, optional if the CA is registered)",
+            "ca",
+            "",
+            "4",
+        );
+        h.select(
+            "Status",
+            "status",
+            &options(&["ACTIVE", "INACTIVE"]),
+            "ACTIVE",
+        );
         h.checkbox("Register without a CA (SNI only)", "no_ca", false);
         h.submit("Register certificate");
     });
-    h.p("").link("/ca-certificates", "CA certificates").text(" · ").link("/root-ca.pem", "Download this account's root CA");
+    h.p("")
+        .link("/ca-certificates", "CA certificates")
+        .text(" · ")
+        .link("/root-ca.pem", "Download this account's root CA");
     cx.page("Certificates", "/certificates", h)
 }
 
@@ -152,7 +179,10 @@ pub fn download_links(cx: &Cx<'_>, h: &mut Html, token: &str) -> bool {
             h.el(
                 "a",
                 &[
-                    ("href", &format!("/certificates/download/{}/{}", enc(token), name)),
+                    (
+                        "href",
+                        &format!("/certificates/download/{}/{}", enc(token), name),
+                    ),
                     ("download", name),
                     ("id", &format!("download-{}", name.replace('.', "-"))),
                 ],
@@ -165,7 +195,11 @@ pub fn download_links(cx: &Cx<'_>, h: &mut Html, token: &str) -> bool {
     }
     h.open("li", &[]).el(
         "a",
-        &[("href", "/root-ca.pem"), ("download", CA_FILE), ("id", "download-root-ca-pem")],
+        &[
+            ("href", "/root-ca.pem"),
+            ("download", CA_FILE),
+            ("id", "download-root-ca-pem"),
+        ],
         &format!("Download {CA_FILE} (root CA)"),
     );
     h.close("li").close("ul");
@@ -193,7 +227,8 @@ pub async fn created(cx: &Cx<'_>, token: &str) -> Response<Body> {
                 "Download the private key now: it is not kept, and each file can be downloaded once.",
             );
             download_links(cx, &mut h, token);
-            h.p("").link(&path("/certificates", &id), "Attach a policy and a thing");
+            h.p("")
+                .link(&path("/certificates", &id), "Attach a policy and a thing");
         }
         None => {
             h.message("info", "These downloads are no longer available.");
@@ -233,7 +268,10 @@ pub fn download(cx: &Cx<'_>, token: &str, file: &str) -> Response<Body> {
 
 /// `GET /root-ca.pem`: the account's CA certificate (public).
 pub fn root_ca(cx: &Cx<'_>) -> Response<Body> {
-    attachment(CA_FILE, cx.console.control.registry.ca().cert_pem().to_owned())
+    attachment(
+        CA_FILE,
+        cx.console.control.registry.ca().cert_pem().to_owned(),
+    )
 }
 
 /// `GET /certificates/{id}/cert.pem`: a registered certificate (public).
@@ -262,7 +300,10 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
         Ok(v) => v,
         Err(f) => return cx.error_page("Certificate", "/certificates", &f),
     };
-    let d = v.get("certificateDescription").cloned().unwrap_or(Value::Null);
+    let d = v
+        .get("certificateDescription")
+        .cloned()
+        .unwrap_or(Value::Null);
     let arn = s(&d, "certificateArn").to_owned();
     let validity = d.get("validity").cloned().unwrap_or(Value::Null);
     let mut h = Html::new();
@@ -277,7 +318,8 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
         ("Valid until", &time_of(&validity, "notAfter")),
         ("Created", &time_of(&d, "creationDate")),
     ]);
-    h.p("").link(&format!("{base}/cert.pem"), "Download cert.pem");
+    h.p("")
+        .link(&format!("{base}/cert.pem"), "Download cert.pem");
     cx.form(&mut h, &format!("{base}/status"), |h| {
         h.select("Status", "status", &options(STATUSES), s(&d, "status"));
         h.submit("Change status");
@@ -285,19 +327,35 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
 
     h.h2("IoT policies");
     let policies = api
-        .iot(Method::POST, &format!("/attached-policies/{}", enc(&arn)), &[], None)
+        .iot(
+            Method::POST,
+            &format!("/attached-policies/{}", enc(&arn)),
+            &[],
+            None,
+        )
         .await;
     match &policies {
         Ok(p) => {
-            let list = p.get("policies").and_then(Value::as_array).cloned().unwrap_or_default();
+            let list = p
+                .get("policies")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             h.table(&["Policy", ""], |h| {
                 for pol in &list {
                     let name = s(pol, "policyName");
-                    h.open("tr", &[]).open("td", &[]).link(&path("/policies", name), name).close("td");
+                    h.open("tr", &[])
+                        .open("td", &[])
+                        .link(&path("/policies", name), name)
+                        .close("td");
                     h.open("td", &[]);
                     cx.form(h, &format!("{base}/detach-policy"), |h| {
                         h.hidden("policy", name);
-                        h.el("button", &[("type", "submit"), ("class", "danger")], "Detach");
+                        h.el(
+                            "button",
+                            &[("type", "submit"), ("class", "danger")],
+                            "Detach",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -307,7 +365,10 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
             h.message("error", &f.display());
         }
     }
-    let all = api.iot_all("/policies", &[], "policies", 1000).await.unwrap_or_default();
+    let all = api
+        .iot_all("/policies", &[], "policies", 1000)
+        .await
+        .unwrap_or_default();
     let opts: Vec<(String, String)> = all
         .iter()
         .map(|p| (s(p, "policyName").to_owned(), s(p, "policyName").to_owned()))
@@ -321,14 +382,27 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
 
     h.h2("Things");
     match api
-        .iot_full(Method::GET, "/principals/things", &[], &[("x-amzn-principal", &arn)], None)
+        .iot_full(
+            Method::GET,
+            "/principals/things",
+            &[],
+            &[("x-amzn-principal", &arn)],
+            None,
+        )
         .await
     {
         Ok(t) => {
             h.open("ul", &[]);
-            for name in t.get("things").and_then(Value::as_array).into_iter().flatten() {
+            for name in t
+                .get("things")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let name = name.as_str().unwrap_or("");
-                h.open("li", &[]).link(&path("/things", name), name).close("li");
+                h.open("li", &[])
+                    .link(&path("/things", name), name)
+                    .close("li");
             }
             h.close("ul");
         }
@@ -339,8 +413,15 @@ pub async fn show(cx: &Cx<'_>, id: &str) -> Response<Body> {
     h.h2("Certificate (PEM)");
     h.code_block("certificate-pem", s(&d, "certificatePem"));
     h.h2("Delete");
-    h.note("Only an INACTIVE or REVOKED certificate with no policy or thing attached can be deleted.");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete certificate", Some("Delete this certificate?"));
+    h.note(
+        "Only an INACTIVE or REVOKED certificate with no policy or thing attached can be deleted.",
+    );
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete certificate",
+        Some("Delete this certificate?"),
+    );
     cx.page("Certificate", "/certificates", h)
 }
 
@@ -356,7 +437,11 @@ pub async fn act(cx: &Cx<'_>, id: &str, action: &str) -> Response<Body> {
             .map(|_| format!("Status set to {}.", cx.ft("status"))),
         "attach-policy" | "detach-policy" => {
             let policy = cx.ft("policy");
-            let method = if action == "attach-policy" { Method::PUT } else { Method::POST };
+            let method = if action == "attach-policy" {
+                Method::PUT
+            } else {
+                Method::POST
+            };
             api.iot(
                 method,
                 &path("/target-policies", policy),
@@ -391,8 +476,13 @@ pub async fn register(cx: &Cx<'_>) -> Response<Body> {
     let api = cx.api();
     let mut body = json!({ "certificatePem": cx.f("certificate"), "status": cx.ft("status") });
     let result = if cx.checked("no_ca") {
-        api.iot(Method::POST, "/certificate/register-no-ca", &[], Some(&body))
-            .await
+        api.iot(
+            Method::POST,
+            "/certificate/register-no-ca",
+            &[],
+            Some(&body),
+        )
+        .await
     } else {
         if !cx.ft("ca").is_empty() {
             body["caCertificatePem"] = json!(cx.f("ca"));
@@ -403,7 +493,10 @@ pub async fn register(cx: &Cx<'_>) -> Response<Body> {
     match result {
         Ok(v) => {
             let id = s(&v, "certificateId");
-            cx.done(&path("/certificates", id), format!("Certificate {id} registered."))
+            cx.done(
+                &path("/certificates", id),
+                format!("Certificate {id} registered."),
+            )
         }
         Err(f) => cx.failed("/certificates", &f),
     }
@@ -412,7 +505,10 @@ pub async fn register(cx: &Cx<'_>) -> Response<Body> {
 /// `GET /ca-certificates`.
 pub async fn ca_list(cx: &Cx<'_>) -> Response<Body> {
     let api = cx.api();
-    let cas = match api.iot_all("/cacertificates", &[], "certificates", 1000).await {
+    let cas = match api
+        .iot_all("/cacertificates", &[], "certificates", 1000)
+        .await
+    {
         Ok(c) => c,
         Err(f) => return cx.error_page("CA certificates", "/certificates", &f),
     };
@@ -421,8 +517,13 @@ pub async fn ca_list(cx: &Cx<'_>) -> Response<Body> {
     h.table(&["CA certificate ID", "Status", "Created"], |h| {
         for c in &cas {
             let id = s(c, "certificateId");
-            h.open("tr", &[]).open("td", &[("class", "mono")]).link(&path("/ca-certificates", id), id).close("td");
-            h.el("td", &[], s(c, "status")).el("td", &[], &time_of(c, "creationDate")).close("tr");
+            h.open("tr", &[])
+                .open("td", &[("class", "mono")])
+                .link(&path("/ca-certificates", id), id)
+                .close("td");
+            h.el("td", &[], s(c, "status"))
+                .el("td", &[], &time_of(c, "creationDate"))
+                .close("tr");
         }
     });
     if cas.is_empty() {
@@ -450,8 +551,13 @@ pub async fn ca_list(cx: &Cx<'_>) -> Response<Body> {
 
 /// `POST /ca-certificates`.
 pub async fn ca_register(cx: &Cx<'_>) -> Response<Body> {
-    let body = json!({ "caCertificate": cx.f("ca"), "verificationCertificate": cx.f("verification") });
-    let active = if cx.checked("active") { "true" } else { "false" };
+    let body =
+        json!({ "caCertificate": cx.f("ca"), "verificationCertificate": cx.f("verification") });
+    let active = if cx.checked("active") {
+        "true"
+    } else {
+        "false"
+    };
     let auto = if cx.checked("auto") { "true" } else { "false" };
     match cx
         .api()
@@ -465,7 +571,10 @@ pub async fn ca_register(cx: &Cx<'_>) -> Response<Body> {
     {
         Ok(v) => {
             let id = s(&v, "certificateId");
-            cx.done(&path("/ca-certificates", id), format!("CA certificate {id} registered."))
+            cx.done(
+                &path("/ca-certificates", id),
+                format!("CA certificate {id} registered."),
+            )
         }
         Err(f) => cx.failed("/ca-certificates", &f),
     }
@@ -478,7 +587,10 @@ pub async fn ca_show(cx: &Cx<'_>, id: &str) -> Response<Body> {
         Ok(v) => v,
         Err(f) => return cx.error_page("CA certificate", "/certificates", &f),
     };
-    let d = v.get("certificateDescription").cloned().unwrap_or(Value::Null);
+    let d = v
+        .get("certificateDescription")
+        .cloned()
+        .unwrap_or(Value::Null);
     let page = path("/ca-certificates", id);
     let mut h = Html::new();
     h.h1("CA certificate");
@@ -490,13 +602,23 @@ pub async fn ca_show(cx: &Cx<'_>, id: &str) -> Response<Body> {
         ("Created", &time_of(&d, "creationDate")),
     ]);
     cx.form(&mut h, &format!("{page}/status"), |h| {
-        h.select("Status", "status", &options(&["ACTIVE", "INACTIVE"]), s(&d, "status"));
+        h.select(
+            "Status",
+            "status",
+            &options(&["ACTIVE", "INACTIVE"]),
+            s(&d, "status"),
+        );
         h.submit("Change status");
     });
     h.h2("Certificate (PEM)");
     h.code_block("ca-pem", s(&d, "certificatePem"));
     h.h2("Delete");
-    cx.button(&mut h, &format!("{page}/delete"), "Delete CA certificate", Some("Delete this CA certificate?"));
+    cx.button(
+        &mut h,
+        &format!("{page}/delete"),
+        "Delete CA certificate",
+        Some("Delete this CA certificate?"),
+    );
     cx.page("CA certificate", "/certificates", h)
 }
 

@@ -27,7 +27,11 @@ fn progress(h: &mut Html, current: &str) {
     for (id, label) in STEPS {
         if *id == current {
             done = false;
-            h.el("li", &[("class", "current"), ("aria-current", "step")], label);
+            h.el(
+                "li",
+                &[("class", "current"), ("aria-current", "step")],
+                label,
+            );
         } else if done {
             h.el("li", &[("class", "done")], label);
         } else {
@@ -60,7 +64,16 @@ pub async fn thing(cx: &Cx<'_>) -> Response<Body> {
     progress(&mut h, "thing");
     h.p("A device trades its certificate for temporary credentials of a role. Name the thing that stands for the device (an existing thing is used as it is).");
     cx.form(&mut h, &state_url(cx, "thing", &[]), |h| {
-        h.input("Thing name", "thing", cx.q("thing"), &[("required", ""), ("id", "connect-thing"), ("pattern", "[a-zA-Z0-9:_-]{1,128}")]);
+        h.input(
+            "Thing name",
+            "thing",
+            cx.q("thing"),
+            &[
+                ("required", ""),
+                ("id", "connect-thing"),
+                ("pattern", "[a-zA-Z0-9:_-]{1,128}"),
+            ],
+        );
         h.submit("Next: certificate");
     });
     cx.page("Connect a device", "/connect", h)
@@ -86,17 +99,35 @@ async fn certificate(cx: &Cx<'_>) -> Response<Body> {
     if cx.q("cert").is_empty() {
         h.p("The device proves who it is with a certificate and its private key.");
         cx.form(&mut h, &state_url(cx, "certificate", &[]), |h| {
-            h.el("button", &[("type", "submit"), ("class", "primary"), ("id", "connect-create-certificate")], "Create certificate and attach it");
+            h.el(
+                "button",
+                &[
+                    ("type", "submit"),
+                    ("class", "primary"),
+                    ("id", "connect-create-certificate"),
+                ],
+                "Create certificate and attach it",
+            );
         });
         let certs = cx
             .api()
-            .iot_all("/certificates", &[("pageSize", "250")], "certificates", 1000)
+            .iot_all(
+                "/certificates",
+                &[("pageSize", "250")],
+                "certificates",
+                1000,
+            )
             .await
             .unwrap_or_default();
         let opts: Vec<(String, String)> = certs
             .iter()
             .filter(|c| s(c, "status") == "ACTIVE")
-            .map(|c| (s(c, "certificateId").to_owned(), s(c, "certificateId").to_owned()))
+            .map(|c| {
+                (
+                    s(c, "certificateId").to_owned(),
+                    s(c, "certificateId").to_owned(),
+                )
+            })
             .collect();
         if !opts.is_empty() {
             h.p("Or use a certificate the device already has:");
@@ -108,10 +139,21 @@ async fn certificate(cx: &Cx<'_>) -> Response<Body> {
     } else {
         h.facts(&[("Certificate", cx.q("cert"))]);
         if !cx.q("token").is_empty() {
-            h.message("info", "Download the certificate and the private key now: the key is offered once.");
+            h.message(
+                "info",
+                "Download the certificate and the private key now: the key is offered once.",
+            );
             download_links(cx, &mut h, cx.q("token"));
         }
-        h.p("").el("a", &[("href", &state_url(cx, "policy", &[])), ("class", "button primary"), ("id", "connect-next")], "Next: IoT policy");
+        h.p("").el(
+            "a",
+            &[
+                ("href", &state_url(cx, "policy", &[])),
+                ("class", "button primary"),
+                ("id", "connect-next"),
+            ],
+            "Next: IoT policy",
+        );
     }
     cx.page("Connect a device", "/connect", h)
 }
@@ -130,15 +172,32 @@ async fn policy(cx: &Cx<'_>) -> Response<Body> {
         .iter()
         .filter_map(|a| a.as_str().map(str::to_owned))
         .collect();
-    let default_alias = aliases.first().cloned().unwrap_or_else(|| "ADCTestRoleAlias".into());
+    let default_alias = aliases
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "ADCTestRoleAlias".into());
     cx.form(&mut h, &state_url(cx, "policy", &[]), |h| {
-        h.input("Role alias", "alias", &default_alias, &[("required", ""), ("id", "connect-alias"), ("list", "known-aliases")]);
+        h.input(
+            "Role alias",
+            "alias",
+            &default_alias,
+            &[
+                ("required", ""),
+                ("id", "connect-alias"),
+                ("list", "known-aliases"),
+            ],
+        );
         h.open("datalist", &[("id", "known-aliases")]);
         for a in &aliases {
             h.open("option", &[("value", a)]).close("option");
         }
         h.close("datalist");
-        h.input("IoT policy name", "policy", &format!("{}Policy", cx.q("thing")), &[("required", ""), ("id", "connect-policy")]);
+        h.input(
+            "IoT policy name",
+            "policy",
+            &format!("{}Policy", cx.q("thing")),
+            &[("required", ""), ("id", "connect-policy")],
+        );
         h.submit("Next: role alias");
     });
     cx.page("Connect a device", "/connect", h)
@@ -149,20 +208,50 @@ async fn alias(cx: &Cx<'_>) -> Response<Body> {
     let mut h = Html::new();
     h.h1("Connect a device");
     progress(&mut h, "alias");
-    h.facts(&[("Thing", cx.q("thing")), ("Certificate", cx.q("cert")), ("Role alias", name)]);
-    match cx.api().iot(Method::GET, &path("/role-aliases", name), &[], None).await {
+    h.facts(&[
+        ("Thing", cx.q("thing")),
+        ("Certificate", cx.q("cert")),
+        ("Role alias", name),
+    ]);
+    match cx
+        .api()
+        .iot(Method::GET, &path("/role-aliases", name), &[], None)
+        .await
+    {
         Ok(v) => {
-            let d = v.get("roleAliasDescription").cloned().unwrap_or(Value::Null);
-            let duration = d.get("credentialDurationSeconds").and_then(Value::as_i64).unwrap_or(0);
-            h.facts(&[("Role", s(&d, "roleArn")), ("Credential duration", &format!("{duration} s"))]);
-            h.p("").el("a", &[("href", &state_url(cx, "device", &[])), ("class", "button primary"), ("id", "connect-next")], "Next: the device");
+            let d = v
+                .get("roleAliasDescription")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let duration = d
+                .get("credentialDurationSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            h.facts(&[
+                ("Role", s(&d, "roleArn")),
+                ("Credential duration", &format!("{duration} s")),
+            ]);
+            h.p("").el(
+                "a",
+                &[
+                    ("href", &state_url(cx, "device", &[])),
+                    ("class", "button primary"),
+                    ("id", "connect-next"),
+                ],
+                "Next: the device",
+            );
         }
         Err(f) if f.is_not_found() => {
             h.p("This role alias does not exist yet: choose the role its credentials are for. The role's trust policy must let credentials.iot.amazonaws.com assume it.");
             let roles = role_options(cx).await;
             cx.form(&mut h, &state_url(cx, "alias", &[]), |h| {
                 h.select("Role", "role", &roles, "");
-                h.input("Credential duration (seconds)", "duration", "3600", &[("type", "number"), ("min", "900"), ("max", "43200")]);
+                h.input(
+                    "Credential duration (seconds)",
+                    "duration",
+                    "3600",
+                    &[("type", "number"), ("min", "900"), ("max", "43200")],
+                );
                 h.submit("Create role alias");
             });
             h.p("").link("/roles", "Create a role first");
@@ -185,11 +274,22 @@ async fn device(cx: &Cx<'_>) -> Response<Body> {
             h.message("error", &f.display());
         }
     }
-    h.p("").el("a", &[("href", "/root-ca.pem"), ("download", "root-ca.pem")], "Download root-ca.pem");
+    h.p("").el(
+        "a",
+        &[("href", "/root-ca.pem"), ("download", "root-ca.pem")],
+        "Download root-ca.pem",
+    );
     h.h2("Live check");
     let state = super::activity::device_state(cx, cert, alias).await;
     let check_url = with_query("/activity/check", &[("cert", cert), ("alias", alias)]);
-    h.open("div", &[("class", "live"), ("id", "live-check"), ("data-check", &check_url)]);
+    h.open(
+        "div",
+        &[
+            ("class", "live"),
+            ("id", "live-check"),
+            ("data-check", &check_url),
+        ],
+    );
     match state {
         Ok(v) => live_text(&mut h, &v),
         Err(f) => {
@@ -200,7 +300,10 @@ async fn device(cx: &Cx<'_>) -> Response<Body> {
     h.p("")
         .link(&state_url(cx, "device", &[]), "Check again")
         .text(" · ")
-        .link(&with_query("/activity", &[("cert", cert)]), "This certificate's activity");
+        .link(
+            &with_query("/activity", &[("cert", cert)]),
+            "This certificate's activity",
+        );
     cx.page("Connect a device", "/connect", h)
 }
 
@@ -251,11 +354,17 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
                 Err(f) => return cx.failed(&state_url(cx, "thing", &[("thing", thing)]), &f),
             };
             if !exists
-                && let Err(f) = api.iot(Method::POST, &thing_path, &[], Some(&json!({}))).await
+                && let Err(f) = api
+                    .iot(Method::POST, &thing_path, &[], Some(&json!({})))
+                    .await
             {
                 return cx.failed(&state_url(cx, "thing", &[("thing", thing)]), &f);
             }
-            let msg = if exists { format!("Using thing {thing}.") } else { format!("Thing {thing} created.") };
+            let msg = if exists {
+                format!("Using thing {thing}.")
+            } else {
+                format!("Thing {thing} created.")
+            };
             cx.done(&state_url(cx, "certificate", &[("thing", thing)]), msg)
         }
         "certificate" => {
@@ -278,7 +387,10 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
                 )
                 .await
             {
-                return cx.failed(&state_url(cx, "certificate", &[("cert", &cert), ("token", &token)]), &f);
+                return cx.failed(
+                    &state_url(cx, "certificate", &[("cert", &cert), ("token", &token)]),
+                    &f,
+                );
             }
             cx.done(
                 &state_url(cx, "certificate", &[("cert", &cert), ("token", &token)]),
@@ -289,7 +401,10 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
             let alias = cx.ft("alias");
             let policy = cx.ft("policy");
             let back = state_url(cx, "policy", &[]);
-            let exists = match api.iot(Method::GET, &path("/policies", policy), &[], None).await {
+            let exists = match api
+                .iot(Method::GET, &path("/policies", policy), &[], None)
+                .await
+            {
                 Ok(_) => true,
                 Err(f) if f.is_not_found() => false,
                 Err(f) => return cx.failed(&back, &f),
@@ -297,7 +412,12 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
             if !exists {
                 let doc = super::policies::template(cx, alias);
                 if let Err(f) = api
-                    .iot(Method::POST, &path("/policies", policy), &[], Some(&json!({ "policyDocument": doc })))
+                    .iot(
+                        Method::POST,
+                        &path("/policies", policy),
+                        &[],
+                        Some(&json!({ "policyDocument": doc })),
+                    )
                     .await
                 {
                     return cx.failed(&back, &f);
@@ -305,7 +425,12 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
             }
             let arn = cx.console.control.registry.certificate_arn(cx.q("cert"));
             if let Err(f) = api
-                .iot(Method::PUT, &path("/target-policies", policy), &[], Some(&json!({ "target": arn })))
+                .iot(
+                    Method::PUT,
+                    &path("/target-policies", policy),
+                    &[],
+                    Some(&json!({ "target": arn })),
+                )
                 .await
             {
                 return cx.failed(&back, &f);
@@ -313,14 +438,19 @@ pub async fn act(cx: &Cx<'_>, step: &str) -> Response<Body> {
             let msg = if exists {
                 format!("Policy {policy} attached to the certificate.")
             } else {
-                format!("Policy {policy} created for role alias {alias} and attached to the certificate.")
+                format!(
+                    "Policy {policy} created for role alias {alias} and attached to the certificate."
+                )
             };
             cx.done(&state_url(cx, "alias", &[("alias", alias)]), msg)
         }
         "alias" => {
             let alias = cx.q("alias");
             match create_alias(cx, alias, cx.ft("role"), cx.ft("duration")).await {
-                Ok(()) => cx.done(&state_url(cx, "device", &[]), format!("Role alias {alias} created.")),
+                Ok(()) => cx.done(
+                    &state_url(cx, "device", &[]),
+                    format!("Role alias {alias} created."),
+                ),
                 Err(f) => cx.failed(&state_url(cx, "alias", &[]), &f),
             }
         }

@@ -25,23 +25,47 @@ pub async fn show(cx: &Cx<'_>) -> Response<Body> {
         ("Account", cx.account()),
         ("Region", cx.region()),
     ]);
-    h.open("dl", &[("class", "facts")]).el("dt", &[], "Credentials endpoint");
+    h.open("dl", &[("class", "facts")])
+        .el("dt", &[], "Credentials endpoint");
     match &endpoint {
         Ok(v) => h.open("dd", &[]).code(s(v, "endpointAddress")).close("dd"),
         Err(f) => h.el("dd", &[("class", "muted")], &f.display()),
     };
-    h.el("dt", &[], "Root CA").open("dd", &[]).link("/root-ca.pem", "root-ca.pem").close("dd");
+    h.el("dt", &[], "Root CA")
+        .open("dd", &[])
+        .link("/root-ca.pem", "root-ca.pem")
+        .close("dd");
     h.close("dl");
     h.h2("Start here");
     h.open("ul", &[("class", "steps")]);
     for (href, text, note) in [
-        ("/connect", "Connect a device", "thing → certificate → policy → role alias → the device's command, checked live"),
-        ("/roles", "IAM roles", "what devices may do once they hold credentials"),
+        (
+            "/connect",
+            "Connect a device",
+            "thing → certificate → policy → role alias → the device's command, checked live",
+        ),
+        (
+            "/roles",
+            "IAM roles",
+            "what devices may do once they hold credentials",
+        ),
         ("/buckets", "Buckets", "objects devices read and write"),
-        ("/activity", "Activity", "credentials issued and refused, with the reason"),
-        ("/simulator", "Policy simulator", "why is a request allowed or denied"),
+        (
+            "/activity",
+            "Activity",
+            "credentials issued and refused, with the reason",
+        ),
+        (
+            "/simulator",
+            "Policy simulator",
+            "why is a request allowed or denied",
+        ),
     ] {
-        h.open("li", &[]).link(href, text).text(" — ").text(note).close("li");
+        h.open("li", &[])
+            .link(href, text)
+            .text(" — ")
+            .text(note)
+            .close("li");
     }
     h.close("ul");
     cx.page("Home", "", h)

@@ -103,7 +103,9 @@ impl Cx<'_> {
         let _ = self
             .console
             .sessions
-            .with(&self.cookie, Instant::now(), |s| s.flash = Some((kind, msg)));
+            .with(&self.cookie, Instant::now(), |s| {
+                s.flash = Some((kind, msg))
+            });
     }
 
     /// Redirect to `to` with a success message.
@@ -149,12 +151,24 @@ impl Cx<'_> {
             .text(&self.caller.principal.arn())
             .close("span");
         h.form("/signout", &self.csrf, |h| {
-            h.el("button", &[("type", "submit"), ("class", "link"), ("id", "signout")], "Sign out");
+            h.el(
+                "button",
+                &[("type", "submit"), ("class", "link"), ("id", "signout")],
+                "Sign out",
+            );
         });
         h.raw("</header><div class=\"layout\"><nav class=\"side\" id=\"side\">");
         for (path, label) in NAV {
             if *path == active {
-                h.el("a", &[("href", path), ("class", "active"), ("aria-current", "page")], label);
+                h.el(
+                    "a",
+                    &[
+                        ("href", path),
+                        ("class", "active"),
+                        ("aria-current", "page"),
+                    ],
+                    label,
+                );
             } else {
                 h.link(path, label);
             }
@@ -210,7 +224,8 @@ pub fn not_found_bare() -> Response<Body> {
 pub fn unavailable(detail: &str) -> Response<Body> {
     tracing::warn!(error = %detail, "console: registry unavailable");
     let mut h = Html::new();
-    h.h1("Unavailable").p("The registry cannot be reached right now. Try again later.");
+    h.h1("Unavailable")
+        .p("The registry cannot be reached right now. Try again later.");
     html_response(StatusCode::SERVICE_UNAVAILABLE, bare_page("Unavailable", h))
 }
 

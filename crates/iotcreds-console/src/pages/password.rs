@@ -25,8 +25,28 @@ pub fn show(cx: &Cx<'_>, error: Option<&Failure>) -> Response<Body> {
         h.message("error", &f.display());
     }
     cx.form(&mut h, "/password", |h| {
-        h.input("New password", "password", "", &[("type", "password"), ("autocomplete", "new-password"), ("required", ""), ("id", "new-password")]);
-        h.input("Confirm new password", "confirm", "", &[("type", "password"), ("autocomplete", "new-password"), ("required", ""), ("id", "confirm-password")]);
+        h.input(
+            "New password",
+            "password",
+            "",
+            &[
+                ("type", "password"),
+                ("autocomplete", "new-password"),
+                ("required", ""),
+                ("id", "new-password"),
+            ],
+        );
+        h.input(
+            "Confirm new password",
+            "confirm",
+            "",
+            &[
+                ("type", "password"),
+                ("autocomplete", "new-password"),
+                ("required", ""),
+                ("id", "confirm-password"),
+            ],
+        );
         h.note(&format!("Passwords need {}.", password::POLICY_TEXT));
         h.submit("Change password");
     });
@@ -37,22 +57,52 @@ pub fn show(cx: &Cx<'_>, error: Option<&Failure>) -> Response<Body> {
 /// `POST /password`.
 pub async fn change(cx: &Cx<'_>) -> Response<Body> {
     let Principal::User { user, .. } = &cx.caller.principal else {
-        return show(cx, Some(&Failure::local("InvalidUserType", "Only IAM users have console passwords.")));
+        return show(
+            cx,
+            Some(&Failure::local(
+                "InvalidUserType",
+                "Only IAM users have console passwords.",
+            )),
+        );
     };
     let name = user.user.name.clone();
     let new = cx.f("password").to_owned();
     if new != cx.f("confirm") {
-        return show(cx, Some(&Failure::local("InvalidInput", "The two passwords differ.")));
+        return show(
+            cx,
+            Some(&Failure::local("InvalidInput", "The two passwords differ.")),
+        );
     }
     if let Err(e) = cx.caller.authorize("iam:ChangePassword", &user.arn) {
-        return show(cx, Some(&Failure { status: e.status, code: e.code.to_owned(), message: e.message }));
+        return show(
+            cx,
+            Some(&Failure {
+                status: e.status,
+                code: e.code.to_owned(),
+                message: e.message,
+            }),
+        );
     }
     if !password::fits_model(&new) || !password::meets_policy(&new, &name) {
-        return show(cx, Some(&Failure::local("PasswordPolicyViolation", password::POLICY_VIOLATION)));
+        return show(
+            cx,
+            Some(&Failure::local(
+                "PasswordPolicyViolation",
+                password::POLICY_VIOLATION,
+            )),
+        );
     }
     let hash = match tokio::task::spawn_blocking(move || password::hash(&new)).await {
         Ok(Ok(h)) => h,
-        _ => return show(cx, Some(&Failure::local("ServiceFailure", "The password could not be set."))),
+        _ => {
+            return show(
+                cx,
+                Some(&Failure::local(
+                    "ServiceFailure",
+                    "The password could not be set.",
+                )),
+            );
+        }
     };
     let set_at = crate::now_ms();
     let update = LoginProfileUpdate {
@@ -76,7 +126,10 @@ pub async fn change(cx: &Cx<'_>) -> Response<Body> {
     );
     let _ = cx.console.sessions.with(&cx.cookie, Instant::now(), |s| {
         s.must_change_password = false;
-        if let Who::User { password_set_at, .. } = &mut s.who {
+        if let Who::User {
+            password_set_at, ..
+        } = &mut s.who
+        {
             *password_set_at = set_at;
         }
     });

@@ -28,8 +28,16 @@ pub fn template(cx: &Cx<'_>, alias: &str) -> String {
 fn editor(h: &mut Html, name: &str, doc: &str) {
     h.open("div", &[("class", "editor")]);
     h.textarea("Policy document (JSON)", name, doc, "14");
-    h.el("p", &[("class", "json-status"), ("aria-live", "polite")], "");
-    h.el("button", &[("type", "button"), ("class", "format-json")], "Format JSON");
+    h.el(
+        "p",
+        &[("class", "json-status"), ("aria-live", "polite")],
+        "",
+    );
+    h.el(
+        "button",
+        &[("type", "button"), ("class", "format-json")],
+        "Format JSON",
+    );
     h.close("div");
 }
 
@@ -48,8 +56,12 @@ async fn list_with(cx: &Cx<'_>, draft: Option<(&str, &str, &Failure)>) -> Respon
     h.table(&["Name", "ARN"], |h| {
         for p in &policies {
             let name = s(p, "policyName");
-            h.open("tr", &[]).open("td", &[]).link(&path("/policies", name), name).close("td");
-            h.el("td", &[("class", "mono")], s(p, "policyArn")).close("tr");
+            h.open("tr", &[])
+                .open("td", &[])
+                .link(&path("/policies", name), name)
+                .close("td");
+            h.el("td", &[("class", "mono")], s(p, "policyArn"))
+                .close("tr");
         }
     });
     if policies.is_empty() {
@@ -64,7 +76,12 @@ async fn list_with(cx: &Cx<'_>, draft: Option<(&str, &str, &Failure)>) -> Respon
         None => (String::new(), template(cx, "ADCTestRoleAlias")),
     };
     cx.form(&mut h, "/policies", |h| {
-        h.input("Policy name", "name", &name, &[("required", ""), ("id", "policy-name")]);
+        h.input(
+            "Policy name",
+            "name",
+            &name,
+            &[("required", ""), ("id", "policy-name")],
+        );
         editor(h, "document", &doc);
         h.submit("Create policy");
     });
@@ -118,7 +135,12 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<(&str, &Failure)>) -> 
         s(&policy, "policyDocument").to_owned()
     } else {
         match api
-            .iot(Method::GET, &format!("{base}/version/{}", crate::url::enc(&shown_version)), &[], None)
+            .iot(
+                Method::GET,
+                &format!("{base}/version/{}", crate::url::enc(&shown_version)),
+                &[],
+                None,
+            )
             .await
         {
             Ok(v) => s(&v, "policyDocument").to_owned(),
@@ -136,11 +158,19 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<(&str, &Failure)>) -> 
         for v in &versions {
             let id = v
                 .get("versionId")
-                .and_then(|x| x.as_str().map(str::to_owned).or_else(|| x.as_i64().map(|n| n.to_string())))
+                .and_then(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| x.as_i64().map(|n| n.to_string()))
+                })
                 .unwrap_or_default();
-            let is_default = v.get("isDefaultVersion").and_then(Value::as_bool).unwrap_or(false);
+            let is_default = v
+                .get("isDefaultVersion")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             h.open("tr", &[]).open("td", &[]);
-            h.link(&crate::url::with_query(&base, &[("version", &id)]), &id).close("td");
+            h.link(&crate::url::with_query(&base, &[("version", &id)]), &id)
+                .close("td");
             h.el("td", &[], if is_default { "default" } else { "" });
             h.el("td", &[], &time_of(v, "createDate")).open("td", &[]);
             if !is_default {
@@ -150,7 +180,11 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<(&str, &Failure)>) -> 
                 });
                 cx.form(h, &format!("{base}/delete-version"), |h| {
                     h.hidden("version", &id);
-                    h.el("button", &[("type", "submit"), ("class", "danger")], "Delete");
+                    h.el(
+                        "button",
+                        &[("type", "submit"), ("class", "danger")],
+                        "Delete",
+                    );
                 });
             }
             h.close("td").close("tr");
@@ -174,12 +208,22 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<(&str, &Failure)>) -> 
     });
     h.h2("Targets");
     match api
-        .iot(Method::POST, &format!("/policy-targets/{}", crate::url::enc(name)), &[], None)
+        .iot(
+            Method::POST,
+            &format!("/policy-targets/{}", crate::url::enc(name)),
+            &[],
+            None,
+        )
         .await
     {
         Ok(t) => {
             h.open("ul", &[]);
-            for target in t.get("targets").and_then(Value::as_array).into_iter().flatten() {
+            for target in t
+                .get("targets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let arn = target.as_str().unwrap_or("");
                 h.open("li", &[("class", "mono")]);
                 match arn.rsplit_once(":cert/") {
@@ -195,7 +239,12 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<(&str, &Failure)>) -> 
         }
     }
     h.h2("Delete");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete policy", Some("Delete this policy?"));
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete policy",
+        Some("Delete this policy?"),
+    );
     let status = draft.map_or(http::StatusCode::OK, |(_, f)| f.status);
     cx.page_status(status, name, "/policies", h)
 }
@@ -216,7 +265,11 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
     let result = match action {
         "version" => {
             let doc = cx.f("document");
-            let default = if cx.checked("default") { "true" } else { "false" };
+            let default = if cx.checked("default") {
+                "true"
+            } else {
+                "false"
+            };
             match api
                 .iot(
                     Method::POST,
@@ -231,11 +284,21 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
             }
         }
         "set-default" => api
-            .iot(Method::PATCH, &format!("{base}/version/{}", crate::url::enc(version)), &[], None)
+            .iot(
+                Method::PATCH,
+                &format!("{base}/version/{}", crate::url::enc(version)),
+                &[],
+                None,
+            )
             .await
             .map(|_| format!("Version {version} is the default.")),
         "delete-version" => api
-            .iot(Method::DELETE, &format!("{base}/version/{}", crate::url::enc(version)), &[], None)
+            .iot(
+                Method::DELETE,
+                &format!("{base}/version/{}", crate::url::enc(version)),
+                &[],
+                None,
+            )
             .await
             .map(|_| format!("Version {version} deleted.")),
         "delete" => {

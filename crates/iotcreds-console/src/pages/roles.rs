@@ -35,8 +35,16 @@ pub const S3_READ: &str = r#"{
 fn editor(h: &mut Html, label: &str, name: &str, doc: &str) {
     h.open("div", &[("class", "editor")]);
     h.textarea(label, name, doc, "12");
-    h.el("p", &[("class", "json-status"), ("aria-live", "polite")], "");
-    h.el("button", &[("type", "button"), ("class", "format-json")], "Format JSON");
+    h.el(
+        "p",
+        &[("class", "json-status"), ("aria-live", "polite")],
+        "",
+    );
+    h.el(
+        "button",
+        &[("type", "button"), ("class", "format-json")],
+        "Format JSON",
+    );
     h.close("div");
 }
 
@@ -47,7 +55,12 @@ async fn managed_options(cx: &Cx<'_>) -> Vec<(String, String)> {
         .await
         .unwrap_or_default()
         .iter()
-        .map(|p| (p.text_of("Arn").to_owned(), p.text_of("PolicyName").to_owned()))
+        .map(|p| {
+            (
+                p.text_of("Arn").to_owned(),
+                p.text_of("PolicyName").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -66,7 +79,10 @@ async fn list_with(cx: &Cx<'_>, draft: Option<&Failure>) -> Response<Body> {
     h.table(&["Name", "ARN", "Max session"], |h| {
         for r in &roles {
             let name = r.text_of("RoleName");
-            h.open("tr", &[]).open("td", &[]).link(&path("/roles", name), name).close("td");
+            h.open("tr", &[])
+                .open("td", &[])
+                .link(&path("/roles", name), name)
+                .close("td");
             h.el("td", &[("class", "mono")], r.text_of("Arn"));
             h.el("td", &[], r.text_of("MaxSessionDuration")).close("tr");
         }
@@ -84,8 +100,22 @@ async fn list_with(cx: &Cx<'_>, draft: Option<&Failure>) -> Response<Body> {
         ("", CREDENTIALS_TRUST)
     };
     cx.form(&mut h, "/roles", |h| {
-        h.input("Role name", "name", name, &[("required", ""), ("id", "role-name")]);
-        h.input("Description", "description", if draft.is_some() { cx.f("description") } else { "" }, &[]);
+        h.input(
+            "Role name",
+            "name",
+            name,
+            &[("required", ""), ("id", "role-name")],
+        );
+        h.input(
+            "Description",
+            "description",
+            if draft.is_some() {
+                cx.f("description")
+            } else {
+                ""
+            },
+            &[],
+        );
         editor(h, "Trust policy (who may assume the role)", "trust", trust);
         h.submit("Create role");
     });
@@ -96,7 +126,10 @@ async fn list_with(cx: &Cx<'_>, draft: Option<&Failure>) -> Response<Body> {
 /// `POST /roles`.
 pub async fn create(cx: &Cx<'_>) -> Response<Body> {
     let name = cx.ft("name");
-    let mut p = vec![("RoleName", name), ("AssumeRolePolicyDocument", cx.f("trust"))];
+    let mut p = vec![
+        ("RoleName", name),
+        ("AssumeRolePolicyDocument", cx.f("trust")),
+    ];
     if !cx.ft("description").is_empty() {
         p.push(("Description", cx.ft("description")));
     }
@@ -154,13 +187,24 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<Draft<'_>>) -> Respons
     });
 
     h.h2("Inline policies");
-    match api.iam_all("ListRolePolicies", &[("RoleName", name)], "PolicyNames", 100).await {
+    match api
+        .iam_all(
+            "ListRolePolicies",
+            &[("RoleName", name)],
+            "PolicyNames",
+            100,
+        )
+        .await
+    {
         Ok(names) => {
             for n in names {
                 let pname = n.text.clone();
                 h.open("details", &[]).el("summary", &[], &pname);
                 match api
-                    .iam("GetRolePolicy", &[("RoleName", name), ("PolicyName", &pname)])
+                    .iam(
+                        "GetRolePolicy",
+                        &[("RoleName", name), ("PolicyName", &pname)],
+                    )
                     .await
                 {
                     Ok(p) => {
@@ -175,7 +219,11 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<Draft<'_>>) -> Respons
                 }
                 cx.form(&mut h, &format!("{base}/delete-inline"), |h| {
                     h.hidden("policy", &pname);
-                    h.el("button", &[("type", "submit"), ("class", "danger")], "Delete inline policy");
+                    h.el(
+                        "button",
+                        &[("type", "submit"), ("class", "danger")],
+                        "Delete inline policy",
+                    );
                 });
                 h.close("details");
             }
@@ -191,14 +239,24 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<Draft<'_>>) -> Respons
         (String::new(), S3_READ.to_owned())
     };
     cx.form(&mut h, &format!("{base}/put-inline"), |h| {
-        h.input("Policy name", "policy", &iname, &[("required", ""), ("id", "inline-name")]);
+        h.input(
+            "Policy name",
+            "policy",
+            &iname,
+            &[("required", ""), ("id", "inline-name")],
+        );
         editor(h, "Permission policy", "document", &idoc);
         h.submit("Add or replace inline policy");
     });
 
     h.h2("Managed policies");
     match api
-        .iam_all("ListAttachedRolePolicies", &[("RoleName", name)], "AttachedPolicies", 100)
+        .iam_all(
+            "ListAttachedRolePolicies",
+            &[("RoleName", name)],
+            "AttachedPolicies",
+            100,
+        )
         .await
     {
         Ok(list) => {
@@ -206,11 +264,18 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<Draft<'_>>) -> Respons
                 for p in &list {
                     let arn = p.text_of("PolicyArn");
                     h.open("tr", &[]).open("td", &[]);
-                    h.link(&with_query("/iam-policies/view", &[("arn", arn)]), p.text_of("PolicyName"));
+                    h.link(
+                        &with_query("/iam-policies/view", &[("arn", arn)]),
+                        p.text_of("PolicyName"),
+                    );
                     h.close("td").open("td", &[]);
                     cx.form(h, &format!("{base}/detach"), |h| {
                         h.hidden("arn", arn);
-                        h.el("button", &[("type", "submit"), ("class", "danger")], "Detach");
+                        h.el(
+                            "button",
+                            &[("type", "submit"), ("class", "danger")],
+                            "Detach",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -229,8 +294,15 @@ async fn show_with(cx: &Cx<'_>, name: &str, draft: Option<Draft<'_>>) -> Respons
     }
     h.h2("Delete");
     h.note("A role can be deleted once it has no inline or attached policies.");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete role", Some("Delete this role?"));
-    let status = draft.as_ref().map_or(http::StatusCode::OK, |d| d.failure.status);
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete role",
+        Some("Delete this role?"),
+    );
+    let status = draft
+        .as_ref()
+        .map_or(http::StatusCode::OK, |d| d.failure.status);
     cx.page_status(status, name, "/roles", h)
 }
 
@@ -263,21 +335,30 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
         ),
         "delete-inline" => (
             "",
-            api.iam("DeleteRolePolicy", &[("RoleName", name), ("PolicyName", cx.ft("policy"))])
-                .await
-                .map(|_| format!("Inline policy {} deleted.", cx.ft("policy"))),
+            api.iam(
+                "DeleteRolePolicy",
+                &[("RoleName", name), ("PolicyName", cx.ft("policy"))],
+            )
+            .await
+            .map(|_| format!("Inline policy {} deleted.", cx.ft("policy"))),
         ),
         "attach" => (
             "",
-            api.iam("AttachRolePolicy", &[("RoleName", name), ("PolicyArn", cx.ft("arn"))])
-                .await
-                .map(|_| "Managed policy attached.".to_owned()),
+            api.iam(
+                "AttachRolePolicy",
+                &[("RoleName", name), ("PolicyArn", cx.ft("arn"))],
+            )
+            .await
+            .map(|_| "Managed policy attached.".to_owned()),
         ),
         "detach" => (
             "",
-            api.iam("DetachRolePolicy", &[("RoleName", name), ("PolicyArn", cx.ft("arn"))])
-                .await
-                .map(|_| "Managed policy detached.".to_owned()),
+            api.iam(
+                "DetachRolePolicy",
+                &[("RoleName", name), ("PolicyArn", cx.ft("arn"))],
+            )
+            .await
+            .map(|_| "Managed policy detached.".to_owned()),
         ),
         "delete" => {
             return match api.iam("DeleteRole", &[("RoleName", name)]).await {
@@ -290,7 +371,15 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
     match result {
         Ok(m) => cx.done(&base, m),
         Err(f) if !editor.is_empty() => {
-            show_with(cx, name, Some(Draft { editor, failure: &f })).await
+            show_with(
+                cx,
+                name,
+                Some(Draft {
+                    editor,
+                    failure: &f,
+                }),
+            )
+            .await
         }
         Err(f) => cx.failed(&base, &f),
     }
@@ -316,7 +405,10 @@ async fn managed_list_with(cx: &Cx<'_>, draft: Option<&Failure>) -> Response<Bod
         for p in &policies {
             let arn = p.text_of("Arn");
             h.open("tr", &[]).open("td", &[]);
-            h.link(&with_query("/iam-policies/view", &[("arn", arn)]), p.text_of("PolicyName"));
+            h.link(
+                &with_query("/iam-policies/view", &[("arn", arn)]),
+                p.text_of("PolicyName"),
+            );
             h.close("td").el("td", &[("class", "mono")], arn);
             h.el("td", &[], p.text_of("AttachmentCount"));
             h.el("td", &[], p.text_of("DefaultVersionId")).close("tr");
@@ -348,7 +440,10 @@ pub async fn managed_create(cx: &Cx<'_>) -> Response<Body> {
     let name = cx.ft("name");
     match cx
         .api()
-        .iam("CreatePolicy", &[("PolicyName", name), ("PolicyDocument", cx.f("document"))])
+        .iam(
+            "CreatePolicy",
+            &[("PolicyName", name), ("PolicyDocument", cx.f("document"))],
+        )
         .await
     {
         Ok(n) => cx.done(
@@ -376,11 +471,17 @@ pub async fn managed_show(cx: &Cx<'_>) -> Response<Body> {
         ("Attachments", p.text_of("AttachmentCount")),
     ]);
     match api
-        .iam("GetPolicyVersion", &[("PolicyArn", arn), ("VersionId", &version)])
+        .iam(
+            "GetPolicyVersion",
+            &[("PolicyArn", arn), ("VersionId", &version)],
+        )
         .await
     {
         Ok(v) => {
-            h.code_block("managed-document", &pretty(&decode_document(v.text_of("Document"))));
+            h.code_block(
+                "managed-document",
+                &pretty(&decode_document(v.text_of("Document"))),
+            );
         }
         Err(f) => {
             h.message("error", &f.display());
@@ -395,7 +496,15 @@ pub async fn managed_show(cx: &Cx<'_>) -> Response<Body> {
     h.h2("Delete");
     cx.form(&mut h, "/iam-policies/act", |h| {
         h.hidden("arn", arn).hidden("action", "delete");
-        h.el("button", &[("type", "submit"), ("class", "danger"), ("data-confirm", "Delete this policy?")], "Delete policy");
+        h.el(
+            "button",
+            &[
+                ("type", "submit"),
+                ("class", "danger"),
+                ("data-confirm", "Delete this policy?"),
+            ],
+            "Delete policy",
+        );
     });
     cx.page("IAM policy", "/iam-policies", h)
 }
@@ -409,11 +518,18 @@ pub async fn managed_act(cx: &Cx<'_>) -> Response<Body> {
         "version" => match api
             .iam(
                 "CreatePolicyVersion",
-                &[("PolicyArn", arn), ("PolicyDocument", cx.f("document")), ("SetAsDefault", "true")],
+                &[
+                    ("PolicyArn", arn),
+                    ("PolicyDocument", cx.f("document")),
+                    ("SetAsDefault", "true"),
+                ],
             )
             .await
         {
-            Ok(v) => cx.done(&view, format!("Version {} created.", v.text_of("VersionId"))),
+            Ok(v) => cx.done(
+                &view,
+                format!("Version {} created.", v.text_of("VersionId")),
+            ),
             Err(f) => cx.failed(&view, &f),
         },
         "delete" => match api.iam("DeletePolicy", &[("PolicyArn", arn)]).await {

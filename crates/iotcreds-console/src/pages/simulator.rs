@@ -11,17 +11,34 @@ use crate::html::Html;
 use crate::xml::Node;
 
 fn lines(text: &str) -> Vec<&str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 async fn principals(cx: &Cx<'_>) -> Vec<(String, String)> {
     let api = cx.api();
     let mut out = Vec::new();
-    for r in api.iam_all("ListRoles", &[], "Roles", 1000).await.unwrap_or_default() {
-        out.push((r.text_of("Arn").to_owned(), format!("role {}", r.text_of("RoleName"))));
+    for r in api
+        .iam_all("ListRoles", &[], "Roles", 1000)
+        .await
+        .unwrap_or_default()
+    {
+        out.push((
+            r.text_of("Arn").to_owned(),
+            format!("role {}", r.text_of("RoleName")),
+        ));
     }
-    for u in api.iam_all("ListUsers", &[], "Users", 1000).await.unwrap_or_default() {
-        out.push((u.text_of("Arn").to_owned(), format!("user {}", u.text_of("UserName"))));
+    for u in api
+        .iam_all("ListUsers", &[], "Users", 1000)
+        .await
+        .unwrap_or_default()
+    {
+        out.push((
+            u.text_of("Arn").to_owned(),
+            format!("user {}", u.text_of("UserName")),
+        ));
     }
     out
 }
@@ -32,16 +49,34 @@ fn form(cx: &Cx<'_>, h: &mut Html, options: &[(String, String)], values: &Values
             "Simulate",
             "mode",
             &[
-                ("principal".to_owned(), "the policies of a user or role".to_owned()),
+                (
+                    "principal".to_owned(),
+                    "the policies of a user or role".to_owned(),
+                ),
                 ("custom".to_owned(), "a policy document".to_owned()),
             ],
             values.mode,
         );
         h.select("User or role", "principal", options, values.principal);
-        h.textarea("Policy document (for a policy document)", "document", values.document, "8");
+        h.textarea(
+            "Policy document (for a policy document)",
+            "document",
+            values.document,
+            "8",
+        );
         h.textarea("Actions (one per line)", "actions", values.actions, "3");
-        h.textarea("Resources (one per line; * if empty)", "resources", values.resources, "3");
-        h.textarea("Context keys (NAME=VALUE per line, e.g. aws:SourceIp=192.0.2.1)", "context", values.context, "3");
+        h.textarea(
+            "Resources (one per line; * if empty)",
+            "resources",
+            values.resources,
+            "3",
+        );
+        h.textarea(
+            "Context keys (NAME=VALUE per line, e.g. aws:SourceIp=192.0.2.1)",
+            "context",
+            values.context,
+            "3",
+        );
         h.submit("Simulate");
     });
 }
@@ -87,7 +122,10 @@ pub async fn run(cx: &Cx<'_>) -> Response<Body> {
     }
     let mut params: Vec<(String, String)> = Vec::new();
     match mode {
-        "custom" => params.push(("PolicyInputList.member.1".into(), cx.f("document").to_owned())),
+        "custom" => params.push((
+            "PolicyInputList.member.1".into(),
+            cx.f("document").to_owned(),
+        )),
         _ => params.push(("PolicySourceArn".into(), cx.ft("principal").to_owned())),
     }
     for (i, a) in actions.iter().enumerate() {
@@ -103,15 +141,34 @@ pub async fn run(cx: &Cx<'_>) -> Response<Body> {
             break;
         };
         let n = i + 1;
-        params.push((format!("ContextEntries.member.{n}.ContextKeyName"), k.trim().to_owned()));
-        params.push((format!("ContextEntries.member.{n}.ContextKeyValues.member.1"), v.trim().to_owned()));
-        params.push((format!("ContextEntries.member.{n}.ContextKeyType"), "string".to_owned()));
+        params.push((
+            format!("ContextEntries.member.{n}.ContextKeyName"),
+            k.trim().to_owned(),
+        ));
+        params.push((
+            format!("ContextEntries.member.{n}.ContextKeyValues.member.1"),
+            v.trim().to_owned(),
+        ));
+        params.push((
+            format!("ContextEntries.member.{n}.ContextKeyType"),
+            "string".to_owned(),
+        ));
     }
-    let action = if mode == "custom" { "SimulateCustomPolicy" } else { "SimulatePrincipalPolicy" };
+    let action = if mode == "custom" {
+        "SimulateCustomPolicy"
+    } else {
+        "SimulatePrincipalPolicy"
+    };
     let result = match bad_line {
-        Some(l) => Err(Failure::local("InvalidInput", format!("Context line '{l}' is not NAME=VALUE."))),
+        Some(l) => Err(Failure::local(
+            "InvalidInput",
+            format!("Context line '{l}' is not NAME=VALUE."),
+        )),
         None => {
-            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let p: Vec<(&str, &str)> = params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             cx.api().iam(action, &p).await
         }
     };
@@ -146,28 +203,47 @@ pub async fn run(cx: &Cx<'_>) -> Response<Body> {
 
 fn results(h: &mut Html, n: &Node) {
     h.h2("Results");
-    h.table(&["Action", "Resource", "Decision", "Deciding statements", "Missing context keys"], |h| {
-        for r in n.members("EvaluationResults") {
-            let decision = r.text_of("EvalDecision");
-            let class = if decision == "allowed" { "allow" } else { "deny" };
-            h.open("tr", &[("class", class)]);
-            h.el("td", &[("class", "mono")], r.text_of("EvalActionName"));
-            h.el("td", &[("class", "mono")], r.text_of("EvalResourceName"));
-            h.open("td", &[]).el("strong", &[("class", "decision")], decision).close("td");
-            let statements: Vec<String> = r
-                .members("MatchedStatements")
-                .iter()
-                .map(|m| {
-                    let line = m
-                        .find("StartPosition")
-                        .map(|p| format!(" (line {})", p.text_of("Line")))
-                        .unwrap_or_default();
-                    format!("{}{line}", m.text_of("SourcePolicyId"))
-                })
-                .collect();
-            h.el("td", &[("class", "mono")], &statements.join(", "));
-            h.el("td", &[("class", "mono")], &r.strings("MissingContextValues").join(", "));
-            h.close("tr");
-        }
-    });
+    h.table(
+        &[
+            "Action",
+            "Resource",
+            "Decision",
+            "Deciding statements",
+            "Missing context keys",
+        ],
+        |h| {
+            for r in n.members("EvaluationResults") {
+                let decision = r.text_of("EvalDecision");
+                let class = if decision == "allowed" {
+                    "allow"
+                } else {
+                    "deny"
+                };
+                h.open("tr", &[("class", class)]);
+                h.el("td", &[("class", "mono")], r.text_of("EvalActionName"));
+                h.el("td", &[("class", "mono")], r.text_of("EvalResourceName"));
+                h.open("td", &[])
+                    .el("strong", &[("class", "decision")], decision)
+                    .close("td");
+                let statements: Vec<String> = r
+                    .members("MatchedStatements")
+                    .iter()
+                    .map(|m| {
+                        let line = m
+                            .find("StartPosition")
+                            .map(|p| format!(" (line {})", p.text_of("Line")))
+                            .unwrap_or_default();
+                        format!("{}{line}", m.text_of("SourcePolicyId"))
+                    })
+                    .collect();
+                h.el("td", &[("class", "mono")], &statements.join(", "));
+                h.el(
+                    "td",
+                    &[("class", "mono")],
+                    &r.strings("MissingContextValues").join(", "),
+                );
+                h.close("tr");
+            }
+        },
+    );
 }

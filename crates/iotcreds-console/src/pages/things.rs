@@ -64,9 +64,16 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.table(&["Name", "Thing type", "Attributes"], |h| {
         for t in &things {
             let name = s(t, "thingName");
-            h.open("tr", &[]).open("td", &[]).link(&path("/things", name), name).close("td");
+            h.open("tr", &[])
+                .open("td", &[])
+                .link(&path("/things", name), name)
+                .close("td");
             h.el("td", &[], s(t, "thingTypeName"));
-            h.el("td", &[("class", "mono")], &attributes_text(t).replace('\n', ", "));
+            h.el(
+                "td",
+                &[("class", "mono")],
+                &attributes_text(t).replace('\n', ", "),
+            );
             h.close("tr");
         }
     });
@@ -76,12 +83,22 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.h2("Create a thing");
     let types = type_options(cx).await;
     cx.form(&mut h, "/things", |h| {
-        h.input("Thing name", "name", "", &[("required", ""), ("id", "thing-name"), ("pattern", "[a-zA-Z0-9:_-]{1,128}")]);
+        h.input(
+            "Thing name",
+            "name",
+            "",
+            &[
+                ("required", ""),
+                ("id", "thing-name"),
+                ("pattern", "[a-zA-Z0-9:_-]{1,128}"),
+            ],
+        );
         h.select("Thing type", "type", &types, "");
         h.textarea("Attributes (NAME=VALUE per line)", "attributes", "", "3");
         h.submit("Create thing");
     });
-    h.note("Thing types: ").link("/thing-types", "manage thing types");
+    h.note("Thing types: ")
+        .link("/thing-types", "manage thing types");
     cx.page("Things", "/things", h)
 }
 
@@ -112,17 +129,29 @@ pub async fn create(cx: &Cx<'_>) -> Response<Body> {
 /// `GET /things/{name}`.
 pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
     let api = cx.api();
-    let thing = match api.iot(Method::GET, &path("/things", name), &[], None).await {
+    let thing = match api
+        .iot(Method::GET, &path("/things", name), &[], None)
+        .await
+    {
         Ok(t) => t,
         Err(f) => return cx.error_page(name, "/things", &f),
     };
     let principals = api
-        .iot_all(&format!("{}/principals", path("/things", name)), &[], "principals", 250)
+        .iot_all(
+            &format!("{}/principals", path("/things", name)),
+            &[],
+            "principals",
+            250,
+        )
         .await;
     let base = path("/things", name);
     let mut h = Html::new();
     h.h1(name);
-    let version = thing.get("version").and_then(Value::as_i64).unwrap_or(0).to_string();
+    let version = thing
+        .get("version")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .to_string();
     h.facts(&[
         ("ARN", s(&thing, "thingArn")),
         ("Thing type", s(&thing, "thingTypeName")),
@@ -133,7 +162,8 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         if let Some(m) = thing.get("attributes").and_then(Value::as_object) {
             for (k, v) in m {
                 h.open("tr", &[]).el("td", &[("class", "mono")], k);
-                h.el("td", &[("class", "mono")], v.as_str().unwrap_or("")).close("tr");
+                h.el("td", &[("class", "mono")], v.as_str().unwrap_or(""))
+                    .close("tr");
             }
         }
     });
@@ -141,7 +171,12 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
     cx.form(&mut h, &format!("{base}/update"), |h| {
         h.hidden("version", &version);
         h.select("Thing type", "type", &types, s(&thing, "thingTypeName"));
-        h.textarea("Attributes (NAME=VALUE per line; replaces them all)", "attributes", &attributes_text(&thing), "4");
+        h.textarea(
+            "Attributes (NAME=VALUE per line; replaces them all)",
+            "attributes",
+            &attributes_text(&thing),
+            "4",
+        );
         h.submit("Save");
     });
     h.h2("Certificates");
@@ -152,10 +187,16 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
                     let arn = p.as_str().unwrap_or("");
                     let id = arn.rsplit('/').next().unwrap_or(arn);
                     h.open("tr", &[]).open("td", &[("class", "mono")]);
-                    h.link(&path("/certificates", id), id).close("td").open("td", &[]);
+                    h.link(&path("/certificates", id), id)
+                        .close("td")
+                        .open("td", &[]);
                     cx.form(h, &format!("{base}/detach"), |h| {
                         h.hidden("principal", arn);
-                        h.el("button", &[("type", "submit"), ("class", "danger")], "Detach");
+                        h.el(
+                            "button",
+                            &[("type", "submit"), ("class", "danger")],
+                            "Detach",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -169,7 +210,12 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         }
     }
     let certs = api
-        .iot_all("/certificates", &[("pageSize", "250")], "certificates", 1000)
+        .iot_all(
+            "/certificates",
+            &[("pageSize", "250")],
+            "certificates",
+            1000,
+        )
         .await
         .unwrap_or_default();
     let opts: Vec<(String, String)> = certs
@@ -188,7 +234,12 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         });
     }
     h.h2("Delete");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete thing", Some("Delete this thing?"));
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete thing",
+        Some("Delete this thing?"),
+    );
     cx.page(name, "/things", h)
 }
 
@@ -216,7 +267,11 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
         }
         "attach" | "detach" => {
             let principal = cx.ft("principal");
-            let method = if action == "attach" { Method::PUT } else { Method::DELETE };
+            let method = if action == "attach" {
+                Method::PUT
+            } else {
+                Method::DELETE
+            };
             api.iot_full(
                 method,
                 &format!("{base}/principals"),
@@ -243,7 +298,11 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
 
 /// `GET /thing-types`.
 pub async fn types(cx: &Cx<'_>) -> Response<Body> {
-    let types = match cx.api().iot_all("/thing-types", &[], "thingTypes", 1000).await {
+    let types = match cx
+        .api()
+        .iot_all("/thing-types", &[], "thingTypes", 1000)
+        .await
+    {
         Ok(t) => t,
         Err(f) => return cx.error_page("Thing types", "/things", &f),
     };
@@ -257,7 +316,8 @@ pub async fn types(cx: &Cx<'_>) -> Response<Body> {
                 .unwrap_or(false);
             h.open("tr", &[]).el("td", &[], s(t, "thingTypeName"));
             h.el("td", &[("class", "mono")], s(t, "thingTypeArn"));
-            h.el("td", &[], if deprecated { "yes" } else { "no" }).close("tr");
+            h.el("td", &[], if deprecated { "yes" } else { "no" })
+                .close("tr");
         }
     });
     h.h2("Create a thing type");
@@ -273,7 +333,12 @@ pub async fn create_type(cx: &Cx<'_>) -> Response<Body> {
     let name = cx.ft("name");
     match cx
         .api()
-        .iot(Method::POST, &format!("/thing-types/{}", enc(name)), &[], Some(&json!({})))
+        .iot(
+            Method::POST,
+            &format!("/thing-types/{}", enc(name)),
+            &[],
+            Some(&json!({})),
+        )
         .await
     {
         Ok(_) => cx.done("/thing-types", format!("Thing type {name} created.")),

@@ -34,7 +34,10 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     h.table(&["Name", "ARN", "Created"], |h| {
         for u in &users {
             let name = u.text_of("UserName");
-            h.open("tr", &[]).open("td", &[]).link(&path("/users", name), name).close("td");
+            h.open("tr", &[])
+                .open("td", &[])
+                .link(&path("/users", name), name)
+                .close("td");
             h.el("td", &[("class", "mono")], u.text_of("Arn"));
             h.el("td", &[], u.text_of("CreateDate")).close("tr");
         }
@@ -44,10 +47,31 @@ pub async fn list(cx: &Cx<'_>) -> Response<Body> {
     }
     h.h2("Create a user");
     cx.form(&mut h, "/users", |h| {
-        h.input("User name", "name", "", &[("required", ""), ("id", "new-user-name")]);
-        h.input("Console password (optional)", "password", "", &[("type", "password"), ("autocomplete", "new-password"), ("id", "new-user-password")]);
-        h.note(&format!("Passwords need {}.", iotcreds_registry::password::POLICY_TEXT));
-        h.checkbox("Must choose a new password at the next sign-in", "reset", false);
+        h.input(
+            "User name",
+            "name",
+            "",
+            &[("required", ""), ("id", "new-user-name")],
+        );
+        h.input(
+            "Console password (optional)",
+            "password",
+            "",
+            &[
+                ("type", "password"),
+                ("autocomplete", "new-password"),
+                ("id", "new-user-password"),
+            ],
+        );
+        h.note(&format!(
+            "Passwords need {}.",
+            iotcreds_registry::password::POLICY_TEXT
+        ));
+        h.checkbox(
+            "Must choose a new password at the next sign-in",
+            "reset",
+            false,
+        );
         h.submit("Create user");
     });
     cx.page("IAM users", "/users", h)
@@ -68,13 +92,23 @@ pub async fn create(cx: &Cx<'_>) -> Response<Body> {
     match api
         .iam(
             "CreateLoginProfile",
-            &[("UserName", name), ("Password", cx.f("password")), ("PasswordResetRequired", reset)],
+            &[
+                ("UserName", name),
+                ("Password", cx.f("password")),
+                ("PasswordResetRequired", reset),
+            ],
         )
         .await
     {
-        Ok(_) => cx.done(&page, format!("User {name} created with a console password.")),
+        Ok(_) => cx.done(
+            &page,
+            format!("User {name} created with a console password."),
+        ),
         Err(f) => {
-            cx.flash("error", format!("User {name} created, but not its password: {}", f.display()));
+            cx.flash(
+                "error",
+                format!("User {name} created, but not its password: {}", f.display()),
+            );
             crate::redirect(&page)
         }
     }
@@ -101,21 +135,54 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         Ok(p) => {
             h.facts(&[
                 ("Set", p.text_of("CreateDate")),
-                ("Must be changed at next sign-in", p.text_of("PasswordResetRequired")),
+                (
+                    "Must be changed at next sign-in",
+                    p.text_of("PasswordResetRequired"),
+                ),
             ]);
             cx.form(&mut h, &format!("{base}/password"), |h| {
-                h.input("New password", "password", "", &[("type", "password"), ("autocomplete", "new-password")]);
-                h.checkbox("Must choose a new password at the next sign-in", "reset", false);
+                h.input(
+                    "New password",
+                    "password",
+                    "",
+                    &[("type", "password"), ("autocomplete", "new-password")],
+                );
+                h.checkbox(
+                    "Must choose a new password at the next sign-in",
+                    "reset",
+                    false,
+                );
                 h.submit("Set password");
             });
-            cx.button(&mut h, &format!("{base}/delete-password"), "Remove console password", Some("Remove this user's console password?"));
+            cx.button(
+                &mut h,
+                &format!("{base}/delete-password"),
+                "Remove console password",
+                Some("Remove this user's console password?"),
+            );
         }
         Err(f) if f.is_not_found() => {
             h.note("This user cannot sign in to the console.");
             cx.form(&mut h, &format!("{base}/create-password"), |h| {
-                h.input("Password", "password", "", &[("type", "password"), ("autocomplete", "new-password"), ("required", "")]);
-                h.note(&format!("Passwords need {}.", iotcreds_registry::password::POLICY_TEXT));
-                h.checkbox("Must choose a new password at the next sign-in", "reset", false);
+                h.input(
+                    "Password",
+                    "password",
+                    "",
+                    &[
+                        ("type", "password"),
+                        ("autocomplete", "new-password"),
+                        ("required", ""),
+                    ],
+                );
+                h.note(&format!(
+                    "Passwords need {}.",
+                    iotcreds_registry::password::POLICY_TEXT
+                ));
+                h.checkbox(
+                    "Must choose a new password at the next sign-in",
+                    "reset",
+                    false,
+                );
                 h.submit("Create console password");
             });
         }
@@ -125,13 +192,23 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
     }
 
     h.h2("Access keys");
-    match api.iam_all("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata", 10).await {
+    match api
+        .iam_all(
+            "ListAccessKeys",
+            &[("UserName", name)],
+            "AccessKeyMetadata",
+            10,
+        )
+        .await
+    {
         Ok(keys) => {
             h.table(&["Access key ID", "Status", "Created", ""], |h| {
                 for k in &keys {
                     let id = k.text_of("AccessKeyId");
                     let status = k.text_of("Status");
-                    h.open("tr", &[]).el("td", &[("class", "mono")], id).el("td", &[], status);
+                    h.open("tr", &[])
+                        .el("td", &[("class", "mono")], id)
+                        .el("td", &[], status);
                     h.el("td", &[], k.text_of("CreateDate")).open("td", &[]);
                     let (label, next) = if status == "Active" {
                         ("Deactivate", "Inactive")
@@ -144,7 +221,15 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
                     });
                     cx.form(h, &format!("{base}/delete-key"), |h| {
                         h.hidden("key", id);
-                        h.el("button", &[("type", "submit"), ("class", "danger"), ("data-confirm", "Delete this access key?")], "Delete");
+                        h.el(
+                            "button",
+                            &[
+                                ("type", "submit"),
+                                ("class", "danger"),
+                                ("data-confirm", "Delete this access key?"),
+                            ],
+                            "Delete",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -154,23 +239,46 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
             h.message("error", &f.display());
         }
     }
-    cx.button(&mut h, &format!("{base}/create-key"), "Create access key", None);
+    cx.button(
+        &mut h,
+        &format!("{base}/create-key"),
+        "Create access key",
+        None,
+    );
 
     h.h2("Inline policies");
-    match api.iam_all("ListUserPolicies", &[("UserName", name)], "PolicyNames", 100).await {
+    match api
+        .iam_all(
+            "ListUserPolicies",
+            &[("UserName", name)],
+            "PolicyNames",
+            100,
+        )
+        .await
+    {
         Ok(names) => {
             for n in names {
                 let pname = n.text.clone();
                 h.open("details", &[]).el("summary", &[], &pname);
                 if let Ok(p) = api
-                    .iam("GetUserPolicy", &[("UserName", name), ("PolicyName", &pname)])
+                    .iam(
+                        "GetUserPolicy",
+                        &[("UserName", name), ("PolicyName", &pname)],
+                    )
                     .await
                 {
-                    h.code_block(&format!("inline-{pname}"), &pretty(&decode_document(p.text_of("PolicyDocument"))));
+                    h.code_block(
+                        &format!("inline-{pname}"),
+                        &pretty(&decode_document(p.text_of("PolicyDocument"))),
+                    );
                 }
                 cx.form(&mut h, &format!("{base}/delete-inline"), |h| {
                     h.hidden("policy", &pname);
-                    h.el("button", &[("type", "submit"), ("class", "danger")], "Delete inline policy");
+                    h.el(
+                        "button",
+                        &[("type", "submit"), ("class", "danger")],
+                        "Delete inline policy",
+                    );
                 });
                 h.close("details");
             }
@@ -180,18 +288,36 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         }
     }
     cx.form(&mut h, &format!("{base}/put-inline"), |h| {
-        h.input("Policy name", "policy", "", &[("required", ""), ("id", "user-inline-name")]);
+        h.input(
+            "Policy name",
+            "policy",
+            "",
+            &[("required", ""), ("id", "user-inline-name")],
+        );
         h.open("div", &[("class", "editor")]);
         h.textarea("Permission policy", "document", READ_ONLY, "10");
-        h.el("p", &[("class", "json-status"), ("aria-live", "polite")], "");
-        h.el("button", &[("type", "button"), ("class", "format-json")], "Format JSON");
+        h.el(
+            "p",
+            &[("class", "json-status"), ("aria-live", "polite")],
+            "",
+        );
+        h.el(
+            "button",
+            &[("type", "button"), ("class", "format-json")],
+            "Format JSON",
+        );
         h.close("div");
         h.submit("Add or replace inline policy");
     });
 
     h.h2("Managed policies");
     match api
-        .iam_all("ListAttachedUserPolicies", &[("UserName", name)], "AttachedPolicies", 100)
+        .iam_all(
+            "ListAttachedUserPolicies",
+            &[("UserName", name)],
+            "AttachedPolicies",
+            100,
+        )
         .await
     {
         Ok(list) => {
@@ -199,11 +325,18 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
                 for p in &list {
                     let arn = p.text_of("PolicyArn");
                     h.open("tr", &[]).open("td", &[]);
-                    h.link(&with_query("/iam-policies/view", &[("arn", arn)]), p.text_of("PolicyName"));
+                    h.link(
+                        &with_query("/iam-policies/view", &[("arn", arn)]),
+                        p.text_of("PolicyName"),
+                    );
                     h.close("td").open("td", &[]);
                     cx.form(h, &format!("{base}/detach"), |h| {
                         h.hidden("arn", arn);
-                        h.el("button", &[("type", "submit"), ("class", "danger")], "Detach");
+                        h.el(
+                            "button",
+                            &[("type", "submit"), ("class", "danger")],
+                            "Detach",
+                        );
                     });
                     h.close("td").close("tr");
                 }
@@ -218,7 +351,12 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
         .await
         .unwrap_or_default()
         .iter()
-        .map(|p| (p.text_of("Arn").to_owned(), p.text_of("PolicyName").to_owned()))
+        .map(|p| {
+            (
+                p.text_of("Arn").to_owned(),
+                p.text_of("PolicyName").to_owned(),
+            )
+        })
         .collect();
     if !managed.is_empty() {
         cx.form(&mut h, &format!("{base}/attach"), |h| {
@@ -228,7 +366,12 @@ pub async fn show(cx: &Cx<'_>, name: &str) -> Response<Body> {
     }
     h.h2("Delete");
     h.note("A user can be deleted once it has no access keys, console password or policies.");
-    cx.button(&mut h, &format!("{base}/delete"), "Delete user", Some("Delete this user?"));
+    cx.button(
+        &mut h,
+        &format!("{base}/delete"),
+        "Delete user",
+        Some("Delete this user?"),
+    );
     cx.page(name, "/users", h)
 }
 
@@ -241,7 +384,11 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
         "create-password" => api
             .iam(
                 "CreateLoginProfile",
-                &[("UserName", name), ("Password", cx.f("password")), ("PasswordResetRequired", reset)],
+                &[
+                    ("UserName", name),
+                    ("Password", cx.f("password")),
+                    ("PasswordResetRequired", reset),
+                ],
             )
             .await
             .map(|_| "Console password created.".to_owned()),
@@ -263,7 +410,10 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
                 Ok(k) => {
                     let mut h = Html::new();
                     h.h1("Access key created");
-                    h.message("info", "The secret access key is shown only this once. Copy it now.");
+                    h.message(
+                        "info",
+                        "The secret access key is shown only this once. Copy it now.",
+                    );
                     h.facts(&[("User", name), ("Access key ID", k.text_of("AccessKeyId"))]);
                     h.p("Secret access key:");
                     h.code_block("secret-access-key", k.text_of("SecretAccessKey"));
@@ -276,31 +426,51 @@ pub async fn act(cx: &Cx<'_>, name: &str, action: &str) -> Response<Body> {
         "key-status" => api
             .iam(
                 "UpdateAccessKey",
-                &[("UserName", name), ("AccessKeyId", cx.ft("key")), ("Status", cx.ft("status"))],
+                &[
+                    ("UserName", name),
+                    ("AccessKeyId", cx.ft("key")),
+                    ("Status", cx.ft("status")),
+                ],
             )
             .await
             .map(|_| format!("Access key {} is {}.", cx.ft("key"), cx.ft("status"))),
         "delete-key" => api
-            .iam("DeleteAccessKey", &[("UserName", name), ("AccessKeyId", cx.ft("key"))])
+            .iam(
+                "DeleteAccessKey",
+                &[("UserName", name), ("AccessKeyId", cx.ft("key"))],
+            )
             .await
             .map(|_| format!("Access key {} deleted.", cx.ft("key"))),
         "put-inline" => api
             .iam(
                 "PutUserPolicy",
-                &[("UserName", name), ("PolicyName", cx.ft("policy")), ("PolicyDocument", cx.f("document"))],
+                &[
+                    ("UserName", name),
+                    ("PolicyName", cx.ft("policy")),
+                    ("PolicyDocument", cx.f("document")),
+                ],
             )
             .await
             .map(|_| format!("Inline policy {} saved.", cx.ft("policy"))),
         "delete-inline" => api
-            .iam("DeleteUserPolicy", &[("UserName", name), ("PolicyName", cx.ft("policy"))])
+            .iam(
+                "DeleteUserPolicy",
+                &[("UserName", name), ("PolicyName", cx.ft("policy"))],
+            )
             .await
             .map(|_| format!("Inline policy {} deleted.", cx.ft("policy"))),
         "attach" => api
-            .iam("AttachUserPolicy", &[("UserName", name), ("PolicyArn", cx.ft("arn"))])
+            .iam(
+                "AttachUserPolicy",
+                &[("UserName", name), ("PolicyArn", cx.ft("arn"))],
+            )
             .await
             .map(|_| "Managed policy attached.".to_owned()),
         "detach" => api
-            .iam("DetachUserPolicy", &[("UserName", name), ("PolicyArn", cx.ft("arn"))])
+            .iam(
+                "DetachUserPolicy",
+                &[("UserName", name), ("PolicyArn", cx.ft("arn"))],
+            )
             .await
             .map(|_| "Managed policy detached.".to_owned()),
         "delete" => {

@@ -15,12 +15,32 @@ fn event(n: u32, issued: bool) -> CredentialEvent {
         issued,
         status: if issued { 200 } else { 403 },
         certificate_id: "c0ffee".repeat(10) + "c0ff",
-        thing: if issued { "ADCTestThing".into() } else { "WrongThing".into() },
+        thing: if issued {
+            "ADCTestThing".into()
+        } else {
+            "WrongThing".into()
+        },
         role_alias: "ADCTestRoleAlias".into(),
-        role: if issued { "ADCTestRole".into() } else { String::new() },
-        access_key_id: if issued { "ASIAEXAMPLE000000001".into() } else { String::new() },
-        expiration: if issued { "2030-01-01T00:00:00Z".into() } else { String::new() },
-        reason: if issued { String::new() } else { "thing \"WrongThing\" not attached to the certificate".into() },
+        role: if issued {
+            "ADCTestRole".into()
+        } else {
+            String::new()
+        },
+        access_key_id: if issued {
+            "ASIAEXAMPLE000000001".into()
+        } else {
+            String::new()
+        },
+        expiration: if issued {
+            "2030-01-01T00:00:00Z".into()
+        } else {
+            String::new()
+        },
+        reason: if issued {
+            String::new()
+        } else {
+            "thing \"WrongThing\" not attached to the certificate".into()
+        },
         statement: String::new(),
         source_ip: "127.0.0.1".into(),
         seq: 0,
@@ -68,19 +88,27 @@ async fn activity_shows_issuances_and_refusals_with_their_reasons() {
     let issued = page.body.find("req-1").unwrap();
     assert!(refused < issued, "newest first");
     assert!(page.body.contains("refused (403)"));
-    assert!(page.body.contains("thing &quot;WrongThing&quot; not attached to the certificate"));
+    assert!(
+        page.body
+            .contains("thing &quot;WrongThing&quot; not attached to the certificate")
+    );
     assert!(page.body.contains("ASIAEXAMPLE000000001"));
     let only_refused = b.get("/activity?outcome=refused").await;
     assert!(only_refused.body.contains("req-2") && !only_refused.body.contains("req-1"));
     let by_thing = b.get("/activity?thing=ADCTestThing").await;
     assert!(by_thing.body.contains("req-1") && !by_thing.body.contains("req-2"));
     let check = b
-        .get(&format!("/activity/check?cert={}&alias=ADCTestRoleAlias", "c0ffee".repeat(10) + "c0ff"))
+        .get(&format!(
+            "/activity/check?cert={}&alias=ADCTestRoleAlias",
+            "c0ffee".repeat(10) + "c0ff"
+        ))
         .await;
     assert_eq!(check.headers["content-type"], "application/json");
     let v: serde_json::Value = serde_json::from_str(&check.body).unwrap();
     assert_eq!(v["state"], "issued");
-    let none = b.get("/activity/check?cert=beef&alias=ADCTestRoleAlias").await;
+    let none = b
+        .get("/activity/check?cert=beef&alias=ADCTestRoleAlias")
+        .await;
     let v: serde_json::Value = serde_json::from_str(&none.body).unwrap();
     assert_eq!(v["state"], "waiting");
 }

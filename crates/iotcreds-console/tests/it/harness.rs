@@ -34,7 +34,10 @@ impl Objects for NoObjects {
         Ok(ObjectPage::default())
     }
     async fn get_object(&self, _: &Caller, _: &str, _: &str) -> Result<Download, ObjectsError> {
-        Err(ObjectsError::new("NoSuchKey", "The specified key does not exist."))
+        Err(ObjectsError::new(
+            "NoSuchKey",
+            "The specified key does not exist.",
+        ))
     }
     async fn put_object(
         &self,
@@ -120,7 +123,11 @@ impl Env {
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let page = b.get(&format!("/users/{name}")).await;
-        assert!(page.body.contains("Must be changed at next sign-in"), "{}", page.body);
+        assert!(
+            page.body.contains("Must be changed at next sign-in"),
+            "{}",
+            page.body
+        );
         if let Some(doc) = policy {
             let r = b
                 .post(
@@ -130,7 +137,11 @@ impl Env {
                 .await;
             assert_eq!(r.status, StatusCode::SEE_OTHER);
             let page = b.follow(&r).await;
-            assert!(page.body.contains("Inline policy console saved."), "{}", page.body);
+            assert!(
+                page.body.contains("Inline policy console saved."),
+                "{}",
+                page.body
+            );
         }
     }
 }
@@ -162,7 +173,10 @@ impl Answer {
     /// The value of hidden input `name` in the page.
     pub fn hidden(&self, name: &str) -> String {
         let needle = format!("name=\"{name}\" value=\"");
-        let i = self.body.find(&needle).unwrap_or_else(|| panic!("no {name} in {}", self.body));
+        let i = self
+            .body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body));
         let rest = &self.body[i + needle.len()..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
@@ -205,7 +219,11 @@ impl Browser {
     }
 
     pub fn request(&self, method: Method, uri: &str) -> http::request::Builder {
-        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let mut b = Request::builder()
             .method(method)
             .uri(uri)
@@ -217,7 +235,10 @@ impl Browser {
     }
 
     pub async fn get(&mut self, uri: &str) -> Answer {
-        let req = self.request(Method::GET, uri).body(Full::new(Bytes::new())).unwrap();
+        let req = self
+            .request(Method::GET, uri)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
         self.send(req).await
     }
 
@@ -237,7 +258,12 @@ impl Browser {
     }
 
     /// A form post exactly as given.
-    pub async fn post_raw(&mut self, uri: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Answer {
+    pub async fn post_raw(
+        &mut self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
         let body: Vec<String> = fields
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
@@ -255,7 +281,12 @@ impl Browser {
     /// The session's CSRF token, from the sign-out form of the home page.
     pub async fn csrf(&mut self) -> String {
         let page = self.get("/").await;
-        assert_eq!(page.status, StatusCode::OK, "not signed in: {}", page.location());
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "not signed in: {}",
+            page.location()
+        );
         page.hidden("csrf")
     }
 
@@ -265,13 +296,18 @@ impl Browser {
         let token = form.hidden("csrf");
         let mut all: Vec<(&str, &str)> = vec![("csrf", &token)];
         all.extend_from_slice(fields);
-        self.post_raw("/signin", &all, Some("http://console.test")).await
+        self.post_raw("/signin", &all, Some("http://console.test"))
+            .await
     }
 
     pub async fn sign_in_root(&mut self, env: &Env) {
         let (akid, secret) = env.root_keys();
         let r = self
-            .sign_in(&[("kind", "root"), ("access_key_id", &akid), ("secret_access_key", &secret)])
+            .sign_in(&[
+                ("kind", "root"),
+                ("access_key_id", &akid),
+                ("secret_access_key", &secret),
+            ])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert_eq!(r.location(), "/");

@@ -222,7 +222,10 @@ mod tests {
         assert!(password_param(&p, "Password").is_err());
         let p = Params::from_form("Password=Fine-pass1").unwrap();
         assert_eq!(password_param(&p, "Password").unwrap(), Some("Fine-pass1"));
-        assert_eq!(password_param(&Params::default(), "Password").unwrap(), None);
+        assert_eq!(
+            password_param(&Params::default(), "Password").unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -299,7 +299,12 @@ fn deciding_statements(r: &Refusal) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(&format!("{} statement {} ({})", m.policy_id, m.index, m.effect.as_str()));
+        out.push_str(&format!(
+            "{} statement {} ({})",
+            m.policy_id,
+            m.index,
+            m.effect.as_str()
+        ));
         if let Some(sid) = &m.sid {
             out.push_str(&format!(" Sid {sid}"));
         }

@@ -106,7 +106,9 @@ pub async fn run(client: &Client, command: LoginProfileCommand, out: Output) -> 
             password_reset_required,
         } => {
             if !password_stdin && password_reset_required.is_none() {
-                anyhow::bail!("nothing to update: give --password-stdin or --password-reset-required");
+                anyhow::bail!(
+                    "nothing to update: give --password-stdin or --password-reset-required"
+                );
             }
             let mut p = params(&[("UserName", &name)]);
             if password_stdin {

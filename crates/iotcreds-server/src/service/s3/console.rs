@@ -75,10 +75,7 @@ fn check_names(bucket: &str, key: Option<&str>) -> Result<(), ObjectsError> {
     if let Some(k) = key
         && (k.is_empty() || k.len() > 1024)
     {
-        return Err(ObjectsError::new(
-            "KeyTooLongError",
-            "Your key is too long",
-        ));
+        return Err(ObjectsError::new("KeyTooLongError", "Your key is too long"));
     }
     Ok(())
 }
@@ -111,10 +108,9 @@ fn authorize(
         false,
     );
     let requirement = actions::requirement(op, bucket, key, false);
-    let decision =
-        caller
-            .principal
-            .authorize(&requirement.action, &requirement.resource, &context);
+    let decision = caller
+        .principal
+        .authorize(&requirement.action, &requirement.resource, &context);
     if decision.is_allowed() {
         return Ok(());
     }
@@ -266,10 +262,7 @@ impl Objects for ConsoleObjects {
         };
         let mut req = request(input);
         req.method = http::Method::PUT;
-        self.backend
-            .put_object(req)
-            .await
-            .map_err(|e| err(&e))?;
+        self.backend.put_object(req).await.map_err(|e| err(&e))?;
         Ok(())
     }
 
