@@ -81,11 +81,16 @@ pub(crate) async fn signin(
         );
     }
     let kind = field(&form, "kind");
+    // Keys and shown names are cut to the longest valid value (IAM user names: 64 characters;
+    // access key ids: 128), so a huge field cannot make a huge table entry.
     let (limit_key, shown) = match kind {
-        "root" => ("root".to_owned(), field(&form, "access_key_id").to_owned()),
+        "root" => (
+            "root".to_owned(),
+            field(&form, "access_key_id").chars().take(128).collect::<String>(),
+        ),
         _ => {
-            let name = field(&form, "user");
-            (format!("user:{}", name.to_lowercase()), name.to_owned())
+            let name: String = field(&form, "user").chars().take(64).collect();
+            (format!("user:{}", name.to_lowercase()), name)
         }
     };
     let now = Instant::now();

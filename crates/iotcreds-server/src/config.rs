@@ -457,6 +457,28 @@ mod tests {
     }
 
     #[test]
+    fn the_console_listens_on_loopback_with_bounded_sessions() {
+        let c = Config::default();
+        assert_eq!(c.console_addr.to_string(), "127.0.0.1:9002");
+        assert!(c.console.enabled);
+        let s = c.console.settings();
+        assert_eq!(s.session_ttl.as_secs(), 8 * 3600);
+        assert_eq!(s.failures_per_user, 5);
+        assert_eq!(c.console.activity_events, 10_000);
+        let parsed: Config = toml::from_str(
+            "console_addr = \"127.0.0.1:0\"\n[console]\nsession_ttl_secs = 60\nactivity_events = 0\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.console.settings().session_ttl.as_secs(), 60);
+        assert_eq!(parsed.console.activity_events, 0);
+        let half: Config = toml::from_str("[console]\ntls_cert = \"c.pem\"\n").unwrap();
+        assert!(half.validate().unwrap_err().to_string().contains("console.tls_cert"));
+        let zero: Config = toml::from_str("[console]\nidle_timeout_secs = 0\n").unwrap();
+        assert!(zero.validate().is_err());
+        assert!(toml::from_str::<Config>("[console]\nnope = 1\n").is_err());
+    }
+
+    #[test]
     fn the_deployment_example_is_a_valid_config() {
         let c: Config = toml::from_str(include_str!("../../../deploy/iotcreds.toml")).unwrap();
         c.validate().unwrap();
