@@ -86,7 +86,10 @@ pub(crate) async fn signin(
     let (limit_key, shown) = match kind {
         "root" => (
             "root".to_owned(),
-            field(&form, "access_key_id").chars().take(128).collect::<String>(),
+            field(&form, "access_key_id")
+                .chars()
+                .take(128)
+                .collect::<String>(),
         ),
         _ => {
             let name: String = field(&form, "user").chars().take(64).collect();

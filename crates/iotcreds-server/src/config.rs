@@ -472,7 +472,12 @@ mod tests {
         assert_eq!(parsed.console.settings().session_ttl.as_secs(), 60);
         assert_eq!(parsed.console.activity_events, 0);
         let half: Config = toml::from_str("[console]\ntls_cert = \"c.pem\"\n").unwrap();
-        assert!(half.validate().unwrap_err().to_string().contains("console.tls_cert"));
+        assert!(
+            half.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("console.tls_cert")
+        );
         let zero: Config = toml::from_str("[console]\nidle_timeout_secs = 0\n").unwrap();
         assert!(zero.validate().is_err());
         assert!(toml::from_str::<Config>("[console]\nnope = 1\n").is_err());
