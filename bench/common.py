@@ -133,7 +133,7 @@ class Iotcreds:
         self.proc = subprocess.Popen(
             ["taskset", "-c", core, IOTCREDS, "serve", "--data-dir", str(self.data), "--region", REGION,
              "--credentials-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-             "--log-format", "json", *extra_args],
+             "--console-addr", "127.0.0.1:0", "--log-format", "json", *extra_args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
             # The production default: info, so every issuance and refusal writes its audit line.
             env={**os.environ, "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "info")},

@@ -55,6 +55,7 @@ class Server:
             "--credentials-addr", "127.0.0.1:0",
             "--api-addr", "127.0.0.1:0",
             "--admin-addr", "127.0.0.1:0",
+            "--console-addr", "127.0.0.1:0",
             "--log-format", "json",
             *extra_args,
         ]
@@ -87,6 +88,7 @@ class Server:
                     self.credentials_addr = event["credentials_addr"]
                     self.api_addr = event["api_addr"]
                     self.admin_addr = event["admin_addr"]
+                    self.console_addr = event.get("console_addr") or None
                     self._serving.set()
 
     def _wait_healthy(self):

@@ -606,7 +606,7 @@ def test_keys_rotate_keeps_old_credentials_and_seals_new_ones(server, tmp_path):
 def test_migrate_and_keys_on_postgres(postgres_database):
     db_url = postgres_database
     first = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
-    assert first == {"engine": "postgres", "applied": [1]}
+    assert first == {"engine": "postgres", "applied": [1, 2]}
     again = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
     assert again["applied"] == []
     assert json.loads(cli("keys", "list", "--registry-url", db_url, "--output", "json").stdout) == {"keys": []}

@@ -8,11 +8,13 @@
 //! empties the cache as soon as the write returns, so a change takes effect on the very next
 //! request. Changes made by other instances reach this one through [`watch`].
 
+pub mod activity;
 pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod cache;
 mod keys;
+pub mod password;
 mod watch;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 //! credentials_addr = "0.0.0.0:8443"   # mutual-TLS credentials endpoint
 //! api_addr = "0.0.0.0:9000"           # S3, IoT, IAM, STS (SigV4)
 //! admin_addr = "127.0.0.1:9001"       # /healthz, /metrics
+//! console_addr = "127.0.0.1:9002"     # the web console (see [console] below)
 //! # registry_url = "postgres://user@host/db"   # default: SQLite in data_dir
 //! # credentials_tls_cert = "/etc/iotcreds/server.pem"  # operator PKI instead of the built-in CA
 //! # credentials_tls_key = "/etc/iotcreds/server.key"
@@ -23,6 +24,17 @@
 //! # access_key_id = "iotcreds-gateway"
 //! # secret_access_key = "..."
 //! # bucket_prefix = "fleet-"
+//!
+//! # [console]                      # the web console; see docs/console.md
+//! # enabled = true
+//! # session_ttl_secs = 28800       # a session lasts at most this long
+//! # idle_timeout_secs = 3600       # and ends after this long without a request
+//! # failures_per_user = 5          # failed sign-ins per user per failure_window_secs
+//! # failures_per_address = 20      # … per source address (IPv6: per /64)
+//! # failure_window_secs = 900
+//! # max_upload_mib = 100           # largest object uploaded through the console
+//! # activity_events = 10000        # credential events kept for Activity (0: off)
+//! # tls_cert = "..."  tls_key = "..."  # HTTPS for the console (Secure cookies)
 //! ```
 
 use std::net::SocketAddr;
@@ -49,6 +61,9 @@ pub struct Config {
     pub api_addr: SocketAddr,
     /// Listen address of the admin endpoint (health, metrics). Keep it on loopback.
     pub admin_addr: SocketAddr,
+    /// Listen address of the web console (its own listener: no console path can collide with
+    /// an S3 bucket name). Loopback by default.
+    pub console_addr: SocketAddr,
     /// Registry location: `sqlite://PATH` or `postgres://...`; default `DATA/registry.db`.
     pub registry_url: Option<String>,
     /// Server certificate chain (PEM) of the credentials endpoint, replacing the generated one.
@@ -73,6 +88,67 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Token-sealing key rotation.
     pub tokens: TokensConfig,
+    /// The web console.
+    pub console: ConsoleConfig,
+}
+
+/// The web console (`[console]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console on `console_addr`.
+    pub enabled: bool,
+    /// Longest console session, in seconds from sign-in.
+    pub session_ttl_secs: u64,
+    /// A session ends after this many seconds without a request.
+    pub idle_timeout_secs: u64,
+    /// Failed sign-ins allowed per user within the window.
+    pub failures_per_user: u32,
+    /// Failed sign-ins allowed per source address within the window.
+    pub failures_per_address: u32,
+    /// The failure window (and lock-out), in seconds.
+    pub failure_window_secs: u64,
+    /// Largest object uploaded through the console, in MiB.
+    pub max_upload_mib: u64,
+    /// Credential events kept in the registry for the Activity page (newest; 0: none).
+    pub activity_events: u64,
+    /// Certificate chain (PEM) for HTTPS on the console.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        let d = iotcreds_console::Settings::default();
+        Self {
+            enabled: true,
+            session_ttl_secs: d.session_ttl.as_secs(),
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+            failures_per_user: d.failures_per_user,
+            failures_per_address: d.failures_per_address,
+            failure_window_secs: d.failure_window.as_secs(),
+            max_upload_mib: d.max_upload_bytes >> 20,
+            activity_events: 10_000,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The console's settings.
+    pub fn settings(&self) -> iotcreds_console::Settings {
+        iotcreds_console::Settings {
+            session_ttl: Duration::from_secs(self.session_ttl_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            failures_per_user: self.failures_per_user,
+            failures_per_address: self.failures_per_address,
+            failure_window: Duration::from_secs(self.failure_window_secs),
+            max_upload_bytes: self.max_upload_mib.saturating_mul(1 << 20),
+            ..iotcreds_console::Settings::default()
+        }
+    }
 }
 
 /// Where the S3 endpoint keeps objects.
@@ -150,6 +226,7 @@ impl Default for Config {
             credentials_addr: SocketAddr::from(([0, 0, 0, 0], 8443)),
             api_addr: SocketAddr::from(([0, 0, 0, 0], 9000)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            console_addr: SocketAddr::from(([127, 0, 0, 1], 9002)),
             registry_url: None,
             credentials_tls_cert: None,
             credentials_tls_key: None,
@@ -161,6 +238,7 @@ impl Default for Config {
             objects: ObjectsConfig::default(),
             limits: LimitsConfig::default(),
             tokens: TokensConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -253,6 +331,23 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "api_tls_cert",
                 message: "api_tls_cert and api_tls_key go together".into(),
+            });
+        }
+        if self.console.tls_cert.is_some() != self.console.tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "console.tls_cert",
+                message: "console.tls_cert and console.tls_key go together".into(),
+            });
+        }
+        if self.console.session_ttl_secs == 0
+            || self.console.idle_timeout_secs == 0
+            || self.console.failure_window_secs == 0
+        {
+            return Err(ConfigError::Invalid {
+                key: "console",
+                message:
+                    "session_ttl_secs, idle_timeout_secs and failure_window_secs must be positive"
+                        .into(),
             });
         }
         let known_engine = |url: &str| {
@@ -359,6 +454,33 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_console_listens_on_loopback_with_bounded_sessions() {
+        let c = Config::default();
+        assert_eq!(c.console_addr.to_string(), "127.0.0.1:9002");
+        assert!(c.console.enabled);
+        let s = c.console.settings();
+        assert_eq!(s.session_ttl.as_secs(), 8 * 3600);
+        assert_eq!(s.failures_per_user, 5);
+        assert_eq!(c.console.activity_events, 10_000);
+        let parsed: Config = toml::from_str(
+            "console_addr = \"127.0.0.1:0\"\n[console]\nsession_ttl_secs = 60\nactivity_events = 0\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.console.settings().session_ttl.as_secs(), 60);
+        assert_eq!(parsed.console.activity_events, 0);
+        let half: Config = toml::from_str("[console]\ntls_cert = \"c.pem\"\n").unwrap();
+        assert!(
+            half.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("console.tls_cert")
+        );
+        let zero: Config = toml::from_str("[console]\nidle_timeout_secs = 0\n").unwrap();
+        assert!(zero.validate().is_err());
+        assert!(toml::from_str::<Config>("[console]\nnope = 1\n").is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Starting and stopping a server: open the data directory and the registry, make sure the
-//! PKI and admin files exist, bind the three listeners, run the background tasks, and drain
-//! on shutdown.
+//! PKI and admin files exist, bind the listeners (credentials, service, admin, console), run the
+//! background tasks, and drain on shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use crate::data_dir::{DataDir, read_secret_file};
 use crate::net::{self, ListenerOptions, Tls};
 use crate::registry_store::RegistryLocation;
 use crate::service::ServiceEndpoint;
+use iotcreds_registry::activity::ActivityLog;
 use iotcreds_registry::{self as registry, Registry};
 
 /// A running server.
@@ -31,6 +32,8 @@ pub struct Running {
     pub api_addr: SocketAddr,
     /// Where the admin endpoint listens.
     pub admin_addr: SocketAddr,
+    /// Where the web console listens (`None` when it is turned off).
+    pub console_addr: Option<SocketAddr>,
     /// The registry service.
     pub registry: Arc<Registry>,
     shutdown: CancellationToken,
@@ -171,6 +174,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let admin_listener = net::bind(config.admin_addr)
         .await
         .with_context(|| format!("binding the admin endpoint to {}", config.admin_addr))?;
+    let console_listener = match config.console.enabled {
+        true => Some(
+            net::bind(config.console_addr)
+                .await
+                .with_context(|| format!("binding the web console to {}", config.console_addr))?,
+        ),
+        false => None,
+    };
+    let console_addr = console_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
     let credentials_addr = credentials_listener.local_addr()?;
     let api_addr = api_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
@@ -186,10 +201,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let mut tasks = Vec::new();
 
-    let credentials = Arc::new(CredentialsEndpoint::new(
-        registry.clone(),
-        config.credentials_host.clone(),
-    ));
+    let activity = match config.console.activity_events {
+        0 => Arc::new(ActivityLog::disabled()),
+        keep => {
+            let (log, writer) = ActivityLog::new(registry.store().clone(), keep, 4096);
+            tasks.push(tokio::spawn(writer.run(shutdown.clone().cancelled_owned())));
+            Arc::new(log)
+        }
+    };
+    let credentials = Arc::new(
+        CredentialsEndpoint::new(registry.clone(), config.credentials_host.clone())
+            .with_activity(activity),
+    );
     tasks.push(tokio::spawn(net::serve(
         credentials_listener,
         Tls::Required(credentials_tls),
@@ -210,6 +233,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .context("starting the service endpoint")?,
     );
+    let console_objects = service.console_objects();
     tasks.push(tokio::spawn(net::serve(
         api_listener,
         api_tls,
@@ -227,6 +251,51 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
         },
     )));
+
+    if let Some(listener) = console_listener {
+        let control = iotcreds_control::ControlContext {
+            registry: registry.clone(),
+            region: config.region.clone(),
+            credentials_endpoint: config.credentials_endpoint_address(credentials_addr.port()),
+            data_endpoint: config.credentials_host.clone(),
+        };
+        let console = Arc::new(iotcreds_console::Console::new(
+            control,
+            console_objects,
+            config.console.settings(),
+        ));
+        let tls = match (&config.console.tls_cert, &config.console.tls_key) {
+            (Some(c), Some(k)) => {
+                let chain = std::fs::read_to_string(c)
+                    .with_context(|| format!("reading {}", c.display()))?;
+                let key =
+                    read_secret_file(k).with_context(|| format!("reading {}", k.display()))?;
+                Tls::Required(Arc::new(iotcreds_pki::tls::plain_server_config(
+                    provider.clone(),
+                    &chain,
+                    &key,
+                )?))
+            }
+            _ => Tls::Off,
+        };
+        tasks.push(tokio::spawn(net::serve(
+            listener,
+            tls,
+            options.clone(),
+            shutdown.clone(),
+            move |conn| {
+                let console = console.clone();
+                let peer = iotcreds_console::Peer {
+                    ip: conn.remote.ip(),
+                    tls: conn.tls.is_some(),
+                };
+                hyper::service::service_fn(move |req| {
+                    let console = console.clone();
+                    async move { Ok(console.handle(peer, req).await) }
+                })
+            },
+        )));
+    }
 
     let admin = Arc::new(AdminEndpoint::new(registry.clone(), ready.clone()));
     tasks.push(tokio::spawn(net::serve(
@@ -270,6 +339,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ready.store(true, Ordering::Release);
     tracing::info!(
         %credentials_addr, %api_addr, %admin_addr,
+        console_addr = %console_addr.map(|a| a.to_string()).unwrap_or_default(),
         account_id = %registry.account_id(),
         region = %config.region,
         engine = registry.store().engine(),
@@ -283,6 +353,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         credentials_addr,
         api_addr,
         admin_addr,
+        console_addr,
         registry,
         shutdown,
         tasks,

@@ -241,6 +241,30 @@ impl SqlStore {
         })
     }
 
+    /// Open a write transaction for `op` that leaves the generation alone: for the event log,
+    /// which is not registry state (no cache depends on it). On SQLite it still queues with
+    /// the other writers.
+    pub(crate) async fn write_log(&self, op: &'static str) -> StoreResult<WriteTx> {
+        let writer = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = in_op(
+            op,
+            self.pool
+                .begin_with(self.engine.begin_write())
+                .await
+                .map_err(err),
+        )?;
+        Ok(WriteTx {
+            tx,
+            generation: 0,
+            notify: None,
+            op,
+            _writer: writer,
+        })
+    }
+
     /// Open a read transaction for `op`.
     pub(crate) async fn read(&self, op: &'static str) -> StoreResult<ReadTx> {
         let tx = in_op(

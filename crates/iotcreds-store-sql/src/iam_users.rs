@@ -147,6 +147,13 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
             "the user still has access keys",
         ));
     }
+    if crate::console::has_login_profile(&mut *c, &key).await? {
+        return Err(StoreError::conflict(
+            Entity::User,
+            name,
+            "the user still has a login profile",
+        ));
+    }
     let holder = Holder::user(name);
     if iam_inline::count(&mut *c, &holder).await? > 0 {
         return Err(StoreError::conflict(

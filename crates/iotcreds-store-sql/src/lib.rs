@@ -32,6 +32,7 @@
 
 mod ca_certificates;
 mod certificates;
+mod console;
 mod db;
 mod iam_inline;
 mod iam_managed;

@@ -7,7 +7,8 @@
 //! - `read_tx`: several statements in one read transaction (one snapshot);
 //! - `write_tx`: a write transaction that commits when the function returns `Ok`;
 //! - `write_maybe`: a write transaction whose function returns an `Outcome`, rolled back when
-//!   `Unchanged` (an idempotent repeat leaves the generation alone).
+//!   `Unchanged` (an idempotent repeat leaves the generation alone);
+//! - `log_tx`: a write transaction that leaves the generation alone (the event log).
 //!
 //! The function is called with the connection first, then the extra args.
 
@@ -22,7 +23,7 @@ use sqlx::AnyConnection;
 use crate::db::{err, in_op};
 use crate::iam_inline::Holder;
 use crate::{
-    SqlStore, ca_certificates, certificates, iam_inline, iam_managed, iam_managed_attach,
+    SqlStore, ca_certificates, certificates, console, iam_inline, iam_managed, iam_managed_attach,
     iam_roles, iam_users, iot_policies, iot_policy_targets, role_aliases, settings,
     thing_principals, thing_types, things,
 };
@@ -65,6 +66,17 @@ macro_rules! write_maybe {
             $body.await
         };
         tx.finish_outcome(r).await
+    }};
+}
+
+macro_rules! log_tx {
+    ($s:ident, $op:expr, |$c:ident| $body:expr) => {{
+        let mut tx = $s.write_log($op).await?;
+        let r = {
+            let $c = tx.conn();
+            $body.await
+        };
+        tx.finish(r).await
     }};
 }
 
@@ -258,4 +270,15 @@ read_one fn role_alias(name: &str) -> Option<RoleAlias> => role_aliases::get[nam
 read_tx fn list_role_aliases(page: &PageRequest) -> Page<RoleAlias> => role_aliases::list[page];
 write_tx fn update_role_alias(name: &str, update: &RoleAliasUpdate) -> RoleAlias => role_aliases::update[name, update];
 write_tx fn delete_role_alias(name: &str) -> () => role_aliases::delete[name];
+
+// ---- console: login profiles and credential events ----------------------------------------
+write_tx fn insert_login_profile(profile: &LoginProfile) -> () => console::insert_login_profile[profile];
+read_tx fn login_profile(user: &str) -> Option<LoginProfile> => console::login_profile[user];
+write_tx fn update_login_profile(user: &str, update: &LoginProfileUpdate) -> ()
+    => console::update_login_profile[user, update];
+write_tx fn delete_login_profile(user: &str) -> () => console::delete_login_profile[user];
+log_tx fn append_credential_events(events: &[CredentialEvent], keep: u64) -> ()
+    => console::append_events[events, keep];
+read_one fn credential_events(filter: &CredentialEventFilter) -> Vec<CredentialEvent>
+    => console::events[filter];
 }

@@ -110,6 +110,10 @@ macro_rules! store_suite {
                 access_keys_lifecycle,
                 user_delete_rules,
             }
+            console {
+                login_profile_lifecycle,
+                credential_events_filter_page_and_retain,
+            }
             role_aliases {
                 role_alias_lifecycle,
                 role_aliases_list_both_ways,

@@ -18,6 +18,8 @@ pub enum Entity {
     InlinePolicy,
     /// IoT policy.
     IotPolicy,
+    /// An IAM user's console password.
+    LoginProfile,
     /// Version of an IoT policy.
     IotPolicyVersion,
     /// Customer-managed IAM policy.
@@ -51,6 +53,7 @@ impl fmt::Display for Entity {
             Entity::Certificate => "certificate",
             Entity::InlinePolicy => "inline policy",
             Entity::IotPolicy => "policy",
+            Entity::LoginProfile => "login profile",
             Entity::IotPolicyVersion => "policy version",
             Entity::ManagedPolicy => "managed policy",
             Entity::ManagedPolicyVersion => "managed policy version",

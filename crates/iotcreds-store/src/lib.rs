@@ -27,12 +27,14 @@
 //!   certificates; IAM names regardless of case) and paged with an opaque marker; see
 //!   [`PageRequest`].
 
+mod console;
 mod error;
 pub mod model;
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
+pub use console::{CredentialEvent, CredentialEventFilter, LoginProfile, LoginProfileUpdate};
 pub use error::{Entity, StoreError};
 pub use model::*;
 
@@ -583,8 +585,8 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> StoreResult<Page<User>>;
 
-    /// Delete a user. `NotFound` if absent; `Conflict` if it has access keys, inline or
-    /// attached policies.
+    /// Delete a user. `NotFound` if absent; `Conflict` if it has access keys, a login
+    /// profile, inline or attached policies.
     async fn delete_user(&self, name: &str) -> StoreResult<()>;
 
     /// Add or replace an inline policy of a user. `NotFound` if the user is absent.
@@ -646,6 +648,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delete a role alias. `NotFound` if absent.
     async fn delete_role_alias(&self, name: &str) -> StoreResult<()>;
+
+    // ---- console: login profiles and credential events ------------------------------------
+
+    /// Give a user a console password. `NotFound` (entity `User`) if the user is absent;
+    /// `AlreadyExists` (entity `LoginProfile`) if it has one.
+    async fn insert_login_profile(&self, profile: &LoginProfile) -> StoreResult<()>;
+
+    /// A user's login profile. `NotFound` (entity `User`) if the user is absent; `None` if
+    /// it has no password.
+    async fn login_profile(&self, user: &str) -> StoreResult<Option<LoginProfile>>;
+
+    /// Change a login profile. `NotFound` (entity `User` or `LoginProfile`) if absent.
+    async fn update_login_profile(
+        &self,
+        user: &str,
+        update: &LoginProfileUpdate,
+    ) -> StoreResult<()>;
+
+    /// Remove a user's console password. `NotFound` (entity `User` or `LoginProfile`).
+    async fn delete_login_profile(&self, user: &str) -> StoreResult<()>;
+
+    /// Append credential events and keep only the newest `keep` of all stored events. The
+    /// events are a log, not registry state: appending does not move the generation (caches
+    /// are not dropped for it).
+    async fn append_credential_events(
+        &self,
+        events: &[CredentialEvent],
+        keep: u64,
+    ) -> StoreResult<()>;
+
+    /// Stored credential events matching `filter`, newest first.
+    async fn credential_events(
+        &self,
+        filter: &CredentialEventFilter,
+    ) -> StoreResult<Vec<CredentialEvent>>;
 }
 
 /// The stream type of [`Store::subscribe`], kept free of any particular stream crate.

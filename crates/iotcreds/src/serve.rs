@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Admin endpoint (health, metrics) listen address [default: 127.0.0.1:9001].
     #[arg(long, env = "IOTCREDS_ADMIN_ADDR")]
     admin_addr: Option<SocketAddr>,
+    /// Web console listen address (its own listener) [default: 127.0.0.1:9002].
+    #[arg(long, env = "IOTCREDS_CONSOLE_ADDR")]
+    console_addr: Option<SocketAddr>,
     /// Credentials endpoint host name: in its certificate, returned by DescribeEndpoint [default: localhost].
     #[arg(long, env = "IOTCREDS_CREDENTIALS_HOST")]
     credentials_host: Option<String>,
@@ -80,6 +83,7 @@ impl ServeArgs {
             credentials_addr,
             api_addr,
             admin_addr,
+            console_addr,
             credentials_host
         );
         set_opt!(

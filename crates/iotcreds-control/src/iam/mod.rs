@@ -1,6 +1,6 @@
 //! IAM (query protocol, version `2010-05-08`, signing name `iam`): roles, their trust and
-//! permission policies, customer managed policies, users and their access keys, role tags, and
-//! the policy simulator, with the wire shapes, error codes and messages botocore expects.
+//! permission policies, customer managed policies, users, their access keys and console
+//! passwords (login profiles), role tags, and the policy simulator, with the wire shapes, error codes and messages botocore expects.
 //!
 //! Every call is validated as the service model constrains it (`ValidationError`), then
 //! authorised with [`Caller::authorize`] on the resource ARN the Service Authorization Reference
@@ -11,6 +11,7 @@
 mod access_keys;
 mod account;
 mod holder_policies;
+mod login_profiles;
 mod managed;
 mod roles;
 mod simulate;
@@ -155,6 +156,10 @@ async fn dispatch(
         "DeleteAccessKey" => access_keys::delete_access_key,
         "ListAccessKeys" => access_keys::list_access_keys,
         "UpdateAccessKey" => access_keys::update_access_key,
+        "CreateLoginProfile" => login_profiles::create_login_profile,
+        "GetLoginProfile" => login_profiles::get_login_profile,
+        "UpdateLoginProfile" => login_profiles::update_login_profile,
+        "DeleteLoginProfile" => login_profiles::delete_login_profile,
         "SimulateCustomPolicy" => simulate::simulate_custom_policy,
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
@@ -208,6 +213,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             Entity::PolicyAttachment => format!("Policy {key} was not found."),
             Entity::InlinePolicy => format!("The policy with name {key} cannot be found."),
             Entity::AccessKey => format!("The Access Key with id {key} cannot be found."),
+            Entity::LoginProfile => format!("Login Profile for User {key} cannot be found."),
             other => format!("The {other} {key} cannot be found."),
         }),
         StoreError::AlreadyExists { entity, key } => ApiError::new(
@@ -216,6 +222,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             match entity {
                 Entity::Role => format!("Role with name {key} already exists."),
                 Entity::User => format!("User with name {key} already exists."),
+                Entity::LoginProfile => format!("Login Profile for user {key} already exists."),
                 Entity::ManagedPolicy => format!(
                     "A policy called {key} already exists. Duplicate names are not allowed."
                 ),
@@ -230,6 +237,9 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             StatusCode::CONFLICT,
             "DeleteConflict",
             match entity {
+                Entity::User if reason.contains("login profile") => {
+                    "Cannot delete entity, must delete login profile first.".to_owned()
+                }
                 Entity::Role | Entity::User if reason.contains("access key") => {
                     "Cannot delete entity, must delete access keys first.".to_owned()
                 }

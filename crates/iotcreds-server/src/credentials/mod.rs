@@ -15,6 +15,8 @@ use http_body_util::Full;
 
 use crate::net::ConnInfo;
 use iotcreds_registry::Registry;
+use iotcreds_registry::activity::ActivityLog;
+use iotcreds_store::CredentialEvent;
 use issue::{CredentialsRequest, Refusal};
 
 /// The thing-name header.
@@ -30,6 +32,8 @@ pub struct CredentialsEndpoint {
     registry: Arc<Registry>,
     credentials_host: String,
     metrics: Metrics,
+    /// Where each decision is also recorded for the console's Activity page.
+    activity: Option<Arc<ActivityLog>>,
 }
 
 /// Metric handles, registered once (a look-up per request would cost more than the count).
@@ -90,7 +94,14 @@ impl CredentialsEndpoint {
             registry,
             credentials_host,
             metrics: Metrics::new(),
+            activity: None,
         }
+    }
+
+    /// Also record every decision in `activity` (the console's Activity page).
+    pub fn with_activity(mut self, activity: Arc<ActivityLog>) -> Self {
+        self.activity = activity.is_enabled().then_some(activity);
+        self
     }
 
     /// Answer one request.
@@ -151,6 +162,22 @@ impl CredentialsEndpoint {
                     dropped_session_tags = issued.dropped_tags,
                     source_ip = %conn.remote.ip(),
                 );
+                if let Some(log) = &self.activity {
+                    log.record(CredentialEvent {
+                        at: request.now_ms,
+                        request_id: request_id.clone(),
+                        issued: true,
+                        status: 200,
+                        certificate_id: issued.claims.session_name.clone(),
+                        thing: issued.claims.thing_name.clone().unwrap_or_default(),
+                        role_alias: alias.clone(),
+                        role: issued.claims.role_name.clone(),
+                        access_key_id: issued.access_key_id.clone(),
+                        expiration: issued.expiration.clone(),
+                        source_ip: conn.remote.ip().to_string(),
+                        ..CredentialEvent::default()
+                    });
+                }
                 self.metrics.issued.increment(1);
                 self.metrics.seconds.record(elapsed);
                 let mut resp = Response::new(Full::new(Bytes::from(issue::success_body(&issued))));
@@ -171,6 +198,21 @@ impl CredentialsEndpoint {
                     reason = %refusal.reason(),
                     source_ip = %conn.remote.ip(),
                 );
+                if let Some(log) = &self.activity {
+                    log.record(CredentialEvent {
+                        at: request.now_ms,
+                        request_id: request_id.clone(),
+                        issued: false,
+                        status: i64::from(status.as_u16()),
+                        certificate_id: refusal.certificate_id().unwrap_or("").to_owned(),
+                        thing: thing_name.unwrap_or("").to_owned(),
+                        role_alias: alias.clone(),
+                        reason: refusal.reason(),
+                        statement: deciding_statements(&refusal),
+                        source_ip: conn.remote.ip().to_string(),
+                        ..CredentialEvent::default()
+                    });
+                }
                 self.metrics.refused(outcome_label(&refusal));
                 self.metrics.seconds.record(elapsed);
                 error(&request_id, status, error_type, message)
@@ -239,6 +281,35 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
             "Internal Failure",
         ),
     }
+}
+
+/// The statements behind a policy refusal, as the Activity page shows them: the explicit
+/// `Deny`s, or else the `Allow`s that applied but were not enough; empty for other refusals.
+fn deciding_statements(r: &Refusal) -> String {
+    let Refusal::AccessDenied { decision, .. } = r else {
+        return String::new();
+    };
+    let list = if decision.matched.is_empty() {
+        &decision.partial_allows
+    } else {
+        &decision.matched
+    };
+    let mut out = String::new();
+    for (i, m) in list.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!(
+            "{} statement {} ({})",
+            m.policy_id,
+            m.index,
+            m.effect.as_str()
+        ));
+        if let Some(sid) = &m.sid {
+            out.push_str(&format!(" Sid {sid}"));
+        }
+    }
+    out
 }
 
 fn outcome_label(r: &Refusal) -> &'static str {

@@ -41,6 +41,8 @@ pub struct ServiceEndpoint {
     fast_get: Option<s3::fast::FastGet>,
     control: ControlContext,
     max_body: usize,
+    /// The same backend, for the web console's S3 operations.
+    objects: Arc<dyn s3s::S3>,
 }
 
 impl ServiceEndpoint {
@@ -54,10 +56,12 @@ impl ServiceEndpoint {
     ) -> anyhow::Result<Self> {
         let domain = config.virtual_host_domain.as_deref();
         let mut fast_get = None;
+        let objects: Arc<dyn s3s::S3>;
         let s3 = match (config.objects.backend(), &config.objects.upstream) {
             (ObjectsBackend::Upstream, Some(upstream)) => {
                 let backend = iotcreds_objects_upstream::UpstreamBackend::new(upstream.clone())?;
                 tracing::info!(endpoint = %upstream.endpoint, "objects are kept upstream");
+                objects = Arc::new(backend.clone());
                 s3::service(registry.clone(), backend, &config.region, domain)?
             }
             _ => {
@@ -71,6 +75,7 @@ impl ServiceEndpoint {
                         ..Default::default()
                     },
                 )?;
+                objects = Arc::new(backend.clone());
                 if domain.is_none() {
                     fast_get = Some(s3::fast::FastGet::new(
                         registry.clone(),
@@ -92,7 +97,16 @@ impl ServiceEndpoint {
             fast_get,
             control,
             max_body: config.limits.max_control_body_bytes,
+            objects,
         })
+    }
+
+    /// The web console's S3 operations, on this endpoint's backend and authorisation.
+    pub fn console_objects(&self) -> Arc<dyn iotcreds_console::objects::Objects> {
+        Arc::new(s3::console::ConsoleObjects::new(
+            self.objects.clone(),
+            &self.control.region,
+        ))
     }
 
     /// Answer one request.

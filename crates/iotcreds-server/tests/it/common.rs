@@ -81,6 +81,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         credentials_addr: "127.0.0.1:0".parse().unwrap(),
         api_addr: "127.0.0.1:0".parse().unwrap(),
         admin_addr: "127.0.0.1:0".parse().unwrap(),
+        console_addr: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
     c.limits.handshake_timeout_secs = 2;

@@ -3,6 +3,7 @@
 
 pub mod certificates;
 pub mod concurrency;
+pub mod console;
 pub mod engine;
 pub mod iam_policies;
 pub mod iam_roles;

@@ -9,6 +9,7 @@ pub mod certs;
 pub mod client;
 pub mod config;
 pub mod device;
+pub mod login;
 pub mod ops;
 pub mod output;
 pub mod pki;
@@ -55,7 +56,7 @@ pub enum Command {
     IamPolicy(roles::IamPolicyArgs),
     /// Role aliases: create, describe, list, update, delete.
     RoleAlias(aliases::RoleAliasArgs),
-    /// IAM users: create, list, delete, access keys, inline policies.
+    /// IAM users: create, list, delete, access keys, inline policies, console passwords.
     User(users::UserArgs),
     /// Local PKI helpers: a CA, device certificates, CSRs, verification certificates, inspect.
     Pki(pki::PkiArgs),

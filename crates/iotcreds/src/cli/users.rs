@@ -86,6 +86,11 @@ enum UserCommand {
         /// Policy name.
         name: String,
     },
+    /// The user's console password: create, get, update, delete (…LoginProfile).
+    LoginProfile {
+        #[command(subcommand)]
+        command: super::login::LoginProfileCommand,
+    },
 }
 
 fn check_user(name: &str) -> anyhow::Result<()> {
@@ -111,6 +116,7 @@ pub async fn run(args: UserArgs, out: Output) -> anyhow::Result<()> {
             check_user(user)?;
             IAM_POLICY_NAME.check("policyName", name).map_err(invalid)?;
         }
+        UserCommand::LoginProfile { command } => check_user(command.user())?,
         UserCommand::List => {}
     }
     let document = match &args.command {
@@ -242,6 +248,9 @@ pub async fn run(args: UserArgs, out: Output) -> anyhow::Result<()> {
                 &v,
                 &format!("Inline policy {name} deleted from user {user}."),
             );
+        }
+        UserCommand::LoginProfile { command } => {
+            super::login::run(&client, command, out).await?;
         }
     }
     Ok(())

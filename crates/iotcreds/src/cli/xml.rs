@@ -36,7 +36,12 @@ const INTEGERS: &[&str] = &[
     "MaxSigninSessionDuration",
 ];
 /// Boolean leaves.
-const BOOLEANS: &[&str] = &["IsAttachable", "IsDefaultVersion", "IsTruncated"];
+const BOOLEANS: &[&str] = &[
+    "IsAttachable",
+    "IsDefaultVersion",
+    "IsTruncated",
+    "PasswordResetRequired",
+];
 /// URL-encoded policy documents.
 const DOCUMENTS: &[&str] = &["AssumeRolePolicyDocument", "Document", "PolicyDocument"];
 

@@ -25,6 +25,7 @@ fn serve_with(config: &str) -> (Option<i32>, String, bool) {
             "127.0.0.1:0",
         ])
         .args(["--admin-addr", "127.0.0.1:0"])
+        .args(["--console-addr", "127.0.0.1:0"])
         .output()
         .unwrap();
     (

@@ -11,6 +11,7 @@
 //! always configured; anonymous requests are denied.
 
 pub mod actions;
+pub mod console;
 pub mod fast;
 
 use std::sync::Arc;
