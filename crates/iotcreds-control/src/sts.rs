@@ -83,6 +83,8 @@ pub const OPERATIONS: &[Operation] = &[
 /// The action of `AssumeRole`.
 const ASSUME_ROLE: &str = "sts:AssumeRole";
 
+/// Every arm has its row in [`OPERATIONS`], which the authorization table test reads: an
+/// operation added here without one is not tested, so add both.
 async fn dispatch(
     ctx: &ControlContext,
     caller: &Caller,

@@ -8,7 +8,7 @@
 //! Authorization Reference gives for the action), and only then reads the registry or writes
 //! it, on what the look-up found (each write wrapped in
 //! [`iotcreds_registry::Registry::mutate`]). A refused call changes nothing. Store errors map to
-//! IAM codes in [`store_error`].
+//! IAM codes in `store_error`.
 
 mod access_keys;
 mod account;

@@ -5,7 +5,7 @@
 //! row each), and runs the operation's handler. Every handler follows the same order: parse and
 //! validate the input (AWS's shape constraints), look its resources up
 //! ([`crate::resource`]), authorise the operation's action on their canonical ARNs
-//! ([`Req::authorize`]), and only then read or write the registry, on what the look-up found
+//! (`Req::authorize`), and only then read or write the registry, on what the look-up found
 //! (writes wrapped in [`iotcreds_registry::Registry::mutate`]). A refused request therefore
 //! changes nothing.
 //!
