@@ -5,13 +5,16 @@
 //! the cache drops), and authorises every action with [`Caller::authorize`].
 //!
 //! Every call arrives authenticated (a [`Caller`] holding the [`Principal`]) and is authorised
-//! per action against the caller's policies before it reads or changes the registry. Errors
+//! per action against the caller's policies before it reads or changes the registry, on the
+//! canonical ARN of the resource it acts on: [`Caller::authorize`] takes a [`Resource`], which
+//! only the look-ups of [`resource`] make (see there for the rule). Errors
 //! are [`ApiError`]s, rendered in the protocol's shape by [`render_json_error`] (IoT) and
 //! [`render_query_error`] (IAM, STS).
 
 pub mod iam;
 pub mod iot;
 pub mod query;
+pub mod resource;
 pub mod sts;
 
 use std::net::IpAddr;
@@ -23,6 +26,8 @@ use iotcreds_policy::{Context, Decision, Effect};
 
 use iotcreds_registry::Registry;
 use iotcreds_registry::authz::{self, Principal};
+
+pub use resource::Resource;
 
 /// What every control-plane handler can reach.
 pub struct ControlContext {
@@ -60,13 +65,15 @@ impl Caller {
     }
 
     /// Authorise `action` on `resource`, or explain the denial as AWS does. `extra` adds
-    /// action-specific condition keys (for example `iam:PassedToService`).
+    /// action-specific condition keys (for example `iam:PassedToService`). Every refusal writes
+    /// an audit line naming the resource.
     pub fn authorize_with(
         &self,
         action: &str,
-        resource: &str,
+        resource: &Resource,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), ApiError> {
+        let resource = resource.arn();
         let mut ctx = self.context();
         extra(&mut ctx);
         let decision = self.principal.authorize(action, resource, &ctx);
@@ -94,7 +101,7 @@ impl Caller {
     }
 
     /// Authorise `action` on `resource` with the standard context.
-    pub fn authorize(&self, action: &str, resource: &str) -> Result<(), ApiError> {
+    pub fn authorize(&self, action: &str, resource: &Resource) -> Result<(), ApiError> {
         self.authorize_with(action, resource, |_| {})
     }
 

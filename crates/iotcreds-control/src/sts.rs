@@ -3,9 +3,12 @@
 //! chaining), issuing the same sealed session tokens as the credentials endpoint.
 //!
 //! `AssumeRole` is allowed when the caller's identity policies allow `sts:AssumeRole` on the
-//! role ARN (the root key always passes this check) *and* the role's trust policy allows the
-//! caller as principal. A missing role is refused exactly like an untrusting one, so callers
-//! cannot probe which roles exist. `DurationSeconds` is 900 to the role's
+//! role's own ARN (the role is looked up first; the root key always passes this check) *and*
+//! the role's trust policy allows the caller as principal. The `RoleArn` must name the role
+//! exactly as its ARN reads (STS role names are case-sensitive): a differently cased spelling
+//! is refused like a missing role, after the identity check on the role it would have named. A
+//! missing role is refused exactly like an untrusting one, so callers cannot probe which roles
+//! exist. `DurationSeconds` is 900 to the role's
 //! `MaxSessionDuration` (3600 when chaining). Session tags (`Tags`) need `sts:TagSession` from
 //! both the identity and the trust policy, as in STS; `ExternalId` is offered to the trust
 //! policy as `sts:ExternalId`. Parameters the token cannot honour (session policies, source
@@ -21,6 +24,7 @@ use iotcreds_types::names::{ROLE_SESSION_NAME, check_range};
 use iotcreds_types::{ValidationError, arn};
 
 use crate::query::{self, Params, Xml};
+use crate::resource::{self, Lookup};
 use crate::{ApiError, Caller, ControlContext};
 
 /// XML namespace of STS answers.
@@ -54,6 +58,33 @@ pub async fn handle(
     }
 }
 
+/// One STS operation: its name, and the IAM action it is authorised as (none for
+/// `GetCallerIdentity`, which needs no permission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// `AssumeRole`.
+    pub name: &'static str,
+    /// `sts:AssumeRole`.
+    pub action: Option<&'static str>,
+}
+
+/// Every STS operation this server answers.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "GetCallerIdentity",
+        action: None,
+    },
+    Operation {
+        name: "AssumeRole",
+        action: Some(ASSUME_ROLE),
+    },
+];
+
+/// The action of `AssumeRole`.
+const ASSUME_ROLE: &str = "sts:AssumeRole";
+
+/// Every arm has its row in [`OPERATIONS`], which the authorization table test reads: an
+/// operation added here without one is not tested, so add both.
 async fn dispatch(
     ctx: &ControlContext,
     caller: &Caller,
@@ -173,33 +204,20 @@ async fn assume_role(
             return Err(refused(name, why));
         }
     }
-    let Some((role_path, role_name)) = arn::split_iam(role_arn, "role", None) else {
+    if arn::split_iam(role_arn, "role", None).is_none() {
         return Err(ValidationError::new(
             "roleArn",
             role_arn,
             "Member must be the ARN of an IAM role (arn:aws:iam::ACCOUNT:role/NAME)",
         )
         .into());
-    };
-
-    // 2. The caller's identity policies.
-    let tag_ctx = |c: &mut Context| {
-        for (k, v) in &tags {
-            c.insert(&format!("aws:RequestTag/{k}"), v.clone());
-        }
-        if !tags.is_empty() {
-            c.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
-        }
-    };
-    caller.authorize_with("sts:AssumeRole", role_arn, |c| tag_ctx(c))?;
-    if !tags.is_empty() {
-        caller.authorize_with("sts:TagSession", role_arn, |c| tag_ctx(c))?;
     }
 
-    // 3. The role exists here and its trust policy allows the caller.
-    let account = ctx.registry.account_id();
-    let role = if role_arn.starts_with(&format!("arn:aws:iam::{account}:")) {
-        ctx.registry.role(role_name).await.map_err(|e| {
+    // 2. The role the ARN designates, and the caller's identity policies on that role's own
+    //    ARN (not on the caller's spelling of it).
+    let lookup = resource::iam_role_by_arn(&ctx.registry, role_arn)
+        .await
+        .map_err(|e| {
             if e.is_unavailable() {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -209,18 +227,34 @@ async fn assume_role(
             } else {
                 internal(e)
             }
-        })?
-    } else {
-        None
+        })?;
+    let target = lookup.resource();
+    let tag_ctx = |c: &mut Context| {
+        for (k, v) in &tags {
+            c.insert(&format!("aws:RequestTag/{k}"), v.clone());
+        }
+        if !tags.is_empty() {
+            c.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
+        }
     };
-    let role = role.filter(|r| r.role.path == role_path);
+    caller.authorize_with(ASSUME_ROLE, target, |c| tag_ctx(c))?;
+    if !tags.is_empty() {
+        caller.authorize_with("sts:TagSession", target, |c| tag_ctx(c))?;
+    }
+
+    // 3. The role is named exactly (STS role names are case-sensitive) and its trust policy
+    //    allows the caller.
     let mut trust_ctx = caller.context();
     trust_ctx.insert("sts:RoleSessionName", session_name);
     if let Some(id) = external_id {
         trust_ctx.insert("sts:ExternalId", id);
     }
     tag_ctx(&mut trust_ctx);
-    let trusted = role.as_ref().is_some_and(|r| {
+    let role = match &lookup {
+        Lookup::Found(r, canonical) if canonical.arn() == role_arn => Some(r),
+        _ => None,
+    };
+    let trusted = role.is_some_and(|r| {
         trusts(r, caller, "sts:AssumeRole", &trust_ctx)
             && (tags.is_empty() || trusts(r, caller, "sts:TagSession", &trust_ctx))
     });
@@ -231,10 +265,14 @@ async fn assume_role(
             decision = "deny",
             request_id = %caller.request_id,
             principal = %caller.principal.arn(),
-            role = %role_arn,
-            reason = "role absent or its trust policy does not allow the caller",
+            role = %target,
+            reason = if lookup.found().is_some() && role.is_none() {
+                "the role ARN is not spelled as the role's own ARN"
+            } else {
+                "role absent or its trust policy does not allow the caller"
+            },
         );
-        return Err(not_trusted(caller, role_arn));
+        return Err(not_trusted(caller, target.arn()));
     };
 
     // 4. The duration fits the role (one hour when chaining).
@@ -258,7 +296,7 @@ async fn assume_role(
     let claims = Claims {
         access_key_id: access_key_id.clone(),
         kind: SessionKind::AssumeRole,
-        account: account.to_owned(),
+        account: ctx.registry.account_id().to_owned(),
         role_name: role.role.name.clone(),
         role_id: role.role.id.clone(),
         role_path: role.role.path.clone(),

@@ -5,13 +5,16 @@
 //!   and the session token is required, must open, must belong to that key id and must not
 //!   have expired; the principal is the session's role *as it is now* (a deleted role denies).
 //! - `AKIA…` keys are long-term: the account's root key, or an ACTIVE key of an IAM user.
+//! - Anything else, and any id outside AWS's 16–128 characters of `[\w]`, is unknown without a
+//!   look-up ([`secret_of`] and [`resolve_principal`], which every path calls, check the shape
+//!   first).
 //!
 //! S3 requests are verified by s3s (which calls [`resolve`] through `S3Auth` and the access
 //! hook); IoT, IAM and STS requests by [`authenticate`], with the SigV4 crate in generic mode.
 
 use iotcreds_sigv4::{Mode, ParsedAuth, RequestParts, SigV4Error, VerifyOptions, payload_sha256};
 use iotcreds_store::StoreError;
-use iotcreds_token::{Secret, TokenError};
+use iotcreds_token::{AccessKeyKind, Secret, TokenError, access_key_kind};
 use iotcreds_types::AccessKeyStatus;
 
 use crate::Registry;
@@ -51,10 +54,18 @@ fn store_err(e: StoreError) -> AuthError {
     }
 }
 
+/// The kind of key `access_key_id` names, if it has the shape of one this server issues
+/// (see [`iotcreds_token::access_key_kind`]). Every look-up by access key id starts here, so a
+/// made-up id of any size is refused as unknown before it reaches a cache, the key ring or the
+/// database.
+fn shape(access_key_id: &str) -> Result<AccessKeyKind, AuthError> {
+    access_key_kind(access_key_id).ok_or(AuthError::UnknownAccessKey)
+}
+
 /// The secret of an access key id, without resolving the principal (S3's `S3Auth` needs only
 /// this; the session token is checked by the access hook through [`resolve`]).
 pub async fn secret_of(registry: &Registry, access_key_id: &str) -> Result<Secret, AuthError> {
-    if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
+    if shape(access_key_id)? == AccessKeyKind::Temporary {
         return registry
             .keyring_for(access_key_id)
             .await
@@ -96,8 +107,9 @@ pub async fn resolve_principal(
     session_token: Option<&str>,
     now_ms: i64,
 ) -> Result<Principal, AuthError> {
+    let kind = shape(access_key_id)?;
     let account = registry.account_id().to_owned();
-    if access_key_id.starts_with(iotcreds_types::ids::TEMPORARY_KEY_PREFIX) {
+    if kind == AccessKeyKind::Temporary {
         let ring = registry.keyring_for(access_key_id).await;
         // The key id first, as `secret_of` would: an unknown key is an unknown key, whatever
         // the token says.

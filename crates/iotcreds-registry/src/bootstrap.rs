@@ -19,8 +19,8 @@ use super::{Registry, RegistryCache, RootCredentials};
 const ACCOUNT_ID: &str = "account_id";
 const BUILTIN_CA: &str = "builtin_ca";
 const ROOT_CREDENTIALS: &str = "root_credentials";
-/// Most SigV4 signing keys remembered (about 600 bytes each).
-const SIGNING_KEYS_MAX: usize = 16_384;
+/// Most bytes of SigV4 signing keys remembered (about 800 bytes each: some 15,000 keys).
+const SIGNING_KEYS_MAX_BYTES: usize = 12 << 20;
 const REGISTRATION_CODE: &str = "registration_code";
 
 /// Why the registry could not be opened.
@@ -145,7 +145,7 @@ pub async fn open(
         cache: RegistryCache::default(),
         keyring: ArcSwap::from_pointee(ring),
         keyring_miss_reload: std::sync::Mutex::new(None),
-        signing_keys: iotcreds_sigv4::KeyCache::new(SIGNING_KEYS_MAX),
+        signing_keys: iotcreds_sigv4::KeyCache::new(SIGNING_KEYS_MAX_BYTES),
         ca: Arc::new(ca),
         root,
         registration_code,

@@ -16,23 +16,55 @@ use std::hash::Hash;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Most entries per map; a full map is emptied rather than evicted entry by entry.
-const MAX_ENTRIES: usize = 200_000;
+/// Most bytes one map is charged for (keys, entries, and the allocations behind them); a full
+/// map is emptied rather than evicted entry by entry. Keys are client input (access key ids,
+/// names, ARNs), and absent rows are cached too, so the bound is in bytes, not entries.
+pub const MAX_BYTES_PER_MAP: usize = 16 << 20;
+
+/// What every entry is charged besides its key's text: the map slot (key and value), the
+/// allocation headers, and the hash table's spare capacity (an over-estimate).
+const ENTRY_OVERHEAD: usize = 64;
+
+/// The heap bytes a key holds.
+pub trait Weigh {
+    /// Bytes of text the key owns.
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for String {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weigh for (String, String) {
+    fn weight(&self) -> usize {
+        self.0.len() + self.1.len()
+    }
+}
 
 /// One map of the cache.
 pub struct Map<K, V> {
-    inner: RwLock<HashMap<K, V>>,
+    inner: RwLock<Inner<K, V>>,
 }
 
-impl<K: Eq + Hash, V: Clone> Default for Map<K, V> {
+struct Inner<K, V> {
+    map: HashMap<K, V>,
+    bytes: usize,
+}
+
+impl<K: Eq + Hash + Weigh, V: Clone> Default for Map<K, V> {
     fn default() -> Self {
         Self {
-            inner: RwLock::new(HashMap::new()),
+            inner: RwLock::new(Inner {
+                map: HashMap::new(),
+                bytes: 0,
+            }),
         }
     }
 }
 
-impl<K: Eq + Hash, V: Clone> Map<K, V> {
+impl<K: Eq + Hash + Weigh, V: Clone> Map<K, V> {
     /// The cached value, if any.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
@@ -44,26 +76,47 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .map
             .get(key)
             .cloned()
     }
 
+    /// What an entry for `key` is charged.
+    fn weight(key: &K) -> usize {
+        key.weight() + std::mem::size_of::<(K, V)>() + ENTRY_OVERHEAD
+    }
+
     fn insert_if(&self, key: K, value: V, epoch: &AtomicU64, seen: u64) {
-        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let weight = Self::weight(&key);
+        if weight > MAX_BYTES_PER_MAP {
+            return;
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if epoch.load(Ordering::Acquire) != seen {
             return;
         }
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+        if let Some(v) = inner.map.get_mut(&key) {
+            // Same key, same charge: replace the value only.
+            *v = value;
+            return;
         }
-        map.insert(key, value);
+        if inner.bytes + weight > MAX_BYTES_PER_MAP {
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += weight;
+        inner.map.insert(key, value);
+    }
+
+    /// How many bytes the map is charged for.
+    pub fn bytes(&self) -> usize {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     fn clear(&self) {
-        self.inner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.map.clear();
+        inner.bytes = 0;
     }
 }
 
@@ -78,7 +131,13 @@ impl Epoch {
     }
 
     /// Insert `value` into `map` unless the epoch moved since `seen`.
-    pub fn insert<K: Eq + Hash, V: Clone>(&self, map: &Map<K, V>, key: K, value: V, seen: u64) {
+    pub fn insert<K: Eq + Hash + Weigh, V: Clone>(
+        &self,
+        map: &Map<K, V>,
+        key: K,
+        value: V,
+        seen: u64,
+    ) {
         map.insert_if(key, value, &self.0, seen);
     }
 
@@ -103,7 +162,7 @@ pub trait Maps {
 }
 
 /// Clear a map (for [`Maps::clear_all`] implementations).
-pub fn clear<K: Eq + Hash, V: Clone>(map: &Map<K, V>) {
+pub fn clear<K: Eq + Hash + Weigh, V: Clone>(map: &Map<K, V>) {
     map.clear();
 }
 
@@ -123,6 +182,33 @@ mod tests {
         fn clear_all(&self) {
             clear(&self.a);
         }
+    }
+
+    #[test]
+    fn maps_are_bounded_in_bytes() {
+        let c = Two::default();
+        // Absent-looking entries under made-up 128-character keys, far more than fit.
+        let per = Map::<String, u32>::weight(&"k".repeat(128));
+        let fit = MAX_BYTES_PER_MAP / per;
+        for i in 0..fit + fit / 2 {
+            let seen = c.epoch.current();
+            c.epoch.insert(&c.a, format!("{i:0>128}"), 1, seen);
+            assert!(c.a.bytes() <= MAX_BYTES_PER_MAP);
+        }
+        assert!(c.a.bytes() > 0);
+        // A key larger than the budget is never kept.
+        let seen = c.epoch.current();
+        c.epoch.insert(&c.a, "x".repeat(MAX_BYTES_PER_MAP), 1, seen);
+        assert!(c.a.get("x".repeat(MAX_BYTES_PER_MAP).as_str()).is_none());
+        // Replacing a value does not charge twice; clearing resets the charge.
+        let c = Two::default();
+        for v in 0..3 {
+            let seen = c.epoch.current();
+            c.epoch.insert(&c.a, "k".into(), v, seen);
+        }
+        assert_eq!(c.a.bytes(), Map::<String, u32>::weight(&"k".to_owned()));
+        c.invalidate();
+        assert_eq!(c.a.bytes(), 0);
     }
 
     #[test]

@@ -34,8 +34,8 @@ use iotcreds_types::{CaCertificateStatus, arn};
 pub use bootstrap::{
     BootstrapError, BootstrapOutcome, new_long_term_access_key_id, new_secret_access_key, open,
 };
-pub use cache::Maps;
 use cache::{Epoch, Map};
+pub use cache::{MAX_BYTES_PER_MAP, Maps};
 pub use watch::watch;
 
 /// A policy compiled for evaluation, with what identifies it in explanations.
@@ -212,6 +212,20 @@ struct RegistryCache {
     access_keys: Map<String, Option<Arc<AccessKey>>>,
 }
 
+impl RegistryCache {
+    fn bytes(&self) -> usize {
+        self.certificates.bytes()
+            + self.ca_certificates.bytes()
+            + self.things.bytes()
+            + self.attachments.bytes()
+            + self.iot_policies.bytes()
+            + self.aliases.bytes()
+            + self.roles.bytes()
+            + self.users.bytes()
+            + self.access_keys.bytes()
+    }
+}
+
 impl Maps for RegistryCache {
     fn epoch(&self) -> &Epoch {
         &self.epoch
@@ -315,6 +329,12 @@ impl Registry {
     /// The configured region.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The bytes the registry's cache is charged for, all maps together (each map is bounded
+    /// by [`MAX_BYTES_PER_MAP`]).
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     /// Signing keys already derived (see [`iotcreds_sigv4::KeyCache`]).

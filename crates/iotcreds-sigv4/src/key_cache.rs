@@ -15,23 +15,40 @@ use aws_lc_rs::{constant_time, digest};
 use crate::SigningKey;
 
 /// Derived signing keys by access key id (one scope each; a new scope replaces the entry).
+///
+/// Bounded in bytes: each entry is charged for its access key id, its scope and the key itself,
+/// and a cache that would pass its budget starts over. The ids are client input (a caller
+/// checks their shape before looking a secret up, so they are at most 128 characters), hence a
+/// byte budget rather than an entry count.
 pub struct KeyCache {
-    entries: Mutex<HashMap<Box<str>, Entry>>,
-    max_entries: usize,
+    entries: Mutex<Entries>,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Box<str>, Entry>,
+    bytes: usize,
 }
 
 struct Entry {
     secret_digest: digest::Digest,
     key: Arc<SigningKey>,
+    /// What this entry is charged.
+    weight: usize,
 }
 
+/// What an entry costs besides its id and scope: aws-lc's HMAC context (about 500 bytes), the
+/// digest, the map slot and allocation headers (an over-estimate).
+pub const ENTRY_OVERHEAD: usize = 768;
+
 impl KeyCache {
-    /// A cache of at most `max_entries` keys; when full it starts over.
+    /// A cache of at most `max_bytes` (ids, scopes and keys); when full it starts over.
     #[must_use]
-    pub fn new(max_entries: usize) -> Self {
+    pub fn new(max_bytes: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
-            max_entries,
+            entries: Mutex::new(Entries::default()),
+            max_bytes,
         }
     }
 
@@ -49,7 +66,7 @@ impl KeyCache {
         let secret_digest = digest::digest(&digest::SHA256, secret_access_key.as_bytes());
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(e) = entries.get(access_key_id)
+            if let Some(e) = entries.map.get(access_key_id)
                 && e.key.is_for(date, region, service)
                 && constant_time::verify_slices_are_equal(
                     e.secret_digest.as_ref(),
@@ -61,24 +78,44 @@ impl KeyCache {
             }
         }
         let key = Arc::new(SigningKey::derive(secret_access_key, date, region, service));
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max_entries && !entries.contains_key(access_key_id) {
-            entries.clear();
+        let weight = access_key_id.len() + key.scope().len() + ENTRY_OVERHEAD;
+        if weight > self.max_bytes {
+            return key;
         }
-        entries.insert(
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = entries.map.remove(access_key_id) {
+            entries.bytes -= old.weight;
+        }
+        if entries.bytes + weight > self.max_bytes {
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        entries.bytes += weight;
+        entries.map.insert(
             access_key_id.into(),
             Entry {
                 secret_digest,
                 key: Arc::clone(&key),
+                weight,
             },
         );
         key
     }
 
+    /// How many bytes the cached entries are charged (never more than the budget).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+
     /// How many keys are cached.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .len()
     }
 
     /// Whether the cache is empty.
@@ -108,7 +145,7 @@ mod tests {
 
     #[test]
     fn hits_give_the_derived_key() {
-        let cache = KeyCache::new(8);
+        let cache = KeyCache::new(64 * 1024);
         let a = cache.key("AKIDEXAMPLE", SECRET, "20150830", "us-east-1", "iam");
         let b = cache.key("AKIDEXAMPLE", SECRET, "20150830", "us-east-1", "iam");
         assert!(Arc::ptr_eq(&a, &b), "second call is a hit");
@@ -118,7 +155,7 @@ mod tests {
 
     #[test]
     fn another_secret_or_scope_is_derived_afresh() {
-        let cache = KeyCache::new(8);
+        let cache = KeyCache::new(64 * 1024);
         let a = cache.key("AKIDEXAMPLE", SECRET, "20150830", "us-east-1", "iam");
         let other = cache.key(
             "AKIDEXAMPLE",
@@ -143,12 +180,35 @@ mod tests {
     }
 
     #[test]
-    fn bounded() {
-        let cache = KeyCache::new(4);
+    fn bounded_in_bytes() {
+        let budget = 4 * (ENTRY_OVERHEAD + 64);
+        let cache = KeyCache::new(budget);
         for i in 0..10 {
             let _ = cache.key(&format!("AKID{i}"), SECRET, "20150830", "us-east-1", "s3");
+            assert!(cache.bytes() <= budget);
             assert!(cache.len() <= 4);
         }
         assert!(!cache.is_empty());
+        // Long ids cost more: fewer fit.
+        for i in 0..10 {
+            let id = format!("AKIA{i}{}", "X".repeat(120));
+            let _ = cache.key(&id, SECRET, "20150830", "us-east-1", "s3");
+            assert!(cache.bytes() <= budget);
+            assert!(cache.len() <= 3);
+        }
+        // An id larger than the whole budget is derived but never kept.
+        let huge = "A".repeat(budget);
+        let _ = cache.key(&huge, SECRET, "20150830", "us-east-1", "s3");
+        assert!(cache.bytes() <= budget);
+        // Re-deriving for a new scope replaces the entry without double-charging it.
+        let cache = KeyCache::new(budget);
+        for date in ["20150830", "20150831", "20150901"] {
+            let _ = cache.key("AKIDEXAMPLE", SECRET, date, "us-east-1", "s3");
+        }
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.bytes(),
+            "AKIDEXAMPLE".len() + "20150901/us-east-1/s3/aws4_request".len() + ENTRY_OVERHEAD
+        );
     }
 }

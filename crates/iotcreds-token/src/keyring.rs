@@ -49,12 +49,61 @@ pub struct KeyRing {
     /// Index into `keys` of the key that seals.
     active: Option<usize>,
     /// Tokens this ring has opened, by their text (see [`KeyRing::open_cached`]).
-    opened: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+    opened: Mutex<Opened>,
 }
 
-/// Most tokens [`KeyRing::open_cached`] remembers; when full it starts over (a fleet's active
-/// sessions re-enter on their next request). About 1 KiB each.
-const OPENED_MAX: usize = 16_384;
+/// Most bytes [`KeyRing::open_cached`] spends on remembered tokens; when full it starts over
+/// (a fleet's active sessions re-enter on their next request). A token of a few session tags
+/// costs about 1.5 KiB, so this holds some ten thousand sessions.
+const OPENED_MAX_BYTES: usize = 16 << 20;
+/// What one remembered token costs besides its text and claims: the map slot, the `Arc` and
+/// the allocators' headers (an over-estimate).
+const OPENED_ENTRY_OVERHEAD: usize = 256;
+
+/// The opened-token memo and the bytes it holds.
+#[derive(Default)]
+struct Opened {
+    map: HashMap<Box<str>, Arc<Claims>>,
+    bytes: usize,
+}
+
+impl Opened {
+    /// What remembering `token` with its `claims` costs: the text, every string of the claims
+    /// with its header, and the entry itself.
+    fn weight(token: &str, claims: &Claims) -> usize {
+        const STRING: usize = std::mem::size_of::<String>() + 16;
+        let text = |s: &str| s.len() + STRING;
+        let opt = |s: &Option<String>| s.as_deref().map_or(0, text);
+        token.len()
+            + std::mem::size_of::<Claims>()
+            + [
+                &claims.access_key_id,
+                &claims.account,
+                &claims.role_name,
+                &claims.role_id,
+                &claims.role_path,
+                &claims.session_name,
+            ]
+            .into_iter()
+            .map(|s| text(s))
+            .sum::<usize>()
+            + [
+                &claims.certificate_id,
+                &claims.thing_name,
+                &claims.thing_type,
+                &claims.source_arn,
+            ]
+            .into_iter()
+            .map(opt)
+            .sum::<usize>()
+            + claims
+                .tags
+                .iter()
+                .map(|(k, v)| text(k) + text(v))
+                .sum::<usize>()
+            + OPENED_ENTRY_OVERHEAD
+    }
+}
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,7 +158,7 @@ impl KeyRing {
         Ok(KeyRing {
             keys: ring,
             active,
-            opened: Mutex::new(HashMap::new()),
+            opened: Mutex::new(Opened::default()),
         })
     }
 
@@ -251,16 +300,20 @@ impl KeyRing {
         access_key_id: &str,
         now_ms: i64,
     ) -> Result<Arc<Claims>, TokenError> {
-        let hit = self.opened_map().get(token).cloned();
+        let hit = self.opened_map().map.get(token).cloned();
         let claims = match hit {
             Some(c) => c,
             None => {
                 let c = Arc::new(self.open(token, now_ms)?);
-                let mut map = self.opened_map();
-                if map.len() >= OPENED_MAX {
-                    map.clear();
+                let weight = Opened::weight(token, &c);
+                let mut opened = self.opened_map();
+                if opened.bytes.saturating_add(weight) > OPENED_MAX_BYTES {
+                    opened.map.clear();
+                    opened.bytes = 0;
                 }
-                map.insert(token.into(), Arc::clone(&c));
+                if opened.map.insert(token.into(), Arc::clone(&c)).is_none() {
+                    opened.bytes += weight;
+                }
                 c
             }
         };
@@ -274,7 +327,12 @@ impl KeyRing {
         Ok(claims)
     }
 
-    fn opened_map(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Claims>>> {
+    /// How many bytes the opened-token memo accounts for (at most 16 MiB).
+    pub fn opened_bytes(&self) -> usize {
+        self.opened_map().bytes
+    }
+
+    fn opened_map(&self) -> std::sync::MutexGuard<'_, Opened> {
         // Inserts and clears only: a panic elsewhere cannot leave the map half-updated.
         self.opened
             .lock()

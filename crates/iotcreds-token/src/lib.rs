@@ -33,11 +33,15 @@
 //!   never logs or formats a secret: [`Secret`]'s `Debug` is redacted and it is wiped on drop.
 //! - Expiry is checked on open, against the caller's clock.
 
+mod access_key;
 pub mod claims;
 mod keyring;
 pub mod public_random;
 mod secret;
 
+pub use access_key::{
+    AccessKeyKind, MAX_ACCESS_KEY_ID_LEN, MIN_ACCESS_KEY_ID_LEN, access_key_kind,
+};
 pub use claims::{Claims, SessionKind};
 pub use keyring::{KeyMaterial, KeyRing, session_expiry};
 pub use secret::Secret;

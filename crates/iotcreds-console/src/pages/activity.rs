@@ -26,11 +26,13 @@ pub async fn events(
     cx: &Cx<'_>,
     filter: &CredentialEventFilter,
 ) -> Result<Vec<CredentialEvent>, Failure> {
-    cx.caller.authorize(ACTION, "*").map_err(|e| Failure {
-        status: e.status,
-        code: e.code.to_owned(),
-        message: e.message,
-    })?;
+    cx.caller
+        .authorize(ACTION, &iotcreds_control::Resource::any())
+        .map_err(|e| Failure {
+            status: e.status,
+            code: e.code.to_owned(),
+            message: e.message,
+        })?;
     cx.console
         .control
         .registry

@@ -73,7 +73,13 @@ pub async fn change(cx: &Cx<'_>) -> Response<Body> {
             Some(&Failure::local("InvalidInput", "The two passwords differ.")),
         );
     }
-    if let Err(e) = cx.caller.authorize("iam:ChangePassword", &user.arn) {
+    // The signed-in user's own record: its ARN is the canonical one (stored path and name).
+    let own = iotcreds_control::resource::new_iam_user(
+        cx.caller.principal.account(),
+        &user.user.path,
+        &user.user.name,
+    );
+    if let Err(e) = cx.caller.authorize("iam:ChangePassword", &own) {
         return show(
             cx,
             Some(&Failure {

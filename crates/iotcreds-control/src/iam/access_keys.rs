@@ -13,8 +13,8 @@ use crate::ApiError;
 use crate::query::{Paging, Params, Xml, check_length};
 
 /// The user an access-key operation is about (`UserName`, or the calling IAM user),
-/// authorised for `action`, then required to exist: its stored name.
-async fn authorized_user(cx: &Cx<'_>, p: &Params, action: &str) -> Result<String, ApiError> {
+/// authorised for the operation's action, then required to exist: its stored name.
+async fn authorized_user(cx: &Cx<'_>, p: &Params) -> Result<String, ApiError> {
     let name = match p.get("UserName") {
         Some(n) => {
             EXISTING_USER_NAME.check("userName", n)?;
@@ -25,7 +25,7 @@ async fn authorized_user(cx: &Cx<'_>, p: &Params, action: &str) -> Result<String
             _ => return Err(must_specify_user()),
         },
     };
-    match authorized_target(cx, action, &name).await? {
+    match authorized_target(cx, &name).await? {
         Some(u) => Ok(u.user.name.clone()),
         None => Err(no_such_user(&name)),
     }
@@ -54,7 +54,7 @@ fn write_key_metadata(x: &mut Xml, key: &AccessKey) {
 }
 
 pub(super) async fn create_access_key(cx: &Cx<'_>, p: &Params) -> Output {
-    let user = authorized_user(cx, p, "iam:CreateAccessKey").await?;
+    let user = authorized_user(cx, p).await?;
     let key = AccessKey {
         access_key_id: new_long_term_access_key_id(),
         user_name: user,
@@ -84,7 +84,7 @@ pub(super) async fn create_access_key(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn delete_access_key(cx: &Cx<'_>, p: &Params) -> Output {
     let id = access_key_id(p)?;
-    let user = authorized_user(cx, p, "iam:DeleteAccessKey").await?;
+    let user = authorized_user(cx, p).await?;
     cx.write(cx.store().delete_access_key(&user, id)).await?;
     tracing::info!(
         target: "iotcreds::audit",
@@ -112,7 +112,7 @@ pub(super) async fn update_access_key(cx: &Cx<'_>, p: &Params) -> Output {
             .into());
         }
     };
-    let user = authorized_user(cx, p, "iam:UpdateAccessKey").await?;
+    let user = authorized_user(cx, p).await?;
     cx.write(cx.store().update_access_key(&user, id, status))
         .await?;
     Ok(None)
@@ -120,7 +120,7 @@ pub(super) async fn update_access_key(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn list_access_keys(cx: &Cx<'_>, p: &Params) -> Output {
     let paging = Paging::from_params(p)?;
-    let user = authorized_user(cx, p, "iam:ListAccessKeys").await?;
+    let user = authorized_user(cx, p).await?;
     let keys = cx
         .store()
         .list_access_keys(&user)

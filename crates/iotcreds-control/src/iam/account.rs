@@ -105,8 +105,7 @@ pub(super) async fn get_account_authorization_details(cx: &Cx<'_>, p: &Params) -
     }
     let wants = |kind: &str| filter.is_empty() || filter.iter().any(|f| f == kind);
     let paging = Paging::from_params(p)?;
-    cx.caller
-        .authorize("iam:GetAccountAuthorizationDetails", "*")?;
+    cx.authorize(&crate::Resource::any())?;
 
     let store = cx.store();
     let mut entries = Vec::new();

@@ -7,34 +7,22 @@
 
 use iotcreds_policy::{SizeLimit, policy_size};
 use iotcreds_store::{Entity, InlinePolicy, PageRequest, PolicyHolder, StoreError, Tag};
-use iotcreds_types::arn;
 use iotcreds_types::names::{IAM_POLICY_NAME, IAM_ROLE_NAME, NameRule};
 
 use super::{
     Cx, EXISTING_USER_NAME, Output, authorize_on, check_document, check_document_length,
-    check_policy_path, limit_exceeded, no_such_entity, no_such_role, no_such_user,
+    check_policy_path, limit_exceeded, lookup, no_such_entity, no_such_role, no_such_user,
     policy_arn_param, store_error,
 };
 use crate::ApiError;
 use crate::query::{Paging, Params, Xml};
+use crate::resource;
 
 /// Which kind of holder an operation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Role,
     User,
-}
-
-/// The verbs of the holder-policy operations.
-#[derive(Debug, Clone, Copy)]
-enum Verb {
-    Put,
-    Get,
-    Delete,
-    List,
-    Attach,
-    Detach,
-    ListAttached,
 }
 
 impl Kind {
@@ -80,25 +68,6 @@ impl Kind {
         }
     }
 
-    fn action(self, verb: Verb) -> &'static str {
-        match (self, verb) {
-            (Kind::Role, Verb::Put) => "iam:PutRolePolicy",
-            (Kind::Role, Verb::Get) => "iam:GetRolePolicy",
-            (Kind::Role, Verb::Delete) => "iam:DeleteRolePolicy",
-            (Kind::Role, Verb::List) => "iam:ListRolePolicies",
-            (Kind::Role, Verb::Attach) => "iam:AttachRolePolicy",
-            (Kind::Role, Verb::Detach) => "iam:DetachRolePolicy",
-            (Kind::Role, Verb::ListAttached) => "iam:ListAttachedRolePolicies",
-            (Kind::User, Verb::Put) => "iam:PutUserPolicy",
-            (Kind::User, Verb::Get) => "iam:GetUserPolicy",
-            (Kind::User, Verb::Delete) => "iam:DeleteUserPolicy",
-            (Kind::User, Verb::List) => "iam:ListUserPolicies",
-            (Kind::User, Verb::Attach) => "iam:AttachUserPolicy",
-            (Kind::User, Verb::Detach) => "iam:DetachUserPolicy",
-            (Kind::User, Verb::ListAttached) => "iam:ListAttachedUserPolicies",
-        }
-    }
-
     /// The store error of an operation on this holder, with IAM's wording for a missing
     /// inline policy (`The role policy with name P cannot be found.`).
     fn store_error(self, e: StoreError) -> ApiError {
@@ -126,60 +95,63 @@ impl Kind {
     }
 }
 
-/// A holder as the target of an action: its stored name (if it exists), its ARN and tags.
+/// A holder as the target of an action: its stored name and tags.
 struct Target {
-    exists: bool,
     name: String,
-    arn: String,
     tags: Vec<Tag>,
 }
 
-async fn target(cx: &Cx<'_>, kind: Kind, name: &str) -> Result<Target, ApiError> {
-    let registry = &cx.ctx.registry;
-    let found = match kind {
-        Kind::Role => registry
-            .role(name)
-            .await
-            .map_err(store_error)?
-            .map(|r| (r.role.name.clone(), r.arn.clone(), r.role.tags.clone())),
-        Kind::User => registry
-            .user(name)
-            .await
-            .map_err(store_error)?
-            .map(|u| (u.user.name.clone(), u.arn.clone(), u.user.tags.clone())),
-    };
-    Ok(match found {
-        Some((name, arn, tags)) => Target {
-            exists: true,
-            name,
-            arn,
-            tags,
-        },
-        None => Target {
-            exists: false,
-            name: name.to_owned(),
-            arn: match kind {
-                Kind::Role => arn::iam_role(cx.account(), "/", name),
-                Kind::User => arn::iam_user(cx.account(), "/", name),
-            },
-            tags: Vec::new(),
-        },
-    })
+/// A holder after authorisation: found, or the name the caller gave.
+struct Authorized {
+    kind: Kind,
+    found: Option<Target>,
+    given: String,
 }
 
-/// Validate the holder name, resolve it and authorise `verb` on it (with `extra` keys).
+impl Authorized {
+    /// The holder, which must exist.
+    fn require(self) -> Result<Target, ApiError> {
+        let (kind, given) = (self.kind, self.given);
+        self.found.ok_or_else(|| kind.no_such_holder(&given))
+    }
+}
+
+/// Validate the holder name, look the holder up and authorise the operation's action on its own
+/// ARN (with `extra` keys).
 async fn authorized(
     cx: &Cx<'_>,
     p: &Params,
     kind: Kind,
-    verb: Verb,
     extra: impl FnOnce(&mut iotcreds_policy::Context),
-) -> Result<Target, ApiError> {
+) -> Result<Authorized, ApiError> {
     let name = p.required(kind.name_param(), kind.name_field())?;
     kind.rule().check(kind.name_field(), name)?;
-    let t = target(cx, kind, name).await?;
-    authorize_on(cx, kind.action(verb), &t.arn, &t.tags, extra)?;
-    Ok(t)
+    let registry = cx.registry();
+    let (found, resource) = match kind {
+        Kind::Role => {
+            let l = lookup(resource::iam_role(registry, name).await)?;
+            let found = l.found().map(|r| Target {
+                name: r.role.name.clone(),
+                tags: r.role.tags.clone(),
+            });
+            (found, l.resource().clone())
+        }
+        Kind::User => {
+            let l = lookup(resource::iam_user(registry, name).await)?;
+            let found = l.found().map(|u| Target {
+                name: u.user.name.clone(),
+                tags: u.user.tags.clone(),
+            });
+            (found, l.resource().clone())
+        }
+    };
+    let tags = found.as_ref().map(|t| t.tags.as_slice()).unwrap_or(&[]);
+    authorize_on(cx, &resource, tags, extra)?;
+    Ok(Authorized {
+        kind,
+        found,
+        given: name.to_owned(),
+    })
 }
 
 fn policy_name(p: &Params) -> Result<&str, ApiError> {
@@ -210,12 +182,10 @@ async fn put(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     let policy = policy_name(p)?;
     let document = p.required("PolicyDocument", "policyDocument")?;
     check_document_length("policyDocument", document)?;
-    let t = authorized(cx, p, kind, Verb::Put, |_| {}).await?;
+    let held = authorized(cx, p, kind, |_| {}).await?;
     let limit = kind.inline_limit();
     check_document(document, iotcreds_policy::Target::InlinePolicy, limit)?;
-    if !t.exists {
-        return Err(kind.no_such_holder(&t.name));
-    }
+    let t = held.require()?;
     let others: usize = all_inline(cx, kind, &t.name)
         .await?
         .iter()
@@ -250,7 +220,7 @@ async fn put(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
 
 async fn get(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     let policy = policy_name(p)?;
-    let t = authorized(cx, p, kind, Verb::Get, |_| {}).await?;
+    let t = authorized(cx, p, kind, |_| {}).await?.require()?;
     let found = match kind {
         Kind::Role => cx.store().role_policy(&t.name, policy).await,
         Kind::User => cx.store().user_policy(&t.name, policy).await,
@@ -266,7 +236,7 @@ async fn get(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
 
 async fn delete(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     let policy = policy_name(p)?;
-    let t = authorized(cx, p, kind, Verb::Delete, |_| {}).await?;
+    let t = authorized(cx, p, kind, |_| {}).await?.require()?;
     let write = async {
         match kind {
             Kind::Role => cx.store().delete_role_policy(&t.name, policy).await,
@@ -283,7 +253,7 @@ async fn delete(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
 
 async fn list(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     let paging = Paging::from_params(p)?;
-    let t = authorized(cx, p, kind, Verb::List, |_| {}).await?;
+    let t = authorized(cx, p, kind, |_| {}).await?.require()?;
     let page = match kind {
         Kind::Role => {
             cx.store()
@@ -303,25 +273,24 @@ async fn list(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
     Ok(Some(x.finish()))
 }
 
-async fn attach(cx: &Cx<'_>, p: &Params, kind: Kind, verb: Verb) -> Output {
+async fn attach(cx: &Cx<'_>, p: &Params, kind: Kind, attach: bool) -> Output {
     let policy_arn = policy_arn_param(p)?;
-    let t = authorized(cx, p, kind, verb, |ctx| {
-        ctx.insert("iam:PolicyARN", policy_arn)
+    // The policy too is looked up first: `iam:PolicyARN` carries its own ARN.
+    let policy = lookup(resource::managed_policy(cx.registry(), policy_arn).await)?;
+    let t = authorized(cx, p, kind, |ctx| {
+        ctx.insert("iam:PolicyARN", policy.resource().arn())
     })
-    .await?;
-    if !t.exists {
-        return Err(kind.no_such_holder(&t.name));
-    }
+    .await?
+    .require()?;
+    let policy =
+        policy.require(|| store_error(StoreError::not_found(Entity::ManagedPolicy, policy_arn)))?;
     let holder = kind.holder(&t.name);
-    match verb {
-        Verb::Attach => {
-            cx.write(cx.store().attach_managed_policy(holder, policy_arn))
-                .await?
-        }
-        _ => {
-            cx.write(cx.store().detach_managed_policy(holder, policy_arn))
-                .await?
-        }
+    if attach {
+        cx.write(cx.store().attach_managed_policy(holder, &policy.arn))
+            .await?
+    } else {
+        cx.write(cx.store().detach_managed_policy(holder, &policy.arn))
+            .await?
     }
     Ok(None)
 }
@@ -332,7 +301,7 @@ async fn list_attached(cx: &Cx<'_>, p: &Params, kind: Kind) -> Output {
         check_policy_path("pathPrefix", prefix)?;
     }
     let paging = Paging::from_params(p)?;
-    let t = authorized(cx, p, kind, Verb::ListAttached, |_| {}).await?;
+    let t = authorized(cx, p, kind, |_| {}).await?.require()?;
     let page = cx
         .store()
         .list_attached_managed_policies(kind.holder(&t.name), &paging.page_request())
@@ -369,11 +338,11 @@ pub(super) async fn list_role_policies(cx: &Cx<'_>, p: &Params) -> Output {
 }
 
 pub(super) async fn attach_role_policy(cx: &Cx<'_>, p: &Params) -> Output {
-    attach(cx, p, Kind::Role, Verb::Attach).await
+    attach(cx, p, Kind::Role, true).await
 }
 
 pub(super) async fn detach_role_policy(cx: &Cx<'_>, p: &Params) -> Output {
-    attach(cx, p, Kind::Role, Verb::Detach).await
+    attach(cx, p, Kind::Role, false).await
 }
 
 pub(super) async fn list_attached_role_policies(cx: &Cx<'_>, p: &Params) -> Output {
@@ -397,11 +366,11 @@ pub(super) async fn list_user_policies(cx: &Cx<'_>, p: &Params) -> Output {
 }
 
 pub(super) async fn attach_user_policy(cx: &Cx<'_>, p: &Params) -> Output {
-    attach(cx, p, Kind::User, Verb::Attach).await
+    attach(cx, p, Kind::User, true).await
 }
 
 pub(super) async fn detach_user_policy(cx: &Cx<'_>, p: &Params) -> Output {
-    attach(cx, p, Kind::User, Verb::Detach).await
+    attach(cx, p, Kind::User, false).await
 }
 
 pub(super) async fn list_attached_user_policies(cx: &Cx<'_>, p: &Params) -> Output {

@@ -23,13 +23,8 @@ pub(crate) fn no_login_profile(user: &str) -> ApiError {
 }
 
 /// The user an operation is about (`UserName`, or the calling IAM user when `optional`),
-/// authorised for `action`, then required to exist: its stored name.
-async fn authorized_user(
-    cx: &Cx<'_>,
-    p: &Params,
-    action: &str,
-    optional: bool,
-) -> Result<String, ApiError> {
+/// authorised for the operation's action, then required to exist: its stored name.
+async fn authorized_user(cx: &Cx<'_>, p: &Params, optional: bool) -> Result<String, ApiError> {
     let name = match p.get("UserName") {
         Some(n) => {
             EXISTING_USER_NAME.check("userName", n)?;
@@ -41,7 +36,7 @@ async fn authorized_user(
         },
         None => return Err(crate::query::missing("userName")),
     };
-    match authorized_target(cx, action, &name).await? {
+    match authorized_target(cx, &name).await? {
         Some(u) => Ok(u.user.name.clone()),
         None => Err(no_such_user(&name)),
     }
@@ -102,7 +97,7 @@ pub(super) async fn create_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
     let reset = p
         .bool("PasswordResetRequired", "passwordResetRequired")?
         .unwrap_or(false);
-    let user = authorized_user(cx, p, "iam:CreateLoginProfile", true).await?;
+    let user = authorized_user(cx, p, true).await?;
     if cx
         .store()
         .login_profile(&user)
@@ -135,7 +130,7 @@ pub(super) async fn create_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
 }
 
 pub(super) async fn get_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
-    let user = authorized_user(cx, p, "iam:GetLoginProfile", true).await?;
+    let user = authorized_user(cx, p, true).await?;
     let profile = cx
         .store()
         .login_profile(&user)
@@ -150,7 +145,7 @@ pub(super) async fn get_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
 pub(super) async fn update_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
     let pw = password_param(p, "Password")?;
     let reset = p.bool("PasswordResetRequired", "passwordResetRequired")?;
-    let user = authorized_user(cx, p, "iam:UpdateLoginProfile", false).await?;
+    let user = authorized_user(cx, p, false).await?;
     if cx
         .store()
         .login_profile(&user)
@@ -182,7 +177,7 @@ pub(super) async fn update_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
 }
 
 pub(super) async fn delete_login_profile(cx: &Cx<'_>, p: &Params) -> Output {
-    let user = authorized_user(cx, p, "iam:DeleteLoginProfile", true).await?;
+    let user = authorized_user(cx, p, true).await?;
     cx.write(cx.store().delete_login_profile(&user)).await?;
     tracing::info!(
         target: "iotcreds::audit",

@@ -6,16 +6,19 @@
 use std::collections::BTreeSet;
 
 use iotcreds_policy::{SizeLimit, Target};
-use iotcreds_store::{ManagedPolicy, ManagedPolicyFilter, ManagedPolicyVersion, PageRequest};
+use iotcreds_store::{
+    Entity, ManagedPolicy, ManagedPolicyFilter, ManagedPolicyVersion, PageRequest, StoreError,
+};
 use iotcreds_types::names::IAM_POLICY_NAME;
-use iotcreds_types::{ValidationError, arn, ids};
+use iotcreds_types::{ValidationError, ids};
 
 use super::{
     Cx, Output, check_document, check_document_length, check_policy_path, insert_request_tags,
-    no_such_entity, policy_arn_param, store_error, to_tags,
+    lookup, no_such_entity, policy_arn_param, store_error, to_tags,
 };
-use crate::ApiError;
 use crate::query::{Paging, Params, Xml};
+use crate::resource::{self, Lookup};
+use crate::{ApiError, Resource};
 
 /// Write a `Policy` structure; `full` adds `Description` and `Tags` (`GetPolicy`,
 /// `CreatePolicy`), which `ListPolicies` does not return.
@@ -81,6 +84,20 @@ fn no_such_policy(policy_arn: &str) -> ApiError {
     no_such_entity(format!("Policy {policy_arn} was not found."))
 }
 
+/// What the store answers for an operation on a policy that does not exist.
+fn absent_policy(policy_arn: &str) -> ApiError {
+    store_error(StoreError::not_found(Entity::ManagedPolicy, policy_arn))
+}
+
+/// The `PolicyArn` parameter's policy (matched exactly), authorised for the operation's action
+/// on its ARN.
+async fn authorized_policy(cx: &Cx<'_>, p: &Params) -> Result<Lookup<ManagedPolicy>, ApiError> {
+    let policy_arn = policy_arn_param(p)?;
+    let policy = lookup(resource::managed_policy(cx.registry(), policy_arn).await)?;
+    cx.authorize(policy.resource())?;
+    Ok(policy)
+}
+
 pub(super) async fn create_policy(cx: &Cx<'_>, p: &Params) -> Output {
     let name = p.required("PolicyName", "policyName")?;
     IAM_POLICY_NAME.check("policyName", name)?;
@@ -100,15 +117,12 @@ pub(super) async fn create_policy(cx: &Cx<'_>, p: &Params) -> Output {
         .into());
     }
     let tags = to_tags(p.tags("Tags", 50)?);
-    let policy_arn = arn::iam_policy(cx.account(), path, name);
-    cx.caller
-        .authorize_with("iam:CreatePolicy", &policy_arn, |ctx| {
-            insert_request_tags(ctx, &tags)
-        })?;
+    let new_policy = resource::new_managed_policy(cx.account(), path, name);
+    cx.authorize_with(&new_policy, |ctx| insert_request_tags(ctx, &tags))?;
     check_document(document, Target::ManagedPolicy, SizeLimit::Managed)?;
     let now = cx.now_ms();
     let policy = ManagedPolicy {
-        arn: policy_arn,
+        arn: new_policy.arn().to_owned(),
         name: name.to_owned(),
         id: super::new_unique_id(ids::POLICY_ID_PREFIX)?,
         path: path.to_owned(),
@@ -127,14 +141,11 @@ pub(super) async fn create_policy(cx: &Cx<'_>, p: &Params) -> Output {
 }
 
 pub(super) async fn get_policy(cx: &Cx<'_>, p: &Params) -> Output {
-    let policy_arn = policy_arn_param(p)?;
-    cx.caller.authorize("iam:GetPolicy", policy_arn)?;
-    let mp = cx
-        .store()
-        .managed_policy(policy_arn)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| no_such_policy(policy_arn))?;
+    let policy = authorized_policy(cx, p).await?;
+    let mp = match policy {
+        Lookup::Found(mp, _) => mp,
+        Lookup::Absent(r) => return Err(no_such_policy(r.arn())),
+    };
     let mut x = Xml::new();
     x.node("Policy", |x| write_policy(x, &mp, true));
     Ok(Some(x.finish()))
@@ -142,9 +153,10 @@ pub(super) async fn get_policy(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn delete_policy(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
-    cx.caller.authorize("iam:DeletePolicy", policy_arn)?;
-    cx.write(cx.store().delete_managed_policy(policy_arn))
-        .await?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| absent_policy(policy_arn))?;
+    cx.write(cx.store().delete_managed_policy(&mp.arn)).await?;
     Ok(None)
 }
 
@@ -193,7 +205,7 @@ pub(super) async fn list_policies(cx: &Cx<'_>, p: &Params) -> Output {
         check_policy_path("pathPrefix", prefix)?;
     }
     let paging = Paging::from_params(p)?;
-    cx.caller.authorize("iam:ListPolicies", "*")?;
+    cx.authorize(&Resource::any())?;
     let mut x = Xml::new();
     if scope == "AWS" {
         // No AWS managed policies exist here.
@@ -230,11 +242,12 @@ pub(super) async fn create_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     let document = p.required("PolicyDocument", "policyDocument")?;
     check_document_length("policyDocument", document)?;
     let set_default = p.bool("SetAsDefault", "setAsDefault")?.unwrap_or(false);
-    cx.caller.authorize("iam:CreatePolicyVersion", policy_arn)?;
+    let policy = authorized_policy(cx, p).await?;
     check_document(document, Target::ManagedPolicy, SizeLimit::Managed)?;
+    let mp = policy.require(|| absent_policy(policy_arn))?;
     let version = cx
         .write(cx.store().insert_managed_policy_version(
-            policy_arn,
+            &mp.arn,
             document,
             set_default,
             cx.now_ms(),
@@ -248,25 +261,20 @@ pub(super) async fn create_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
 pub(super) async fn get_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
     let version = version_id(p)?;
-    cx.caller.authorize("iam:GetPolicyVersion", policy_arn)?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| no_such_policy(policy_arn))?;
     let found = cx
         .store()
-        .managed_policy_version(policy_arn, version)
+        .managed_policy_version(&mp.arn, version)
         .await
-        .map_err(store_error)?;
-    let Some(found) = found else {
-        let policy = cx
-            .store()
-            .managed_policy(policy_arn)
-            .await
-            .map_err(store_error)?;
-        return Err(match policy {
-            None => no_such_policy(policy_arn),
-            Some(_) => no_such_entity(format!(
-                "Policy {policy_arn} version {version} does not exist or is not attachable."
-            )),
-        });
-    };
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            no_such_entity(format!(
+                "Policy {} version {version} does not exist or is not attachable.",
+                mp.arn
+            ))
+        })?;
     let mut x = Xml::new();
     x.node("PolicyVersion", |x| write_version(x, &found, true));
     Ok(Some(x.finish()))
@@ -275,10 +283,12 @@ pub(super) async fn get_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
 pub(super) async fn list_policy_versions(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
     let paging = Paging::from_params(p)?;
-    cx.caller.authorize("iam:ListPolicyVersions", policy_arn)?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| absent_policy(policy_arn))?;
     let versions = cx
         .store()
-        .list_managed_policy_versions(policy_arn)
+        .list_managed_policy_versions(&mp.arn)
         .await
         .map_err(store_error)?;
     let (page, next) = paging.slice(&versions)?;
@@ -291,11 +301,12 @@ pub(super) async fn list_policy_versions(cx: &Cx<'_>, p: &Params) -> Output {
 pub(super) async fn set_default_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
     let version = version_id(p)?;
-    cx.caller
-        .authorize("iam:SetDefaultPolicyVersion", policy_arn)?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| absent_policy(policy_arn))?;
     cx.write(
         cx.store()
-            .set_default_managed_policy_version(policy_arn, version, cx.now_ms()),
+            .set_default_managed_policy_version(&mp.arn, version, cx.now_ms()),
     )
     .await?;
     Ok(None)
@@ -304,12 +315,11 @@ pub(super) async fn set_default_policy_version(cx: &Cx<'_>, p: &Params) -> Outpu
 pub(super) async fn delete_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
     let version = version_id(p)?;
-    cx.caller.authorize("iam:DeletePolicyVersion", policy_arn)?;
-    cx.write(
-        cx.store()
-            .delete_managed_policy_version(policy_arn, version),
-    )
-    .await?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| absent_policy(policy_arn))?;
+    cx.write(cx.store().delete_managed_policy_version(&mp.arn, version))
+        .await?;
     Ok(None)
 }
 

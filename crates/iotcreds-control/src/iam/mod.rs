@@ -2,9 +2,11 @@
 //! permission policies, customer managed policies, users, their access keys and console
 //! passwords (login profiles), role tags, and the policy simulator, with the wire shapes, error codes and messages botocore expects.
 //!
-//! Every call is validated as the service model constrains it (`ValidationError`), then
-//! authorised with [`Caller::authorize`] on the resource ARN the Service Authorization Reference
-//! gives for the action, and only then reads the registry or writes it (each write wrapped in
+//! Every call is validated as the service model constrains it (`ValidationError`), its target
+//! looked up ([`crate::resource`]: names regardless of case, ARNs exactly), then authorised with
+//! [`Caller::authorize`] on the canonical ARN of that target (the resource type the Service
+//! Authorization Reference gives for the action), and only then reads the registry or writes
+//! it, on what the look-up found (each write wrapped in
 //! [`iotcreds_registry::Registry::mutate`]). A refused call changes nothing. Store errors map to
 //! IAM codes in `store_error`.
 
@@ -27,7 +29,7 @@ use iotcreds_types::names::{Charset, NameRule};
 use iotcreds_types::{ValidationError, ids};
 
 use crate::query::{self, Params};
-use crate::{ApiError, Caller, ControlContext};
+use crate::{ApiError, Caller, ControlContext, Resource};
 
 /// XML namespace of IAM answers.
 pub const XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -54,12 +56,19 @@ pub(crate) struct Cx<'a> {
     pub ctx: &'a ControlContext,
     /// The authenticated caller.
     pub caller: &'a Caller,
+    /// The IAM action of the operation being answered (`iam:CreateRole`), from [`OPERATIONS`].
+    pub action: &'static str,
 }
 
 impl Cx<'_> {
     /// The account id.
     pub fn account(&self) -> &str {
         self.ctx.registry.account_id()
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &iotcreds_registry::Registry {
+        &self.ctx.registry
     }
 
     /// The store.
@@ -79,6 +88,29 @@ impl Cx<'_> {
     pub fn now_ms(&self) -> i64 {
         self.caller.now_ms
     }
+
+    /// Authorise this operation's action on `resource`.
+    pub fn authorize(&self, resource: &Resource) -> Result<(), ApiError> {
+        self.caller.authorize(self.action, resource)
+    }
+
+    /// Authorise this operation's action on `resource` with `extra` condition keys.
+    pub fn authorize_with(
+        &self,
+        resource: &Resource,
+        extra: impl FnOnce(&mut Context),
+    ) -> Result<(), ApiError> {
+        self.caller.authorize_with(self.action, resource, extra)
+    }
+}
+
+/// One IAM operation: its name in the API and the IAM action it is authorised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// `CreateRole`.
+    pub name: &'static str,
+    /// `iam:CreateRole`.
+    pub action: &'static str,
 }
 
 /// Answer one authenticated IAM request.
@@ -88,8 +120,7 @@ pub async fn handle(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Response<Bytes> {
-    let cx = Cx { ctx, caller };
-    match dispatch(&cx, parts, &body).await {
+    match dispatch(ctx, caller, parts, &body).await {
         Ok((action, result)) => query::response(action, XMLNS, &caller.request_id, result),
         Err(err) => {
             tracing::debug!(request_id = %caller.request_id, code = err.code, "iam request refused");
@@ -99,71 +130,84 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(
-    cx: &Cx<'_>,
-    parts: &http::request::Parts,
-    body: &[u8],
-) -> Result<(&'static str, Option<String>), ApiError> {
-    let p = Params::from_request(parts, body)?;
-    let action = query::action_of(&p, VERSION)?;
-    macro_rules! ops {
-        ($($name:literal => $handler:path),+ $(,)?) => {
+/// The operation table: each row is the operation's name and its handler; the IAM action is
+/// `iam:` and the name. [`OPERATIONS`] and the dispatcher are both made from it, so they cannot
+/// disagree.
+macro_rules! operations {
+    ($($name:literal => $handler:path),+ $(,)?) => {
+        /// Every IAM operation this server answers.
+        pub const OPERATIONS: &[Operation] = &[
+            $(Operation { name: $name, action: concat!("iam:", $name) },)+
+        ];
+
+        async fn dispatch(
+            ctx: &ControlContext,
+            caller: &Caller,
+            parts: &http::request::Parts,
+            body: &[u8],
+        ) -> Result<(&'static str, Option<String>), ApiError> {
+            let p = Params::from_request(parts, body)?;
+            let action = query::action_of(&p, VERSION)?;
             match action {
-                $($name => Ok(($name, $handler(cx, &p).await?)),)+
+                $($name => {
+                    let cx = Cx { ctx, caller, action: concat!("iam:", $name) };
+                    Ok(($name, $handler(&cx, &p).await?))
+                })+
                 other => Err(query::invalid_action(other, VERSION)),
             }
-        };
-    }
-    ops! {
-        "CreateRole" => roles::create_role,
-        "GetRole" => roles::get_role,
-        "UpdateRole" => roles::update_role,
-        "UpdateRoleDescription" => roles::update_role_description,
-        "DeleteRole" => roles::delete_role,
-        "ListRoles" => roles::list_roles,
-        "UpdateAssumeRolePolicy" => roles::update_assume_role_policy,
-        "TagRole" => roles::tag_role,
-        "UntagRole" => roles::untag_role,
-        "ListRoleTags" => roles::list_role_tags,
-        "PutRolePolicy" => holder_policies::put_role_policy,
-        "GetRolePolicy" => holder_policies::get_role_policy,
-        "DeleteRolePolicy" => holder_policies::delete_role_policy,
-        "ListRolePolicies" => holder_policies::list_role_policies,
-        "AttachRolePolicy" => holder_policies::attach_role_policy,
-        "DetachRolePolicy" => holder_policies::detach_role_policy,
-        "ListAttachedRolePolicies" => holder_policies::list_attached_role_policies,
-        "PutUserPolicy" => holder_policies::put_user_policy,
-        "GetUserPolicy" => holder_policies::get_user_policy,
-        "DeleteUserPolicy" => holder_policies::delete_user_policy,
-        "ListUserPolicies" => holder_policies::list_user_policies,
-        "AttachUserPolicy" => holder_policies::attach_user_policy,
-        "DetachUserPolicy" => holder_policies::detach_user_policy,
-        "ListAttachedUserPolicies" => holder_policies::list_attached_user_policies,
-        "CreatePolicy" => managed::create_policy,
-        "GetPolicy" => managed::get_policy,
-        "DeletePolicy" => managed::delete_policy,
-        "ListPolicies" => managed::list_policies,
-        "CreatePolicyVersion" => managed::create_policy_version,
-        "GetPolicyVersion" => managed::get_policy_version,
-        "ListPolicyVersions" => managed::list_policy_versions,
-        "SetDefaultPolicyVersion" => managed::set_default_policy_version,
-        "DeletePolicyVersion" => managed::delete_policy_version,
-        "CreateUser" => users::create_user,
-        "GetUser" => users::get_user,
-        "DeleteUser" => users::delete_user,
-        "ListUsers" => users::list_users,
-        "CreateAccessKey" => access_keys::create_access_key,
-        "DeleteAccessKey" => access_keys::delete_access_key,
-        "ListAccessKeys" => access_keys::list_access_keys,
-        "UpdateAccessKey" => access_keys::update_access_key,
-        "CreateLoginProfile" => login_profiles::create_login_profile,
-        "GetLoginProfile" => login_profiles::get_login_profile,
-        "UpdateLoginProfile" => login_profiles::update_login_profile,
-        "DeleteLoginProfile" => login_profiles::delete_login_profile,
-        "SimulateCustomPolicy" => simulate::simulate_custom_policy,
-        "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
-        "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
-    }
+        }
+    };
+}
+
+operations! {
+    "CreateRole" => roles::create_role,
+    "GetRole" => roles::get_role,
+    "UpdateRole" => roles::update_role,
+    "UpdateRoleDescription" => roles::update_role_description,
+    "DeleteRole" => roles::delete_role,
+    "ListRoles" => roles::list_roles,
+    "UpdateAssumeRolePolicy" => roles::update_assume_role_policy,
+    "TagRole" => roles::tag_role,
+    "UntagRole" => roles::untag_role,
+    "ListRoleTags" => roles::list_role_tags,
+    "PutRolePolicy" => holder_policies::put_role_policy,
+    "GetRolePolicy" => holder_policies::get_role_policy,
+    "DeleteRolePolicy" => holder_policies::delete_role_policy,
+    "ListRolePolicies" => holder_policies::list_role_policies,
+    "AttachRolePolicy" => holder_policies::attach_role_policy,
+    "DetachRolePolicy" => holder_policies::detach_role_policy,
+    "ListAttachedRolePolicies" => holder_policies::list_attached_role_policies,
+    "PutUserPolicy" => holder_policies::put_user_policy,
+    "GetUserPolicy" => holder_policies::get_user_policy,
+    "DeleteUserPolicy" => holder_policies::delete_user_policy,
+    "ListUserPolicies" => holder_policies::list_user_policies,
+    "AttachUserPolicy" => holder_policies::attach_user_policy,
+    "DetachUserPolicy" => holder_policies::detach_user_policy,
+    "ListAttachedUserPolicies" => holder_policies::list_attached_user_policies,
+    "CreatePolicy" => managed::create_policy,
+    "GetPolicy" => managed::get_policy,
+    "DeletePolicy" => managed::delete_policy,
+    "ListPolicies" => managed::list_policies,
+    "CreatePolicyVersion" => managed::create_policy_version,
+    "GetPolicyVersion" => managed::get_policy_version,
+    "ListPolicyVersions" => managed::list_policy_versions,
+    "SetDefaultPolicyVersion" => managed::set_default_policy_version,
+    "DeletePolicyVersion" => managed::delete_policy_version,
+    "CreateUser" => users::create_user,
+    "GetUser" => users::get_user,
+    "DeleteUser" => users::delete_user,
+    "ListUsers" => users::list_users,
+    "CreateAccessKey" => access_keys::create_access_key,
+    "DeleteAccessKey" => access_keys::delete_access_key,
+    "ListAccessKeys" => access_keys::list_access_keys,
+    "UpdateAccessKey" => access_keys::update_access_key,
+    "CreateLoginProfile" => login_profiles::create_login_profile,
+    "GetLoginProfile" => login_profiles::get_login_profile,
+    "UpdateLoginProfile" => login_profiles::update_login_profile,
+    "DeleteLoginProfile" => login_profiles::delete_login_profile,
+    "SimulateCustomPolicy" => simulate::simulate_custom_policy,
+    "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
+    "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
 }
 
 // ---- errors ------------------------------------------------------------------------------
@@ -431,18 +475,23 @@ pub(crate) fn insert_resource_tags(ctx: &mut Context, tags: &[Tag]) {
     }
 }
 
-/// Authorise an action on an IAM role or user whose tags are `tags`, with `extra` keys.
+/// Authorise the operation's action on a role or user (`resource`) whose tags are `tags`, with
+/// `extra` keys.
 pub(crate) fn authorize_on(
     cx: &Cx<'_>,
-    action: &str,
-    arn: &str,
+    resource: &Resource,
     tags: &[Tag],
     extra: impl FnOnce(&mut Context),
 ) -> Result<(), ApiError> {
-    cx.caller.authorize_with(action, arn, |ctx| {
+    cx.authorize_with(resource, |ctx| {
         insert_resource_tags(ctx, tags);
         extra(ctx);
     })
+}
+
+/// A look-up's store error, as IAM answers it.
+pub(crate) fn lookup<T>(r: StoreResult<T>) -> Result<T, ApiError> {
+    r.map_err(store_error)
 }
 
 #[cfg(test)]

@@ -12,11 +12,12 @@ use iotcreds_types::{ValidationError, arn, ids};
 
 use super::{
     Cx, Output, authorize_on, check_arn_length, check_document, check_document_length,
-    check_path_prefix, insert_request_tags, invalid_input, no_such_role, store_error, to_tags,
-    unsupported,
+    check_path_prefix, insert_request_tags, invalid_input, lookup, no_such_role, store_error,
+    to_tags, unsupported,
 };
-use crate::ApiError;
 use crate::query::{Paging, Params, Xml, check_tag_text};
+use crate::resource::{self, Lookup};
+use crate::{ApiError, Resource};
 
 /// Default and bounds of `MaxSessionDuration`.
 const MAX_SESSION_DEFAULT: i64 = 3600;
@@ -61,31 +62,17 @@ pub(crate) fn role_name(p: &Params) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-/// A role as the target of an action: the role if it exists, and the ARN to authorise on (the
-/// role's own, or `role/NAME` when there is no such role, so that a caller without rights
-/// learns nothing about which roles exist).
-pub(crate) async fn target(
-    cx: &Cx<'_>,
-    name: &str,
-) -> Result<(Option<Arc<CachedRole>>, String), ApiError> {
-    let role = cx.ctx.registry.role(name).await.map_err(store_error)?;
-    let arn = match &role {
-        Some(r) => r.arn.clone(),
-        None => arn::iam_role(cx.account(), "/", name),
-    };
-    Ok((role, arn))
-}
-
-/// Authorise `action` on the role `name`, then require that it exists.
+/// The role `name` (regardless of case), authorised for this operation's action on its own
+/// ARN (with `extra` keys), then required to exist.
 async fn authorized_role(
     cx: &Cx<'_>,
-    action: &str,
     name: &str,
+    extra: impl FnOnce(&mut iotcreds_policy::Context),
 ) -> Result<Arc<CachedRole>, ApiError> {
-    let (role, arn) = target(cx, name).await?;
-    let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, action, &arn, tags, |_| {})?;
-    role.ok_or_else(|| no_such_role(name))
+    let role = lookup(resource::iam_role(cx.registry(), name).await)?;
+    let tags = role.found().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
+    authorize_on(cx, role.resource(), tags, extra)?;
+    role.require(|| no_such_role(name))
 }
 
 fn max_session_duration(p: &Params) -> Result<Option<i64>, ApiError> {
@@ -121,25 +108,26 @@ pub(super) async fn create_role(cx: &Cx<'_>, p: &Params) -> Output {
     }
     let tags = to_tags(p.tags("Tags", 50)?);
 
-    let role_arn = arn::iam_role(cx.account(), path, name);
-    cx.caller
-        .authorize_with("iam:CreateRole", &role_arn, |ctx| {
-            insert_request_tags(ctx, &tags);
-            if let Some(b) = boundary {
-                ctx.insert("iam:PermissionsBoundary", b);
-            }
-        })?;
+    let new_role = resource::new_iam_role(cx.account(), path, name);
+    let boundary = match boundary {
+        None => None,
+        Some(b) => Some(lookup(resource::managed_policy(cx.registry(), b).await)?),
+    };
+    cx.authorize_with(&new_role, |ctx| {
+        insert_request_tags(ctx, &tags);
+        if let Some(b) = &boundary {
+            ctx.insert("iam:PermissionsBoundary", b.resource().arn());
+        }
+    })?;
     check_document(document, Target::TrustPolicy, SizeLimit::TrustPolicy)?;
     let permissions_boundary = match boundary {
         None => None,
-        Some(b) => match cx.store().managed_policy(b).await.map_err(store_error)? {
-            Some(mp) => Some(mp.arn),
-            None => {
-                return Err(invalid_input(format!(
-                    "Scope ARN: {b} does not exist or is not attachable."
-                )));
-            }
-        },
+        Some(Lookup::Found(mp, _)) => Some(mp.arn),
+        Some(Lookup::Absent(b)) => {
+            return Err(invalid_input(format!(
+                "Scope ARN: {b} does not exist or is not attachable."
+            )));
+        }
     };
     let role = Role {
         name: name.to_owned(),
@@ -154,13 +142,13 @@ pub(super) async fn create_role(cx: &Cx<'_>, p: &Params) -> Output {
     };
     cx.write(cx.store().insert_role(&role)).await?;
     let mut x = Xml::new();
-    x.node("Role", |x| write_role(x, &role, &role_arn, true));
+    x.node("Role", |x| write_role(x, &role, new_role.arn(), true));
     Ok(Some(x.finish()))
 }
 
 pub(super) async fn get_role(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
-    let role = authorized_role(cx, "iam:GetRole", name).await?;
+    let role = authorized_role(cx, name, |_| {}).await?;
     let mut x = Xml::new();
     x.node("Role", |x| write_role(x, &role.role, &role.arn, true));
     Ok(Some(x.finish()))
@@ -170,14 +158,13 @@ pub(super) async fn update_role(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
     let description = description(p)?;
     let max_session = max_session_duration(p)?;
-    let (role, arn) = target(cx, name).await?;
-    let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:UpdateRole", &arn, tags, |_| {})?;
+    let role = authorized_role(cx, name, |_| {}).await?;
     let update = RoleUpdate {
         description: description.map(str::to_owned),
         max_session_duration: max_session,
     };
-    cx.write(cx.store().update_role(name, &update)).await?;
+    cx.write(cx.store().update_role(&role.role.name, &update))
+        .await?;
     Ok(Some(String::new()))
 }
 
@@ -185,21 +172,15 @@ pub(super) async fn update_role_description(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
     let description = p.required("Description", "description")?;
     IAM_DESCRIPTION.check("description", description)?;
-    let (role, arn) = target(cx, name).await?;
-    let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:UpdateRoleDescription", &arn, tags, |_| {})?;
+    let role = authorized_role(cx, name, |_| {}).await?;
     let update = RoleUpdate {
         description: Some(description.to_owned()),
         max_session_duration: None,
     };
-    cx.write(cx.store().update_role(name, &update)).await?;
-    let role = cx
-        .ctx
-        .registry
-        .role(name)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| no_such_role(name))?;
+    cx.write(cx.store().update_role(&role.role.name, &update))
+        .await?;
+    let role =
+        lookup(cx.registry().role(&role.role.name).await)?.ok_or_else(|| no_such_role(name))?;
     let mut x = Xml::new();
     x.node("Role", |x| write_role(x, &role.role, &role.arn, true));
     Ok(Some(x.finish()))
@@ -207,10 +188,8 @@ pub(super) async fn update_role_description(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn delete_role(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
-    let (role, arn) = target(cx, name).await?;
-    let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:DeleteRole", &arn, tags, |_| {})?;
-    cx.write(cx.store().delete_role(name)).await?;
+    let role = authorized_role(cx, name, |_| {}).await?;
+    cx.write(cx.store().delete_role(&role.role.name)).await?;
     Ok(None)
 }
 
@@ -220,7 +199,7 @@ pub(super) async fn list_roles(cx: &Cx<'_>, p: &Params) -> Output {
         check_path_prefix("pathPrefix", prefix)?;
     }
     let paging = Paging::from_params(p)?;
-    cx.caller.authorize("iam:ListRoles", "*")?;
+    cx.authorize(&Resource::any())?;
     let page = cx
         .store()
         .list_roles(prefix, &paging.page_request())
@@ -240,12 +219,13 @@ pub(super) async fn update_assume_role_policy(cx: &Cx<'_>, p: &Params) -> Output
     let name = role_name(p)?;
     let document = p.required("PolicyDocument", "policyDocument")?;
     check_document_length("policyDocument", document)?;
-    let (role, arn) = target(cx, name).await?;
-    let tags = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:UpdateAssumeRolePolicy", &arn, tags, |_| {})?;
+    let role = authorized_role(cx, name, |_| {}).await?;
     check_document(document, Target::TrustPolicy, SizeLimit::TrustPolicy)?;
-    cx.write(cx.store().update_role_trust_policy(name, document))
-        .await?;
+    cx.write(
+        cx.store()
+            .update_role_trust_policy(&role.role.name, document),
+    )
+    .await?;
     Ok(None)
 }
 
@@ -263,12 +243,9 @@ pub(super) async fn tag_role(cx: &Cx<'_>, p: &Params) -> Output {
         )
         .into());
     }
-    let (role, arn) = target(cx, name).await?;
-    let existing = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:TagRole", &arn, existing, |ctx| {
-        insert_request_tags(ctx, &tags)
-    })?;
-    cx.write(cx.store().tag_role(name, &tags)).await?;
+    let role = authorized_role(cx, name, |ctx| insert_request_tags(ctx, &tags)).await?;
+    cx.write(cx.store().tag_role(&role.role.name, &tags))
+        .await?;
     Ok(None)
 }
 
@@ -289,19 +266,19 @@ pub(super) async fn untag_role(cx: &Cx<'_>, p: &Params) -> Output {
     for (i, k) in keys.iter().enumerate() {
         check_tag_text(&format!("tagKeys.{}.member", i + 1), k, 1, 128)?;
     }
-    let (role, arn) = target(cx, name).await?;
-    let existing = role.as_ref().map(|r| r.role.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, "iam:UntagRole", &arn, existing, |ctx| {
+    let role = authorized_role(cx, name, |ctx| {
         ctx.insert_multi("aws:TagKeys", keys.clone())
-    })?;
-    cx.write(cx.store().untag_role(name, &keys)).await?;
+    })
+    .await?;
+    cx.write(cx.store().untag_role(&role.role.name, &keys))
+        .await?;
     Ok(None)
 }
 
 pub(super) async fn list_role_tags(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
     let paging = Paging::from_params(p)?;
-    let role = authorized_role(cx, "iam:ListRoleTags", name).await?;
+    let role = authorized_role(cx, name, |_| {}).await?;
     let (page, next) = paging.slice(&role.role.tags)?;
     let mut x = Xml::new();
     x.tags(

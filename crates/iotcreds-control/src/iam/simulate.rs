@@ -16,11 +16,12 @@ use iotcreds_store::PolicyHolder;
 use iotcreds_types::{Arn, ValidationError, arn};
 
 use super::{
-    Cx, Output, check_arn_length, check_document_length, invalid_input, no_such_role, no_such_user,
-    store_error, unsupported,
+    Cx, Output, check_arn_length, check_document_length, invalid_input, lookup, no_such_role,
+    no_such_user, store_error, unsupported,
 };
 use crate::ApiError;
 use crate::query::{Paging, Params, Xml, check_length, missing};
+use crate::resource;
 
 /// Most action × resource pairs one call may simulate.
 const MAX_EVALUATIONS: usize = 1000;
@@ -302,7 +303,7 @@ pub(super) async fn simulate_custom_policy(cx: &Cx<'_>, p: &Params) -> Output {
         "permissionsBoundaryPolicyInputList",
     )?;
     let req = common(p)?;
-    cx.caller.authorize("iam:SimulateCustomPolicy", "*")?;
+    cx.authorize(&crate::Resource::any())?;
     if req.resource_policy.is_some() && req.caller_arn.is_none() {
         return Err(invalid_input(
             "CallerArn must be specified when ResourcePolicy is specified.",
@@ -333,31 +334,34 @@ pub(super) async fn simulate_principal_policy(cx: &Cx<'_>, p: &Params) -> Output
     }
     let req = common(p)?;
     let account = cx.account().to_owned();
-    let (kind, name) = if let Some((_, name)) = arn::split_iam(source_arn, "role", Some(&account)) {
-        ("role", name)
-    } else if let Some((_, name)) = arn::split_iam(source_arn, "user", Some(&account)) {
-        ("user", name)
-    } else {
-        return Err(invalid_input(format!(
-            "Invalid ARN {source_arn}: PolicySourceArn must be a role or user of this account."
-        )));
-    };
-    cx.caller
-        .authorize("iam:SimulatePrincipalPolicy", source_arn)?;
-
-    let registry = &cx.ctx.registry;
-    let (holder, boundary_arn) = match kind {
-        "role" => match registry.role(name).await.map_err(store_error)? {
-            Some(r) if r.arn == source_arn => (
-                PolicyHolder::Role(name),
-                r.role.permissions_boundary.clone(),
-            ),
-            _ => return Err(no_such_role(name)),
-        },
-        _ => match registry.user(name).await.map_err(store_error)? {
-            Some(u) if u.arn == source_arn => (PolicyHolder::User(name), None),
-            _ => return Err(no_such_user(name)),
-        },
+    // The principal the ARN designates (its path exactly, its name regardless of case), and
+    // the action authorised on that principal's own ARN.
+    let registry = cx.registry();
+    let (holder_name, holder_kind, boundary_arn, holder_arn) =
+        if let Some((_, name)) = arn::split_iam(source_arn, "role", Some(&account)) {
+            let role = lookup(resource::iam_role_by_arn(registry, source_arn).await)?;
+            cx.authorize(role.resource())?;
+            let role = role.require(|| no_such_role(name))?;
+            (
+                role.role.name.clone(),
+                "role",
+                role.role.permissions_boundary.clone(),
+                role.arn.clone(),
+            )
+        } else if let Some((_, name)) = arn::split_iam(source_arn, "user", Some(&account)) {
+            let user = lookup(resource::iam_user_by_arn(registry, source_arn).await)?;
+            cx.authorize(user.resource())?;
+            let user = user.require(|| no_such_user(name))?;
+            (user.user.name.clone(), "user", None, user.arn.clone())
+        } else {
+            return Err(invalid_input(format!(
+                "Invalid ARN {source_arn}: PolicySourceArn must be a role or user of this account."
+            )));
+        };
+    let kind = holder_kind;
+    let holder = match holder_kind {
+        "role" => PolicyHolder::Role(&holder_name),
+        _ => PolicyHolder::User(&holder_name),
     };
     let effective = cx
         .store()
@@ -400,10 +404,7 @@ pub(super) async fn simulate_principal_policy(cx: &Cx<'_>, p: &Params) -> Output
             }
         }
     }
-    let caller = req
-        .caller_arn
-        .clone()
-        .unwrap_or_else(|| source_arn.to_owned());
+    let caller = req.caller_arn.clone().unwrap_or(holder_arn);
     run(&docs, &req, Some(&caller), &account)
 }
 

@@ -10,10 +10,12 @@ use iotcreds_types::names::{IAM_USER_NAME, check_iam_path};
 use iotcreds_types::{arn, ids};
 
 use super::{
-    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags,
+    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags, lookup,
     no_such_user, store_error, to_tags, unsupported,
 };
+use crate::Resource;
 use crate::query::{Paging, Params, Xml};
+use crate::resource;
 
 /// Write a `User` structure; `full` adds its tags (`GetUser`, `CreateUser`).
 pub(crate) fn write_user(x: &mut Xml, user: &User, arn: &str, full: bool) {
@@ -30,20 +32,16 @@ pub(crate) fn write_user(x: &mut Xml, user: &User, arn: &str, full: bool) {
     }
 }
 
-/// A user as the target of an action: the user if it exists, and the ARN to authorise on
-/// (`user/NAME` when there is no such user), authorised for `action` with its tags.
+/// The user `name` (regardless of case), authorised for this operation's action on its own
+/// ARN with its tags: the user, if it exists.
 pub(crate) async fn authorized_target(
     cx: &Cx<'_>,
-    action: &str,
     name: &str,
 ) -> Result<Option<Arc<CachedUser>>, crate::ApiError> {
-    let user = cx.ctx.registry.user(name).await.map_err(store_error)?;
-    let (user_arn, tags) = match &user {
-        Some(u) => (u.arn.clone(), u.user.tags.as_slice()),
-        None => (arn::iam_user(cx.account(), "/", name), &[][..]),
-    };
-    authorize_on(cx, action, &user_arn, tags, |_| {})?;
-    Ok(user)
+    let user = lookup(resource::iam_user(cx.registry(), name).await)?;
+    let tags = user.found().map(|u| u.user.tags.as_slice()).unwrap_or(&[]);
+    authorize_on(cx, user.resource(), tags, |_| {})?;
+    Ok(user.found().cloned())
 }
 
 /// IAM's answer when an operation needs a user name and the caller is not an IAM user.
@@ -64,11 +62,8 @@ pub(super) async fn create_user(cx: &Cx<'_>, p: &Params) -> Output {
         return Err(unsupported("PermissionsBoundary"));
     }
     let tags = to_tags(p.tags("Tags", 50)?);
-    let user_arn = arn::iam_user(cx.account(), path, name);
-    cx.caller
-        .authorize_with("iam:CreateUser", &user_arn, |ctx| {
-            insert_request_tags(ctx, &tags)
-        })?;
+    let new_user = resource::new_iam_user(cx.account(), path, name);
+    cx.authorize_with(&new_user, |ctx| insert_request_tags(ctx, &tags))?;
     let user = User {
         name: name.to_owned(),
         id: super::new_unique_id(ids::USER_ID_PREFIX)?,
@@ -78,7 +73,7 @@ pub(super) async fn create_user(cx: &Cx<'_>, p: &Params) -> Output {
     };
     cx.write(cx.store().insert_user(&user)).await?;
     let mut x = Xml::new();
-    x.node("User", |x| write_user(x, &user, &user_arn, true));
+    x.node("User", |x| write_user(x, &user, new_user.arn(), true));
     Ok(Some(x.finish()))
 }
 
@@ -102,7 +97,7 @@ pub(super) async fn get_user(cx: &Cx<'_>, p: &Params) -> Output {
             Principal::Session { .. } => return Err(must_specify_user()),
         },
     };
-    let user = authorized_target(cx, "iam:GetUser", &name)
+    let user = authorized_target(cx, &name)
         .await?
         .ok_or_else(|| no_such_user(&name))?;
     let mut x = Xml::new();
@@ -113,8 +108,10 @@ pub(super) async fn get_user(cx: &Cx<'_>, p: &Params) -> Output {
 pub(super) async fn delete_user(cx: &Cx<'_>, p: &Params) -> Output {
     let name = p.required("UserName", "userName")?;
     EXISTING_USER_NAME.check("userName", name)?;
-    authorized_target(cx, "iam:DeleteUser", name).await?;
-    cx.write(cx.store().delete_user(name)).await?;
+    let user = authorized_target(cx, name)
+        .await?
+        .ok_or_else(|| no_such_user(name))?;
+    cx.write(cx.store().delete_user(&user.user.name)).await?;
     Ok(None)
 }
 
@@ -124,7 +121,7 @@ pub(super) async fn list_users(cx: &Cx<'_>, p: &Params) -> Output {
         check_path_prefix("pathPrefix", prefix)?;
     }
     let paging = Paging::from_params(p)?;
-    cx.caller.authorize("iam:ListUsers", "*")?;
+    cx.authorize(&Resource::any())?;
     let page = cx
         .store()
         .list_users(prefix, &paging.page_request())

@@ -24,8 +24,9 @@ use super::json::{
     TagInput, check_tags, compact, marker_page, marker_to_wire, ok, ok_empty, parse_enum, required,
     timestamp,
 };
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource;
+use crate::{ApiError, Resource};
 
 /// Every registered ACTIVE CA with its DER, for path validation.
 pub(super) async fn active_cas(req: &Req<'_>) -> Result<Vec<(CaCertificate, Vec<u8>)>, ApiError> {
@@ -104,7 +105,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
             "verificationCertificate is required to register a CA certificate in DEFAULT mode.",
         ));
     }
-    req.authorize("iot:RegisterCACertificate", "*")?;
+    req.authorize(&Resource::any())?;
 
     check_ca(&ca, req.now_ms())?;
     if let Some(v) = &verification {
@@ -176,7 +177,7 @@ fn check_verification(
 
 /// `GET /registrationcode`
 pub(super) async fn registration_code(req: &Req<'_>) -> Reply {
-    req.authorize("iot:GetRegistrationCode", "*")?;
+    req.authorize(&Resource::any())?;
     Ok(ok(
         json!({"registrationCode": req.registry().registration_code()}),
     ))
@@ -205,8 +206,8 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
         )?),
         None => None,
     };
-    req.authorize("iot:UpdateCACertificate", &req.ca_cert_arn(&id))?;
-    let current = existing(req, &id).await?;
+    let current = authorized(req, &id).await?;
+    let id = current.id.clone();
     let changes = status.is_some_and(|s| s != current.status)
         || auto.is_some_and(|a| a != current.auto_registration);
     if changes {
@@ -221,20 +222,19 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
     Ok(ok_empty())
 }
 
-async fn existing(req: &Req<'_>, id: &str) -> Result<CaCertificate, ApiError> {
-    req.store()
-        .ca_certificate(id)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| not_found(format!("CA certificate {id} does not exist")))
+/// The CA certificate `id`, authorised for the operation's action on its ARN, then required
+/// to exist.
+async fn authorized(req: &Req<'_>, id: &str) -> Result<CaCertificate, ApiError> {
+    let ca = lookup(resource::ca_certificate(req.registry(), id).await)?;
+    req.authorize(ca.resource())?;
+    ca.require(|| not_found(format!("CA certificate {id} does not exist")))
 }
 
 /// `GET /cacertificate/{caCertificateId}`
 pub(super) async fn describe(req: &Req<'_>) -> Reply {
     let id = certificate_id("caCertificateId", req.label(0))?;
-    let arn = req.ca_cert_arn(&id);
-    req.authorize("iot:DescribeCACertificate", &arn)?;
-    let c = existing(req, &id).await?;
+    let c = authorized(req, &id).await?;
+    let arn = req.ca_cert_arn(&c.id);
     Ok(ok(json!({
         "certificateDescription": {
             "certificateArn": arn,
@@ -261,7 +261,7 @@ pub(super) async fn describe(req: &Req<'_>) -> Reply {
 pub(super) async fn list(req: &Req<'_>) -> Reply {
     let page = marker_page(&req.query)?;
     let template = req.query.get("templateName");
-    req.authorize("iot:ListCACertificates", "*")?;
+    req.authorize(&Resource::any())?;
     if template.is_some() {
         return Ok(ok(json!({"certificates": []})));
     }
@@ -290,8 +290,8 @@ pub(super) async fn list(req: &Req<'_>) -> Reply {
 /// `DELETE /cacertificate/{caCertificateId}`: refused while ACTIVE.
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let id = certificate_id("caCertificateId", req.label(0))?;
-    req.authorize("iot:DeleteCACertificate", &req.ca_cert_arn(&id))?;
-    req.write(req.store().delete_ca_certificate(&id))
+    let ca = authorized(req, &id).await?;
+    req.write(req.store().delete_ca_certificate(&ca.id))
         .await
         .map_err(store)?;
     Ok(ok_empty())

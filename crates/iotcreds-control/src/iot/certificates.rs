@@ -32,8 +32,9 @@ use super::json::{
     timestamp,
 };
 use super::pkcs8;
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource;
+use crate::{ApiError, Resource};
 
 /// The subject CN of certificates from `CreateKeysAndCertificate`.
 const AWS_DEVICE_CN: &str = "AWS IoT Certificate";
@@ -109,7 +110,7 @@ fn generation_failed(e: PkiError) -> ApiError {
 /// `POST /keys-and-certificate?setAsActive=`
 pub(super) async fn create_keys_and_certificate(req: &Req<'_>) -> Reply {
     let status = issued_status(req.query.bool("setAsActive")?);
-    req.authorize("iot:CreateKeysAndCertificate", "*")?;
+    req.authorize(&Resource::any())?;
     let now = time_fmt::from_millis(req.now_ms());
     // RSA key generation takes tens to hundreds of milliseconds of CPU: not on an async worker.
     let ca = Arc::clone(req.registry().ca());
@@ -154,7 +155,7 @@ pub(super) async fn create_from_csr(req: &Req<'_>) -> Reply {
     )?;
     check_length("certificateSigningRequest", &csr, 1, MAX_CSR)?;
     let status = issued_status(req.query.bool("setAsActive")?);
-    req.authorize("iot:CreateCertificateFromCsr", "*")?;
+    req.authorize(&Resource::any())?;
     let now = time_fmt::from_millis(req.now_ms());
     let issued = req
         .registry()
@@ -223,7 +224,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
         None => None,
     };
     let status = registration_status(req, input.status.as_deref())?;
-    req.authorize("iot:RegisterCertificate", "*")?;
+    req.authorize(&Resource::any())?;
 
     let candidates = match &ca_given {
         Some(ca) => match req.store().ca_certificate(&ca.id).await.map_err(store)? {
@@ -281,18 +282,18 @@ pub(super) async fn register_without_ca(req: &Req<'_>) -> Reply {
         Some(s) => registration_status(req, Some(s))?,
         None => CertificateStatus::Inactive,
     };
-    req.authorize("iot:RegisterCertificateWithoutCA", "*")?;
+    req.authorize(&Resource::any())?;
     let cert = row(req, &leaf, status, None, CertificateMode::SniOnly);
     let arn = insert(req, &cert).await?;
     Ok(ok(json!({"certificateArn": arn, "certificateId": cert.id})))
 }
 
-async fn existing(req: &Req<'_>, id: &str) -> Result<Certificate, ApiError> {
-    req.store()
-        .certificate(id)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| not_found(format!("Certificate {id} does not exist")))
+/// The certificate `id`, authorised for the operation's action on its ARN, then required to
+/// exist.
+async fn authorized(req: &Req<'_>, id: &str) -> Result<Certificate, ApiError> {
+    let cert = lookup(resource::certificate(req.registry(), id).await)?;
+    req.authorize(cert.resource())?;
+    cert.require(|| not_found(format!("Certificate {id} does not exist")))
 }
 
 /// Whether `from` may move to `to` (`UpdateCertificate`): a REVOKED certificate's status
@@ -329,8 +330,8 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
             "The status {new_status} is used internally by AWS IoT and cannot be set."
         )));
     }
-    req.authorize("iot:UpdateCertificate", &req.cert_arn(&id))?;
-    let cert = existing(req, &id).await?;
+    let cert = authorized(req, &id).await?;
+    let id = cert.id.clone();
     check_transition(&id, cert.status, new_status)?;
     if cert.status != new_status {
         let generation = uuid::Uuid::new_v4().to_string();
@@ -371,8 +372,7 @@ fn description_json(req: &Req<'_>, c: &Certificate) -> Value {
 /// `GET /certificates/{certificateId}`
 pub(super) async fn describe(req: &Req<'_>) -> Reply {
     let id = certificate_id("certificateId", req.label(0))?;
-    req.authorize("iot:DescribeCertificate", &req.cert_arn(&id))?;
-    let cert = existing(req, &id).await?;
+    let cert = authorized(req, &id).await?;
     Ok(ok(
         json!({"certificateDescription": description_json(req, &cert)}),
     ))
@@ -405,7 +405,7 @@ async fn list_page(req: &Req<'_>, ca: Option<&str>, page: PageRequest) -> Reply 
 /// `GET /certificates?pageSize=&marker=&isAscendingOrder=`
 pub(super) async fn list(req: &Req<'_>) -> Reply {
     let page = marker_page(&req.query)?;
-    req.authorize("iot:ListCertificates", "*")?;
+    req.authorize(&Resource::any())?;
     list_page(req, None, page).await
 }
 
@@ -413,7 +413,7 @@ pub(super) async fn list(req: &Req<'_>) -> Reply {
 pub(super) async fn list_by_ca(req: &Req<'_>) -> Reply {
     let ca = certificate_id("caCertificateId", req.label(0))?;
     let page = marker_page(&req.query)?;
-    req.authorize("iot:ListCertificatesByCA", "*")?;
+    req.authorize(&Resource::any())?;
     list_page(req, Some(&ca), page).await
 }
 
@@ -422,9 +422,8 @@ pub(super) async fn list_by_ca(req: &Req<'_>) -> Reply {
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let id = certificate_id("certificateId", req.label(0))?;
     let force = req.query.bool("forceDelete")?.unwrap_or(false);
-    let arn = req.cert_arn(&id);
-    req.authorize("iot:DeleteCertificate", &arn)?;
-    let cert = existing(req, &id).await?;
+    let cert = authorized(req, &id).await?;
+    let (id, arn) = (cert.id.clone(), req.cert_arn(&cert.id));
     if cert.status == CertificateStatus::Active {
         return Err(certificate_state(format!(
             "Certificate {id} is ACTIVE; deactivate it before deleting it."

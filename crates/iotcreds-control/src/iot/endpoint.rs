@@ -34,7 +34,7 @@ pub(super) async fn describe_endpoint(req: &Req<'_>) -> Reply {
             "Endpoint type '{endpoint_type}' is not supported. Supported types: iot:Data, iot:Data-ATS, iot:CredentialProvider, iot:Jobs."
         )));
     };
-    req.authorize("iot:DescribeEndpoint", "*")?;
+    req.authorize(&crate::Resource::any())?;
     let address = match host {
         Host::Credentials => &req.ctx.credentials_endpoint,
         Host::Data => &req.ctx.data_endpoint,

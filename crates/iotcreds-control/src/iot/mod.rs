@@ -1,10 +1,13 @@
 //! The AWS IoT control plane (rest-json, SigV4 signing name `iot`).
 //!
-//! [`handle`] routes one authenticated request by method and path (`routes`), and runs the
-//! operation's handler. Every handler follows the same order: parse and validate the input
-//! (AWS's shape constraints), authorise the action on its resource ARN with
-//! [`Caller::authorize`], and only then read or write the registry (writes wrapped in
-//! [`iotcreds_registry::Registry::mutate`]). A refused request therefore changes nothing.
+//! [`handle`] routes one authenticated request by method and path through the operation table
+//! ([`OPERATIONS`]: method, path template, name, IAM action and handler of every operation, one
+//! row each), and runs the operation's handler. Every handler follows the same order: parse and
+//! validate the input (AWS's shape constraints), look its resources up
+//! ([`crate::resource`]), authorise the operation's action on their canonical ARNs
+//! (`Req::authorize`), and only then read or write the registry, on what the look-up found
+//! (writes wrapped in [`iotcreds_registry::Registry::mutate`]). A refused request therefore
+//! changes nothing.
 //!
 //! Bindings, shapes and error names follow the botocore model `iot/2015-05-28`; statuses and
 //! identifiers follow `../shared/spec/aws-credentials-provider.md` §7. Errors are [`ApiError`]s
@@ -33,8 +36,9 @@ use iotcreds_store::{Store, StoreResult};
 use iotcreds_types::arn;
 
 use self::json::Query;
-use self::routes::{Op, Route};
-use super::{ApiError, Caller, ControlContext};
+use self::routes::Route;
+pub use self::routes::{OPERATIONS, Operation};
+use super::{ApiError, Caller, ControlContext, Resource};
 
 /// The result of a handler: a success response or an error to render.
 type Reply = Result<Response<Bytes>, ApiError>;
@@ -52,13 +56,14 @@ pub async fn handle(
                 let req = Req {
                     ctx,
                     caller,
+                    op,
                     labels,
                     query,
                     headers: &parts.headers,
                     body,
                 };
-                tracing::debug!(op = op.name(), request_id = %caller.request_id, "iot request");
-                dispatch(op, &req).await
+                tracing::debug!(op = op.name, request_id = %caller.request_id, "iot request");
+                (op.handler)(&req).await
             }
             Err(e) => Err(e),
         },
@@ -92,67 +97,12 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(op: Op, req: &Req<'_>) -> Reply {
-    match op {
-        Op::DescribeEndpoint => endpoint::describe_endpoint(req).await,
-        Op::CreateThing => things::create(req).await,
-        Op::DescribeThing => things::describe(req).await,
-        Op::UpdateThing => things::update(req).await,
-        Op::DeleteThing => things::delete(req).await,
-        Op::ListThings => things::list(req).await,
-        Op::CreateThingType => thing_types::create(req).await,
-        Op::DescribeThingType => thing_types::describe(req).await,
-        Op::ListThingTypes => thing_types::list(req).await,
-        Op::DeprecateThingType => thing_types::deprecate(req).await,
-        Op::DeleteThingType => thing_types::delete(req).await,
-        Op::CreateKeysAndCertificate => certificates::create_keys_and_certificate(req).await,
-        Op::CreateCertificateFromCsr => certificates::create_from_csr(req).await,
-        Op::RegisterCertificate => certificates::register(req).await,
-        Op::RegisterCertificateWithoutCa => certificates::register_without_ca(req).await,
-        Op::UpdateCertificate => certificates::update(req).await,
-        Op::DescribeCertificate => certificates::describe(req).await,
-        Op::ListCertificates => certificates::list(req).await,
-        Op::ListCertificatesByCa => certificates::list_by_ca(req).await,
-        Op::DeleteCertificate => certificates::delete(req).await,
-        Op::RegisterCaCertificate => ca_certificates::register(req).await,
-        Op::GetRegistrationCode => ca_certificates::registration_code(req).await,
-        Op::UpdateCaCertificate => ca_certificates::update(req).await,
-        Op::DescribeCaCertificate => ca_certificates::describe(req).await,
-        Op::ListCaCertificates => ca_certificates::list(req).await,
-        Op::DeleteCaCertificate => ca_certificates::delete(req).await,
-        Op::AttachThingPrincipal => thing_principals::attach(req).await,
-        Op::DetachThingPrincipal => thing_principals::detach(req).await,
-        Op::ListThingPrincipals => thing_principals::list_thing_principals(req).await,
-        Op::ListPrincipalThings => thing_principals::list_principal_things(req).await,
-        Op::CreatePolicy => policies::create(req).await,
-        Op::GetPolicy => policies::get(req).await,
-        Op::DeletePolicy => policies::delete(req).await,
-        Op::ListPolicies => policies::list(req).await,
-        Op::CreatePolicyVersion => policies::create_version(req).await,
-        Op::GetPolicyVersion => policies::get_version(req).await,
-        Op::ListPolicyVersions => policies::list_versions(req).await,
-        Op::SetDefaultPolicyVersion => policies::set_default_version(req).await,
-        Op::DeletePolicyVersion => policies::delete_version(req).await,
-        Op::AttachPolicy => policy_targets::attach_policy(req).await,
-        Op::DetachPolicy => policy_targets::detach_policy(req).await,
-        Op::ListAttachedPolicies => policy_targets::list_attached_policies(req).await,
-        Op::ListTargetsForPolicy => policy_targets::list_targets_for_policy(req).await,
-        Op::AttachPrincipalPolicy => policy_targets::attach_principal_policy(req).await,
-        Op::DetachPrincipalPolicy => policy_targets::detach_principal_policy(req).await,
-        Op::ListPrincipalPolicies => policy_targets::list_principal_policies(req).await,
-        Op::ListPolicyPrincipals => policy_targets::list_policy_principals(req).await,
-        Op::CreateRoleAlias => role_aliases::create(req).await,
-        Op::DescribeRoleAlias => role_aliases::describe(req).await,
-        Op::UpdateRoleAlias => role_aliases::update(req).await,
-        Op::DeleteRoleAlias => role_aliases::delete(req).await,
-        Op::ListRoleAliases => role_aliases::list(req).await,
-    }
-}
-
 /// One routed request, as the handlers see it.
 struct Req<'a> {
     ctx: &'a ControlContext,
     caller: &'a Caller,
+    /// The operation being answered.
+    op: &'static Operation,
     /// The decoded `{label}` segments of the path, in order.
     labels: Vec<String>,
     query: Query,
@@ -191,9 +141,9 @@ impl Req<'_> {
         self.caller.now_ms
     }
 
-    /// Authorise `action` (`iot:CreateThing`) on `resource` (an ARN or `*`).
-    fn authorize(&self, action: &str, resource: &str) -> Result<(), ApiError> {
-        self.caller.authorize(action, resource)
+    /// Authorise the operation's action (`iot:CreateThing`) on `resource`.
+    fn authorize(&self, resource: &Resource) -> Result<(), ApiError> {
+        self.caller.authorize(self.op.action, resource)
     }
 
     /// A request header as text (absent, or not visible ASCII: `None`).
@@ -206,27 +156,38 @@ impl Req<'_> {
         json::parse_body(&self.body)
     }
 
+    /// A thing's ARN, for answers (authorisation takes a [`Resource`]).
     fn thing_arn(&self, name: &str) -> String {
         arn::iot_thing(self.region(), self.account(), name)
     }
 
+    /// A thing type's ARN, for answers.
     fn thing_type_arn(&self, name: &str) -> String {
         arn::iot_thing_type(self.region(), self.account(), name)
     }
 
+    /// An IoT policy's ARN, for answers.
     fn policy_arn(&self, name: &str) -> String {
         arn::iot_policy(self.region(), self.account(), name)
     }
 
+    /// A certificate's ARN, for answers and as the key of its attachments.
     fn cert_arn(&self, id: &str) -> String {
         self.ctx.registry.certificate_arn(id)
     }
 
+    /// A CA certificate's ARN, for answers.
     fn ca_cert_arn(&self, id: &str) -> String {
         arn::iot_ca_certificate(self.region(), self.account(), id)
     }
 
+    /// A role alias's ARN, for answers.
     fn role_alias_arn(&self, name: &str) -> String {
         self.ctx.registry.role_alias_arn(name)
     }
+}
+
+/// A look-up's store error, as IoT answers it.
+fn lookup<T>(r: StoreResult<T>) -> Result<T, ApiError> {
+    r.map_err(errors::store)
 }

@@ -19,8 +19,9 @@ use super::errors::{
 use super::json::{
     TagInput, check_tags, compact, marker_page, marker_to_wire, ok, ok_empty, required, timestamp,
 };
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource;
+use crate::{ApiError, Resource};
 
 /// A policy name from path label `i`.
 pub(super) fn policy_name(req: &Req<'_>, i: usize) -> Result<String, ApiError> {
@@ -75,8 +76,9 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     let document = required("policyDocument", input.policy_document)?;
     check_tags(input.tags)?;
     check_document(&document)?;
-    let arn = req.policy_arn(&name);
-    req.authorize("iot:CreatePolicy", &arn)?;
+    let new_policy = resource::new_iot_policy(req.registry(), &name);
+    req.authorize(&new_policy)?;
+    let arn = new_policy.arn().to_owned();
     let generation = uuid::Uuid::new_v4().to_string();
     match req
         .write(
@@ -100,23 +102,21 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     }
 }
 
-async fn existing(req: &Req<'_>, name: &str) -> Result<IotPolicy, ApiError> {
-    req.store()
-        .iot_policy(name)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| not_found(format!("Policy {name} does not exist")))
+/// The IoT policy `name`, authorised for the operation's action on its ARN, then required to
+/// exist.
+pub(super) async fn authorized(req: &Req<'_>, name: &str) -> Result<IotPolicy, ApiError> {
+    let p = lookup(resource::iot_policy(req.registry(), name).await)?;
+    req.authorize(p.resource())?;
+    p.require(|| not_found(format!("Policy {name} does not exist")))
 }
 
 /// `GET /policies/{policyName}`
 pub(super) async fn get(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
-    let arn = req.policy_arn(&name);
-    req.authorize("iot:GetPolicy", &arn)?;
-    let p = existing(req, &name).await?;
+    let p = authorized(req, &name).await?;
     Ok(ok(json!({
         "policyName": p.name,
-        "policyArn": arn,
+        "policyArn": req.policy_arn(&p.name),
         "policyDocument": p.document,
         "defaultVersionId": p.default_version_id.to_string(),
         "creationDate": timestamp(p.created_at),
@@ -128,8 +128,8 @@ pub(super) async fn get(req: &Req<'_>) -> Reply {
 /// `DELETE /policies/{policyName}`: refused while attached or holding non-default versions.
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
-    req.authorize("iot:DeletePolicy", &req.policy_arn(&name))?;
-    req.write(req.store().delete_iot_policy(&name))
+    let p = authorized(req, &name).await?;
+    req.write(req.store().delete_iot_policy(&p.name))
         .await
         .map_err(store)?;
     Ok(ok_empty())
@@ -138,7 +138,7 @@ pub(super) async fn delete(req: &Req<'_>) -> Reply {
 /// `GET /policies?marker=&pageSize=&isAscendingOrder=`
 pub(super) async fn list(req: &Req<'_>) -> Reply {
     let page = marker_page(&req.query)?;
-    req.authorize("iot:ListPolicies", "*")?;
+    req.authorize(&Resource::any())?;
     let page = req.store().list_iot_policies(&page).await.map_err(store)?;
     Ok(ok(compact(json!({
         "policies": policy_list(req, &page.items),
@@ -167,8 +167,8 @@ pub(super) async fn create_version(req: &Req<'_>) -> Reply {
     let document = required("policyDocument", input.policy_document)?;
     let set_default = req.query.bool("setAsDefault")?.unwrap_or(false);
     check_document(&document)?;
-    let arn = req.policy_arn(&name);
-    req.authorize("iot:CreatePolicyVersion", &arn)?;
+    let policy = authorized(req, &name).await?;
+    let (name, arn) = (policy.name.clone(), req.policy_arn(&policy.name));
     let generation = uuid::Uuid::new_v4().to_string();
     let v = match req
         .write(req.store().insert_iot_policy_version(
@@ -200,9 +200,8 @@ pub(super) async fn create_version(req: &Req<'_>) -> Reply {
 pub(super) async fn get_version(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let id = version_id(req.label(1))?;
-    let arn = req.policy_arn(&name);
-    req.authorize("iot:GetPolicyVersion", &arn)?;
-    let policy = existing(req, &name).await?;
+    let policy = authorized(req, &name).await?;
+    let (name, arn) = (policy.name.clone(), req.policy_arn(&policy.name));
     let v = req
         .store()
         .iot_policy_version(&name, id)
@@ -224,10 +223,10 @@ pub(super) async fn get_version(req: &Req<'_>) -> Reply {
 /// `GET /policies/{policyName}/version`
 pub(super) async fn list_versions(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
-    req.authorize("iot:ListPolicyVersions", &req.policy_arn(&name))?;
+    let policy = authorized(req, &name).await?;
     let versions = req
         .store()
-        .list_iot_policy_versions(&name)
+        .list_iot_policy_versions(&policy.name)
         .await
         .map_err(store)?;
     let versions: Vec<Value> = versions
@@ -247,12 +246,14 @@ pub(super) async fn list_versions(req: &Req<'_>) -> Reply {
 pub(super) async fn set_default_version(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let id = version_id(req.label(1))?;
-    req.authorize("iot:SetDefaultPolicyVersion", &req.policy_arn(&name))?;
+    let policy = authorized(req, &name).await?;
     let generation = uuid::Uuid::new_v4().to_string();
-    req.write(
-        req.store()
-            .set_default_iot_policy_version(&name, id, &generation, req.now_ms()),
-    )
+    req.write(req.store().set_default_iot_policy_version(
+        &policy.name,
+        id,
+        &generation,
+        req.now_ms(),
+    ))
     .await
     .map_err(store)?;
     Ok(ok_empty())
@@ -262,9 +263,9 @@ pub(super) async fn set_default_version(req: &Req<'_>) -> Reply {
 pub(super) async fn delete_version(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let id = version_id(req.label(1))?;
-    req.authorize("iot:DeletePolicyVersion", &req.policy_arn(&name))?;
+    let policy = authorized(req, &name).await?;
     match req
-        .write(req.store().delete_iot_policy_version(&name, id))
+        .write(req.store().delete_iot_policy_version(&policy.name, id))
         .await
     {
         Ok(()) => Ok(ok_empty()),

@@ -15,36 +15,25 @@ use serde_json::json;
 use super::certificates::certificate_id;
 use super::errors::{invalid, limit_exceeded, not_found, store, validation};
 use super::json::{compact, marker_page, marker_to_wire, ok, ok_empty, required};
-use super::policies::{policy_list, policy_name};
-use super::{Reply, Req};
+use super::policies::{self, policy_list, policy_name};
+use super::{Reply, Req, lookup};
 use crate::ApiError;
+use crate::resource::{self, Lookup};
 
-/// A policy target or thing principal, parsed and in canonical form.
+/// A policy target or thing principal, parsed (not yet looked up: see [`resolve`], which
+/// gives the ARN to authorise on and to act on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Target {
     /// `arn:aws:iot:REGION:ACCOUNT:cert/ID`.
     Certificate {
         /// The certificate id (lower case).
         id: String,
-        /// The ARN, rebuilt from the id.
-        arn: String,
     },
     /// `arn:aws:iot:REGION:ACCOUNT:thinggroup/NAME`.
     ThingGroup {
         /// The group name.
         name: String,
-        /// The ARN.
-        arn: String,
     },
-}
-
-impl Target {
-    /// The target's ARN.
-    pub(super) fn arn(&self) -> &str {
-        match self {
-            Target::Certificate { arn, .. } | Target::ThingGroup { arn, .. } => arn,
-        }
-    }
 }
 
 /// Parse `value` (of input `field`) as a target in `region` and `account`.
@@ -71,14 +60,12 @@ fn parse_target_in(
     match arn.resource_type() {
         ("cert", id) => {
             let id = certificate_id(field, id)?;
-            let arn = iotcreds_types::arn::iot_certificate(region, account, &id);
-            Ok(Target::Certificate { id, arn })
+            Ok(Target::Certificate { id })
         }
         ("thinggroup", name) => {
             THING_NAME.check(field, name).map_err(validation)?;
             Ok(Target::ThingGroup {
                 name: name.to_owned(),
-                arn: format!("arn:aws:iot:{region}:{account}:thinggroup/{name}"),
             })
         }
         _ => Err(wrong()),
@@ -105,19 +92,40 @@ pub(super) fn parse_principal(
     }
 }
 
-/// The target must exist: the certificate is registered (thing groups never exist here).
-pub(super) async fn target_exists(req: &Req<'_>, target: &Target) -> Result<(), ApiError> {
-    match target {
-        Target::Certificate { id, .. } => {
-            if req.store().certificate(id).await.map_err(store)?.is_none() {
-                return Err(not_found(format!("Certificate {id} does not exist")));
+/// Look a parsed target up: the registered certificate it names (found by its id, whatever
+/// the case of the id's hex digits), with its canonical ARN to authorise on; thing groups never
+/// exist here.
+pub(super) async fn resolve(req: &Req<'_>, target: &Target) -> Result<Lookup<String>, ApiError> {
+    Ok(match target {
+        Target::Certificate { id } => {
+            match lookup(resource::certificate(req.registry(), id).await)? {
+                Lookup::Found(_, r) => {
+                    let arn = r.arn().to_owned();
+                    Lookup::Found(arn, r)
+                }
+                Lookup::Absent(r) => Lookup::Absent(r),
             }
-            Ok(())
         }
-        Target::ThingGroup { name, .. } => {
-            Err(not_found(format!("Thing group {name} does not exist")))
-        }
+        Target::ThingGroup { name } => match resource::thing_group(req.registry(), name) {
+            Lookup::Absent(r) => Lookup::Absent(r),
+        },
+    })
+}
+
+/// The answer for a target that does not exist.
+pub(super) fn no_such_target(target: &Target) -> ApiError {
+    match target {
+        Target::Certificate { id } => not_found(format!("Certificate {id} does not exist")),
+        Target::ThingGroup { name } => not_found(format!("Thing group {name} does not exist")),
     }
+}
+
+/// Resolve `target`, authorise the operation's action on it, and require that it exists: the
+/// canonical ARN of the certificate it names.
+pub(super) async fn authorized(req: &Req<'_>, target: &Target) -> Result<String, ApiError> {
+    let found = resolve(req, target).await?;
+    req.authorize(found.resource())?;
+    found.require(|| no_such_target(target))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,10 +139,9 @@ fn body_target(req: &Req<'_>) -> Result<Target, ApiError> {
     parse_target(req, "target", &target)
 }
 
-async fn attach(req: &Req<'_>, policy: &str, target: &Target) -> Reply {
-    target_exists(req, target).await?;
+async fn attach(req: &Req<'_>, policy: &str, target: &str) -> Reply {
     match req
-        .write(req.store().attach_iot_policy(policy, target.arn()))
+        .write(req.store().attach_iot_policy(policy, target))
         .await
     {
         Ok(()) => Ok(ok_empty()),
@@ -142,17 +149,15 @@ async fn attach(req: &Req<'_>, policy: &str, target: &Target) -> Reply {
             Err(not_found(format!("Policy {policy} does not exist")))
         }
         Err(StoreError::LimitExceeded { .. }) => Err(limit_exceeded(format!(
-            "{} already has the maximum number of policies attached (10)",
-            target.arn()
+            "{target} already has the maximum number of policies attached (10)"
         ))),
         Err(e) => Err(store(e)),
     }
 }
 
-async fn detach(req: &Req<'_>, policy: &str, target: &Target) -> Reply {
-    target_exists(req, target).await?;
+async fn detach(req: &Req<'_>, policy: &str, target: &str) -> Reply {
     match req
-        .write(req.store().detach_iot_policy(policy, target.arn()))
+        .write(req.store().detach_iot_policy(policy, target))
         .await
     {
         Ok(()) => Ok(ok_empty()),
@@ -167,7 +172,7 @@ async fn detach(req: &Req<'_>, policy: &str, target: &Target) -> Reply {
 pub(super) async fn attach_policy(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let target = body_target(req)?;
-    req.authorize("iot:AttachPolicy", target.arn())?;
+    let target = authorized(req, &target).await?;
     attach(req, &name, &target).await
 }
 
@@ -175,16 +180,15 @@ pub(super) async fn attach_policy(req: &Req<'_>) -> Reply {
 pub(super) async fn detach_policy(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let target = body_target(req)?;
-    req.authorize("iot:DetachPolicy", target.arn())?;
+    let target = authorized(req, &target).await?;
     detach(req, &name, &target).await
 }
 
-async fn target_policies(req: &Req<'_>, target: &Target) -> Reply {
+async fn target_policies(req: &Req<'_>, target: &str) -> Reply {
     let page = marker_page(&req.query)?;
-    target_exists(req, target).await?;
     let page = req
         .store()
-        .list_target_iot_policies(target.arn(), &page)
+        .list_target_iot_policies(target, &page)
         .await
         .map_err(store)?;
     Ok(ok(compact(json!({
@@ -199,7 +203,7 @@ pub(super) async fn list_attached_policies(req: &Req<'_>) -> Reply {
     let target = parse_target(req, "target", req.label(0))?;
     req.query.bool("recursive")?;
     marker_page(&req.query)?;
-    req.authorize("iot:ListAttachedPolicies", target.arn())?;
+    let target = authorized(req, &target).await?;
     target_policies(req, &target).await
 }
 
@@ -222,15 +226,15 @@ async fn policy_targets(req: &Req<'_>, name: &str, key: &str) -> Reply {
 pub(super) async fn list_targets_for_policy(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     marker_page(&req.query)?;
-    req.authorize("iot:ListTargetsForPolicy", &req.policy_arn(&name))?;
-    policy_targets(req, &name, "targets").await
+    let policy = policies::authorized(req, &name).await?;
+    policy_targets(req, &policy.name, "targets").await
 }
 
 /// `PUT /principal-policies/{policyName}` with header `x-amzn-iot-principal` (deprecated).
 pub(super) async fn attach_principal_policy(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let principal = parse_principal(req, "principal", req.header("x-amzn-iot-principal"))?;
-    req.authorize("iot:AttachPrincipalPolicy", principal.arn())?;
+    let principal = authorized(req, &principal).await?;
     attach(req, &name, &principal).await
 }
 
@@ -238,7 +242,7 @@ pub(super) async fn attach_principal_policy(req: &Req<'_>) -> Reply {
 pub(super) async fn detach_principal_policy(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let principal = parse_principal(req, "principal", req.header("x-amzn-iot-principal"))?;
-    req.authorize("iot:DetachPrincipalPolicy", principal.arn())?;
+    let principal = authorized(req, &principal).await?;
     detach(req, &name, &principal).await
 }
 
@@ -246,7 +250,7 @@ pub(super) async fn detach_principal_policy(req: &Req<'_>) -> Reply {
 pub(super) async fn list_principal_policies(req: &Req<'_>) -> Reply {
     let principal = parse_principal(req, "principal", req.header("x-amzn-iot-principal"))?;
     marker_page(&req.query)?;
-    req.authorize("iot:ListPrincipalPolicies", principal.arn())?;
+    let principal = authorized(req, &principal).await?;
     target_policies(req, &principal).await
 }
 
@@ -257,8 +261,8 @@ pub(super) async fn list_policy_principals(req: &Req<'_>) -> Reply {
         .check("policyName", &name)
         .map_err(validation)?;
     marker_page(&req.query)?;
-    req.authorize("iot:ListPolicyPrincipals", &req.policy_arn(&name))?;
-    policy_targets(req, &name, "principals").await
+    let policy = policies::authorized(req, &name).await?;
+    policy_targets(req, &policy.name, "principals").await
 }
 
 #[cfg(test)]
@@ -280,13 +284,14 @@ mod tests {
             t,
             Target::Certificate {
                 id: "ab".repeat(32),
-                arn: format!("arn:aws:iot:{REGION}:{ACCOUNT}:cert/{}", "ab".repeat(32)),
             }
         );
         let g = parse(&format!("arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/Floor1")).unwrap();
         assert_eq!(
-            g.arn(),
-            format!("arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/Floor1")
+            g,
+            Target::ThingGroup {
+                name: "Floor1".into()
+            }
         );
         for bad in [
             "us-east-1:1234-abcd".to_string(),

@@ -4,7 +4,9 @@
 //! A role alias names an IAM role of this account and a credential duration (900–43200 s,
 //! default 3600). Naming a role passes it to the credentials provider, so creating an alias,
 //! or pointing one at another role, needs `iam:PassRole` on the role with
-//! `iam:PassedToService = credentials.iot.amazonaws.com`, besides the IoT action. Whether the
+//! `iam:PassedToService = credentials.iot.amazonaws.com`, besides the IoT action. The role is
+//! looked up first and `iam:PassRole` decided on its own ARN, which is what the alias stores;
+//! the credentials endpoint issues only for a role whose ARN is exactly the stored one. Whether the
 //! role exists and trusts the provider is checked when a device asks for credentials (AWS
 //! does not document a check at creation).
 
@@ -19,8 +21,9 @@ use super::json::{
     TagInput, check_length, check_tags, compact, marker_page, marker_to_wire, ok, ok_empty,
     required, timestamp,
 };
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource;
+use crate::{ApiError, Resource};
 
 /// The service principal that assumes the aliased roles.
 const CREDENTIALS_SERVICE: &str = "credentials.iot.amazonaws.com";
@@ -55,11 +58,17 @@ fn check_duration(seconds: Option<i64>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Authorise passing `role_arn` to the credentials provider.
-fn authorize_pass_role(req: &Req<'_>, role_arn: &str) -> Result<(), ApiError> {
-    req.caller.authorize_with("iam:PassRole", role_arn, |ctx| {
-        ctx.insert("iam:PassedToService", CREDENTIALS_SERVICE)
-    })
+/// Look up the role `role_arn` designates and authorise passing it to the credentials
+/// provider, on the role's own ARN: the ARN to store (the role's own when it exists, so a
+/// device's credentials are for exactly the role `iam:PassRole` was decided on; the caller's
+/// text otherwise, which the credentials endpoint only honours for a role of exactly that ARN).
+async fn authorize_pass_role(req: &Req<'_>, role_arn: &str) -> Result<String, ApiError> {
+    let role = lookup(resource::iam_role_by_arn(req.registry(), role_arn).await)?;
+    req.caller
+        .authorize_with("iam:PassRole", role.resource(), |ctx| {
+            ctx.insert("iam:PassedToService", CREDENTIALS_SERVICE)
+        })?;
+    Ok(role.resource().arn().to_owned())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,9 +87,10 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     check_role_arn(&role_arn, req.account())?;
     check_duration(input.credential_duration_seconds)?;
     let tags = check_tags(input.tags)?;
-    let alias_arn = req.role_alias_arn(&name);
-    req.authorize("iot:CreateRoleAlias", &alias_arn)?;
-    authorize_pass_role(req, &role_arn)?;
+    let new_alias = resource::new_role_alias(req.registry(), &name);
+    req.authorize(&new_alias)?;
+    let role_arn = authorize_pass_role(req, &role_arn).await?;
+    let alias_arn = new_alias.arn().to_owned();
     let now = req.now_ms();
     let alias = RoleAlias {
         name: name.clone(),
@@ -104,20 +114,19 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     }
 }
 
-async fn existing(req: &Req<'_>, name: &str) -> Result<RoleAlias, ApiError> {
-    req.store()
-        .role_alias(name)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| not_found(format!("Role alias {name} does not exist")))
+/// The role alias `name`, authorised for the operation's action on its ARN, then required to
+/// exist.
+async fn authorized(req: &Req<'_>, name: &str) -> Result<RoleAlias, ApiError> {
+    let alias = lookup(resource::role_alias(req.registry(), name).await)?;
+    req.authorize(alias.resource())?;
+    alias.require(|| not_found(format!("Role alias {name} does not exist")))
 }
 
 /// `GET /role-aliases/{roleAlias}`
 pub(super) async fn describe(req: &Req<'_>) -> Reply {
     let name = alias_name(req)?;
-    let alias_arn = req.role_alias_arn(&name);
-    req.authorize("iot:DescribeRoleAlias", &alias_arn)?;
-    let a = existing(req, &name).await?;
+    let a = authorized(req, &name).await?;
+    let alias_arn = req.role_alias_arn(&a.name);
     Ok(ok(json!({
         "roleAliasDescription": {
             "roleAlias": a.name,
@@ -146,16 +155,16 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
         check_role_arn(r, req.account())?;
     }
     check_duration(input.credential_duration_seconds)?;
-    let alias_arn = req.role_alias_arn(&name);
-    req.authorize("iot:UpdateRoleAlias", &alias_arn)?;
-    let current = existing(req, &name).await?;
-    if let Some(r) = &input.role_arn
-        && *r != current.role_arn
-    {
-        authorize_pass_role(req, r)?;
-    }
+    let current = authorized(req, &name).await?;
+    let (name, alias_arn) = (current.name.clone(), req.role_alias_arn(&current.name));
+    let role_arn = match &input.role_arn {
+        // Passing the role it already names passes nothing new.
+        Some(r) if *r == current.role_arn => Some(current.role_arn.clone()),
+        Some(r) => Some(authorize_pass_role(req, r).await?),
+        None => None,
+    };
     let update = RoleAliasUpdate {
-        role_arn: input.role_arn,
+        role_arn,
         credential_duration_seconds: input.credential_duration_seconds,
         modified_at: req.now_ms(),
     };
@@ -168,8 +177,8 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
 /// `DELETE /role-aliases/{roleAlias}`
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let name = alias_name(req)?;
-    req.authorize("iot:DeleteRoleAlias", &req.role_alias_arn(&name))?;
-    req.write(req.store().delete_role_alias(&name))
+    let alias = authorized(req, &name).await?;
+    req.write(req.store().delete_role_alias(&alias.name))
         .await
         .map_err(store)?;
     Ok(ok_empty())
@@ -178,7 +187,7 @@ pub(super) async fn delete(req: &Req<'_>) -> Reply {
 /// `GET /role-aliases?pageSize=&marker=&isAscendingOrder=`
 pub(super) async fn list(req: &Req<'_>) -> Reply {
     let page = marker_page(&req.query)?;
-    req.authorize("iot:ListRoleAliases", "*")?;
+    req.authorize(&Resource::any())?;
     let page = req.store().list_role_aliases(&page).await.map_err(store)?;
     let names: Vec<&str> = page.items.iter().map(|a| a.name.as_str()).collect();
     Ok(ok(compact(

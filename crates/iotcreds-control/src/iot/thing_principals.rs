@@ -6,16 +6,17 @@
 //! device names its thing in `x-amzn-iot-thingname`. Attaching and detaching are authorised
 //! on both the thing and the certificate (the two resources of these actions).
 
-use iotcreds_store::{StoreError, ThingPrincipal};
+use iotcreds_store::{StoreError, Thing, ThingPrincipal};
 use iotcreds_types::ThingPrincipalType;
 use iotcreds_types::names::THING_NAME;
 use serde_json::json;
 
 use super::errors::{invalid, not_found, store, validation};
 use super::json::{compact, ok, ok_empty, parse_enum, token_page};
-use super::policy_targets::{Target, parse_principal, target_exists};
-use super::{Reply, Req};
+use super::policy_targets::{Target, authorized, no_such_target, parse_principal, resolve};
+use super::{Reply, Req, lookup};
 use crate::ApiError;
+use crate::resource::{self, Lookup};
 
 fn thing_name(req: &Req<'_>) -> Result<String, ApiError> {
     let name = req.label(0);
@@ -27,11 +28,16 @@ fn principal(req: &Req<'_>) -> Result<Target, ApiError> {
     parse_principal(req, "principal", req.header("x-amzn-principal"))
 }
 
-async fn thing_exists(req: &Req<'_>, name: &str) -> Result<(), ApiError> {
-    match req.store().thing(name).await.map_err(store)? {
-        Some(_) => Ok(()),
-        None => Err(not_found(format!("Thing {name} does not exist"))),
-    }
+/// The thing `name`, authorised for the operation's action on its ARN (not yet required to
+/// exist, so that the principal is authorised too before either is reported missing).
+async fn authorized_thing(req: &Req<'_>, name: &str) -> Result<Lookup<Thing>, ApiError> {
+    let thing = lookup(resource::thing(req.registry(), name).await)?;
+    req.authorize(thing.resource())?;
+    Ok(thing)
+}
+
+fn no_such_thing(name: &str) -> ApiError {
+    not_found(format!("Thing {name} does not exist"))
 }
 
 /// `PUT /things/{thingName}/principals?thingPrincipalType=` with header `x-amzn-principal`.
@@ -42,13 +48,14 @@ pub(super) async fn attach(req: &Req<'_>) -> Reply {
         Some(k) => parse_enum::<ThingPrincipalType>("thingPrincipalType", k)?,
         None => ThingPrincipalType::NonExclusiveThing,
     };
-    req.authorize("iot:AttachThingPrincipal", &req.thing_arn(&name))?;
-    req.authorize("iot:AttachThingPrincipal", principal.arn())?;
-    thing_exists(req, &name).await?;
-    target_exists(req, &principal).await?;
+    let thing = authorized_thing(req, &name).await?;
+    let cert = resolve(req, &principal).await?;
+    req.authorize(cert.resource())?;
+    let thing = thing.require(|| no_such_thing(&name))?;
+    let cert = cert.require(|| no_such_target(&principal))?;
     let attachment = ThingPrincipal {
-        thing_name: name.clone(),
-        principal: principal.arn().to_owned(),
+        thing_name: thing.name.clone(),
+        principal: cert,
         kind,
         created_at: req.now_ms(),
     };
@@ -57,7 +64,7 @@ pub(super) async fn attach(req: &Req<'_>) -> Reply {
         .await
     {
         Ok(()) => Ok(ok_empty()),
-        Err(StoreError::NotFound { .. }) => Err(not_found(format!("Thing {name} does not exist"))),
+        Err(StoreError::NotFound { .. }) => Err(no_such_thing(&name)),
         Err(StoreError::Conflict { reason, .. }) => Err(invalid(format!(
             "The principal cannot be attached to thing {name}: {reason}"
         ))),
@@ -66,15 +73,19 @@ pub(super) async fn attach(req: &Req<'_>) -> Reply {
 }
 
 /// `DELETE /things/{thingName}/principals` with header `x-amzn-principal`. Detaching a
-/// principal that is not attached succeeds.
+/// principal that is not attached (or not registered) succeeds.
 pub(super) async fn detach(req: &Req<'_>) -> Reply {
     let name = thing_name(req)?;
     let principal = principal(req)?;
-    req.authorize("iot:DetachThingPrincipal", &req.thing_arn(&name))?;
-    req.authorize("iot:DetachThingPrincipal", principal.arn())?;
-    thing_exists(req, &name).await?;
+    let thing = authorized_thing(req, &name).await?;
+    let cert = resolve(req, &principal).await?;
+    req.authorize(cert.resource())?;
+    let thing = thing.require(|| no_such_thing(&name))?;
+    let Lookup::Found(cert, _) = cert else {
+        return Ok(ok_empty());
+    };
     match req
-        .write(req.store().detach_thing_principal(&name, principal.arn()))
+        .write(req.store().detach_thing_principal(&thing.name, &cert))
         .await
     {
         Ok(())
@@ -90,11 +101,12 @@ pub(super) async fn detach(req: &Req<'_>) -> Reply {
 pub(super) async fn list_thing_principals(req: &Req<'_>) -> Reply {
     let name = thing_name(req)?;
     let page = token_page(&req.query)?;
-    req.authorize("iot:ListThingPrincipals", &req.thing_arn(&name))?;
-    thing_exists(req, &name).await?;
+    let thing = authorized_thing(req, &name)
+        .await?
+        .require(|| no_such_thing(&name))?;
     let page = req
         .store()
-        .list_thing_principals(&name, &page)
+        .list_thing_principals(&thing.name, &page)
         .await
         .map_err(store)?;
     let principals: Vec<&str> = page.items.iter().map(|p| p.principal.as_str()).collect();
@@ -107,11 +119,10 @@ pub(super) async fn list_thing_principals(req: &Req<'_>) -> Reply {
 pub(super) async fn list_principal_things(req: &Req<'_>) -> Reply {
     let principal = principal(req)?;
     let page = token_page(&req.query)?;
-    req.authorize("iot:ListPrincipalThings", principal.arn())?;
-    target_exists(req, &principal).await?;
+    let principal = authorized(req, &principal).await?;
     let page = req
         .store()
-        .list_principal_things(principal.arn(), &page)
+        .list_principal_things(&principal, &page)
         .await
         .map_err(store)?;
     let things: Vec<&str> = page.items.iter().map(|p| p.thing_name.as_str()).collect();

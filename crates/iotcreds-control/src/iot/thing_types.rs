@@ -15,8 +15,9 @@ use super::errors::{already_exists, invalid, not_found, store, validation};
 use super::json::{
     TagInput, check_length, check_tags, compact, ok, ok_empty, timestamp, token_page,
 };
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource;
+use crate::{ApiError, Resource};
 
 /// Searchable attributes per thing type (AWS IoT quota).
 const MAX_SEARCHABLE_ATTRIBUTES: usize = 3;
@@ -105,8 +106,9 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     let input: CreateInput = req.json()?;
     input.thing_type_properties.check()?;
     check_tags(input.tags)?;
-    let arn = req.thing_type_arn(&name);
-    req.authorize("iot:CreateThingType", &arn)?;
+    let new_type = resource::new_thing_type(req.registry(), &name);
+    req.authorize(&new_type)?;
+    let arn = new_type.arn().to_owned();
     let props = input.thing_type_properties;
     let thing_type = ThingType {
         name: name.clone(),
@@ -138,19 +140,18 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     }
 }
 
-async fn existing(req: &Req<'_>, name: &str) -> Result<ThingType, ApiError> {
-    req.store()
-        .thing_type(name)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| not_found(format!("Thing type {name} does not exist")))
+/// The thing type `name`, authorised for the operation's action on its ARN, then required to
+/// exist.
+async fn authorized(req: &Req<'_>, name: &str) -> Result<ThingType, ApiError> {
+    let t = lookup(resource::thing_type(req.registry(), name).await)?;
+    req.authorize(t.resource())?;
+    t.require(|| not_found(format!("Thing type {name} does not exist")))
 }
 
 /// `GET /thing-types/{thingTypeName}`
 pub(super) async fn describe(req: &Req<'_>) -> Reply {
     let name = type_name(req)?;
-    req.authorize("iot:DescribeThingType", &req.thing_type_arn(&name))?;
-    let t = existing(req, &name).await?;
+    let t = authorized(req, &name).await?;
     Ok(ok(definition_json(req, &t)))
 }
 
@@ -163,7 +164,7 @@ pub(super) async fn list(req: &Req<'_>) -> Reply {
             .map_err(validation)?;
     }
     let page = token_page(&req.query)?;
-    req.authorize("iot:ListThingTypes", "*")?;
+    req.authorize(&Resource::any())?;
     if let Some(n) = only {
         let types: Vec<Value> = req
             .store()
@@ -193,9 +194,9 @@ struct DeprecateInput {
 pub(super) async fn deprecate(req: &Req<'_>) -> Reply {
     let name = type_name(req)?;
     let input: DeprecateInput = req.json()?;
-    req.authorize("iot:DeprecateThingType", &req.thing_type_arn(&name))?;
+    let t = authorized(req, &name).await?;
     let at = (!input.undo_deprecate).then_some(req.now_ms());
-    req.write(req.store().deprecate_thing_type(&name, at))
+    req.write(req.store().deprecate_thing_type(&t.name, at))
         .await
         .map_err(store)?;
     Ok(ok_empty())
@@ -204,14 +205,13 @@ pub(super) async fn deprecate(req: &Req<'_>) -> Reply {
 /// `DELETE /thing-types/{thingTypeName}`
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let name = type_name(req)?;
-    req.authorize("iot:DeleteThingType", &req.thing_type_arn(&name))?;
-    let t = existing(req, &name).await?;
+    let t = authorized(req, &name).await?;
     if !t.deprecated {
         return Err(invalid(format!(
             "Thing type {name} must be deprecated before it can be deleted."
         )));
     }
-    match req.write(req.store().delete_thing_type(&name)).await {
+    match req.write(req.store().delete_thing_type(&t.name)).await {
         Ok(()) => Ok(ok_empty()),
         Err(StoreError::Conflict { .. }) => Err(invalid(format!(
             "Thing type {name} cannot be deleted while things are associated with it."

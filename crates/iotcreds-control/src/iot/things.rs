@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use super::errors::{already_exists, invalid, not_found, store, validation, version_conflict};
 use super::json::{compact, ok, ok_empty, token_page};
-use super::{Reply, Req};
-use crate::ApiError;
+use super::{Reply, Req, lookup};
+use crate::resource::{self, Lookup};
+use crate::{ApiError, Resource};
 
 /// Attributes of a thing without a thing type.
 const MAX_ATTRIBUTES_UNTYPED: usize = 3;
@@ -137,8 +138,9 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     input.attribute_payload.check()?;
     let attributes = input.attribute_payload.apply(&BTreeMap::new());
     check_attribute_count(&attributes, input.thing_type_name.is_some())?;
-    let arn = req.thing_arn(&name);
-    req.authorize("iot:CreateThing", &arn)?;
+    let new_thing = resource::new_thing(req.registry(), &name);
+    req.authorize(&new_thing)?;
+    let arn = new_thing.arn().to_owned();
 
     if let Some(b) = &input.billing_group_name {
         return Err(not_found(format!("Billing group {b} does not exist")));
@@ -191,11 +193,10 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
 /// `GET /things/{thingName}`
 pub(super) async fn describe(req: &Req<'_>) -> Reply {
     let name = thing_name(req)?;
-    req.authorize("iot:DescribeThing", &req.thing_arn(&name))?;
-    match req.store().thing(&name).await.map_err(store)? {
-        Some(t) => Ok(ok(describe_json(req, &t))),
-        None => Err(not_found(format!("Thing {name} does not exist"))),
-    }
+    let thing = lookup(resource::thing(req.registry(), &name).await)?;
+    req.authorize(thing.resource())?;
+    let t = thing.require(|| not_found(format!("Thing {name} does not exist")))?;
+    Ok(ok(describe_json(req, &t)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,11 +226,15 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
     if let Some(p) = &input.attribute_payload {
         p.check()?;
     }
-    req.authorize("iot:UpdateThing", &req.thing_arn(&name))?;
+    let thing = lookup(resource::thing(req.registry(), &name).await)?;
+    req.authorize(thing.resource())?;
 
     if let Some(t) = &input.thing_type_name {
         usable_thing_type(req, t).await?;
     }
+    let name = thing
+        .require(|| not_found(format!("Thing {name} does not exist")))?
+        .name;
     for _ in 0..UPDATE_ATTEMPTS {
         let Some(current) = req.store().thing(&name).await.map_err(store)? else {
             return Err(not_found(format!("Thing {name} does not exist")));
@@ -278,7 +283,12 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
 pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let name = thing_name(req)?;
     let expected = req.query.int("expectedVersion")?;
-    req.authorize("iot:DeleteThing", &req.thing_arn(&name))?;
+    let thing = lookup(resource::thing(req.registry(), &name).await)?;
+    req.authorize(thing.resource())?;
+    let Lookup::Found(thing, _) = thing else {
+        return Ok(ok_empty());
+    };
+    let name = thing.name;
     match req.write(req.store().delete_thing(&name, expected)).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(ok_empty()),
         Err(StoreError::Conflict { .. }) => Err(invalid(format!(
@@ -323,7 +333,7 @@ pub(super) async fn list(req: &Req<'_>) -> Reply {
         ));
     }
     let page = token_page(q)?;
-    req.authorize("iot:ListThings", "*")?;
+    req.authorize(&Resource::any())?;
     let filter = ThingFilter {
         attribute,
         thing_type,

@@ -3,4 +3,5 @@
 
 mod common;
 mod credentials;
+mod key_ids;
 mod s3;

@@ -183,7 +183,7 @@ pub fn verify_with(
         let auth = ParsedAuth::parse(parts)?;
         let direct = auth.verify(parts, secret, mode, opts, now);
         // The cached-key path agrees, on a miss and on a hit.
-        let cache = iotcreds_sigv4::KeyCache::new(4);
+        let cache = iotcreds_sigv4::KeyCache::new(64 * 1024);
         for _ in 0..2 {
             let cached = auth.verify_cached(parts, secret, &cache, mode, opts, now);
             assert_eq!(cached.as_ref().err(), direct.as_ref().err());

@@ -1,6 +1,9 @@
 //! Token properties: tamper evidence, rotation, expiry bounds.
 
-use iotcreds_token::{Claims, KeyMaterial, KeyRing, SessionKind, TokenError, session_expiry};
+use iotcreds_token::{
+    AccessKeyKind, Claims, KeyMaterial, KeyRing, SessionKind, TokenError, access_key_kind,
+    session_expiry,
+};
 use proptest::prelude::*;
 
 fn material(id: u16, retired: bool) -> KeyMaterial {
@@ -106,6 +109,34 @@ fn a_remembered_token_is_checked_like_a_new_one() {
 }
 
 #[test]
+fn the_opened_token_memo_is_bounded_in_bytes() {
+    // Tokens as large as a session may be (50 session tags of the largest size), opened until
+    // the memo has started over several times: it never accounts for more than 16 MiB, and
+    // its accounting is no smaller than what the tokens and their claims hold.
+    let ring = KeyRing::new(&[material(7, false)]).unwrap();
+    let mut largest = 0;
+    for i in 0..1500 {
+        let mut c = claims(&ring, NOW);
+        c.tags = (0..50)
+            .map(|t| (format!("{t:02}{}", "k".repeat(126)), "v".repeat(256)))
+            .collect();
+        c.session_name = format!("s{i}");
+        let token = ring.seal(&c).unwrap();
+        let before = ring.opened_bytes();
+        ring.open_cached(&token, &c.access_key_id, NOW).unwrap();
+        let after = ring.opened_bytes();
+        assert!(after <= 16 << 20, "{after} bytes");
+        if after > before {
+            let held: usize =
+                token.len() + c.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+            assert!(after - before >= held, "{} < {held}", after - before);
+        }
+        largest = largest.max(after);
+    }
+    assert!(largest > 8 << 20, "the memo was used ({largest} bytes)");
+}
+
+#[test]
 fn rotation_keeps_old_tokens_until_key_deleted() {
     let old = KeyRing::new(&[material(1, false)]).unwrap();
     let c = claims(&old, NOW);
@@ -195,6 +226,41 @@ proptest! {
         raw[i] ^= flip;
         let tampered = base64::engine::general_purpose::STANDARD.encode(&raw);
         prop_assert!(ring.open(&tampered, NOW).is_err());
+    }
+
+    /// The shape check accepts exactly AWS's `[\w]{16,128}` restricted to our prefixes, and an
+    /// accepted temporary id always names a sealing key id.
+    #[test]
+    fn access_key_shapes_follow_the_model(s in "(AKIA|ASIA|AKID|)[A-Za-z0-9_+/=-]{0,140}") {
+        let aws_shape = (16..=128).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        match access_key_kind(&s) {
+            Some(AccessKeyKind::LongTerm) => {
+                prop_assert!(aws_shape);
+                prop_assert!(s.starts_with("AKIA"));
+            }
+            Some(AccessKeyKind::Temporary) => {
+                prop_assert!(aws_shape);
+                prop_assert_eq!(s.len(), 20);
+                prop_assert!(KeyRing::key_id_of(&s).is_ok());
+            }
+            None => prop_assert!(
+                !aws_shape
+                    || !(s.starts_with("AKIA") || s.starts_with("ASIA"))
+                    || (s.starts_with("ASIA") && KeyRing::key_id_of(&s).is_err())
+            ),
+        }
+    }
+
+    /// Every id the ring issues passes the shape check as temporary; any string longer than
+    /// 128 characters fails it, whatever it holds.
+    #[test]
+    fn issued_ids_pass_and_long_ones_fail(id in 1u16..=u16::MAX, extra in 129usize..4096) {
+        let ring = KeyRing::new(&[material(id, false)]).unwrap();
+        let akid = ring.new_access_key_id().unwrap();
+        prop_assert_eq!(access_key_kind(&akid), Some(AccessKeyKind::Temporary));
+        let long = format!("AKIA{}", "A".repeat(extra - 4));
+        prop_assert_eq!(access_key_kind(&long), None);
     }
 
     /// Arbitrary strings never open and never panic.
