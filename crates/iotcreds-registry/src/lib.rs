@@ -34,6 +34,7 @@ pub use bootstrap::{
 };
 pub use cache::Maps;
 use cache::{Epoch, Map};
+pub use keys::Revoked;
 pub use watch::watch;
 
 /// A policy compiled for evaluation, with what identifies it in explanations.

@@ -50,13 +50,22 @@ impl Default for PgOptions {
 
 /// The migrations of this engine, in order.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "sealing key revocation".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0002_sealing_key_revocation.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// Open the registry at `url` (`postgres://user[:password]@host[:port]/database[?sslmode=...]`).
