@@ -44,7 +44,7 @@ def read_admin_credentials(data_dir):
 class Server:
     """A running `iotcreds serve`."""
 
-    def __init__(self, data_dir, extra_args=(), env=None, upstream=None):
+    def __init__(self, data_dir, extra_args=(), env=None, upstream=None, api_addr="127.0.0.1:0"):
         self.data_dir = pathlib.Path(data_dir)
         self.upstream = upstream  # the Moto holding the objects, when not the embedded store
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
@@ -53,7 +53,7 @@ class Server:
             "--data-dir", str(self.data_dir),
             "--region", REGION,
             "--credentials-addr", "127.0.0.1:0",
-            "--api-addr", "127.0.0.1:0",
+            "--api-addr", api_addr,
             "--admin-addr", "127.0.0.1:0",
             "--console-addr", "127.0.0.1:0",
             "--log-format", "json",

@@ -603,10 +603,84 @@ def test_keys_rotate_keeps_old_credentials_and_seals_new_ones(server, tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
+REVOCATION_LIMIT_S = 1.0
+
+
+def refusal_code(call):
+    """The AWS error code `call()` raises, or None if it succeeds."""
+    import botocore.exceptions
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return None
+
+
+def temp_clients(server, creds):
+    from botocore.config import Config
+    cfg = Config(retries={"max_attempts": 0}, s3={"addressing_style": "path"}, signature_version="s3v4")
+    return {name: server.boto3_client(name, creds=creds, config=cfg) for name in ("sts", "iot", "s3")}
+
+
+def test_keys_revoke_refuses_every_credential_of_the_key_within_a_second(server, tmp_path):
+    """SQLite: `iotcreds keys revoke` in another process; the running server notices by polling."""
+    cert_id = seed(server, tmp_path)
+    cert, key = tmp_path / "cert.pem", tmp_path / "private.key"
+    status, _, body = server.curl_credentials(cert, key, ALIAS, THING)
+    assert status == 200, body
+    before = temp_creds(body)
+    old_key = sealing_key_id(before["AccessKeyId"])
+    c = temp_clients(server, before)
+    assert c["sts"].get_caller_identity()["Arn"].endswith(f"/{cert_id}")  # opened and remembered
+
+    revoked = js(server, "keys", "revoke", str(old_key))
+    started = time.monotonic()
+    assert revoked["revokedKeyId"] == old_key and not revoked["alreadyRevoked"]
+    new_key = revoked["rotatedTo"]
+    assert new_key not in (None, old_key), "the active key was revoked: a new one was rotated in first"
+    assert revoked["activeKeyId"] == new_key and old_key not in revoked["keyIds"]
+
+    # Refused within a second of the revocation, with AWS's answer to an invalidated token.
+    poll_until(lambda: refusal_code(c["sts"].get_caller_identity) is not None, "STS refusal", timeout=5)
+    took = time.monotonic() - started
+    print(f"\nrevoked key {old_key}: refused by the server after {took * 1000:.0f} ms")
+    assert took <= REVOCATION_LIMIT_S
+    assert refusal_code(c["sts"].get_caller_identity) == "InvalidClientTokenId"
+    assert refusal_code(c["iot"].list_things) == "UnrecognizedClientException"
+    assert refusal_code(lambda: c["s3"].list_objects_v2(Bucket=BUCKET)) == "InvalidToken"
+    proc = cli("whoami", server=server, creds=before)
+    assert proc.returncode == 1 and "InvalidClientTokenId" in proc.stderr
+
+    # The audit log names the revoked key, never the token.
+    events = server.wait_for_audit(
+        lambda ev: len([e for e in ev if e.get("revoked_key_id") == old_key]) >= 4)
+    refusals = [e for e in events if e.get("revoked_key_id") == old_key]
+    assert all(e["decision"] == "deny" and f"sealing key {old_key} is revoked" in e["reason"] for e in refusals)
+    assert {e["access_key_id"] for e in refusals} == {before["AccessKeyId"]}
+    log = "\n".join(server.lines)
+    assert before["SessionToken"] not in log and before["SecretAccessKey"] not in log
+
+    # Issuance goes on with the new key, whose credentials work.
+    status, _, body = server.curl_credentials(cert, key, ALIAS, THING)
+    assert status == 200, body
+    after = temp_creds(body)
+    assert sealing_key_id(after["AccessKeyId"]) == new_key
+    assert temp_clients(server, after)["sts"].get_caller_identity()["Arn"].endswith(f"/{cert_id}")
+
+    listed = {k["keyId"]: k for k in js(server, "keys", "list")["keys"]}
+    assert listed[old_key]["revokedAt"] and not listed[old_key]["active"]
+    assert listed[new_key]["active"] and listed[new_key]["revokedAt"] is None
+    again = js(server, "keys", "revoke", str(old_key))
+    assert again["alreadyRevoked"] and again["rotatedTo"] is None
+    assert "no token-sealing key 999" in fails(server, "keys", "revoke", "999")
+    proc = server.iotcreds("keys", "revoke", "0", check=False)
+    assert proc.returncode == 64 and "0 is not in 1..=65535" in proc.stderr, "key ids start at 1 (usage error)"
+
+
 def test_migrate_and_keys_on_postgres(postgres_database):
     db_url = postgres_database
     first = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
-    assert first == {"engine": "postgres", "applied": [1, 2]}
+    assert first == {"engine": "postgres", "applied": [1, 2, 3]}
     again = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
     assert again["applied"] == []
     assert json.loads(cli("keys", "list", "--registry-url", db_url, "--output", "json").stdout) == {"keys": []}

@@ -1,7 +1,7 @@
 """Scale-out: two `iotcreds serve` instances on one PostgreSQL registry, objects in one upstream
 S3 server (moto), as behind an L4 load balancer. Shared state lives only in the registry:
-credentials issued by one instance work on the other, a certificate status change or a key
-rotation made anywhere reaches every instance within a second, one instance dying does not
+credentials issued by one instance work on the other, a certificate status change, a key
+rotation or a key revocation made anywhere reaches every instance within a second, one instance dying does not
 disturb the other, and both ride out a PostgreSQL restart without being restarted."""
 
 import base64
@@ -133,6 +133,52 @@ def test_a_key_rotation_is_honoured_by_the_other_instance(pair, tmp_path, postgr
         assert me["Arn"].endswith(f"/{device['certificate_id']}")
         listing = b.aws("s3", "ls", f"s3://{BUCKET}", creds=creds, check=False)
         assert listing.returncode == 0 and "test.txt" in listing.stdout, listing.stderr
+
+
+def test_a_revoked_key_is_refused_by_every_instance_within_a_second(pair, tmp_path, postgres_database):
+    import botocore.exceptions
+    from botocore.config import Config
+    a, b = pair
+    device = seed_with_aws_cli(a, tmp_path / "setup")
+    creds = device_credentials(a, device)
+    old = key_id_of(creds["AccessKeyId"])
+    cfg = Config(retries={"max_attempts": 0})
+    sts = {s: s.boto3_client("sts", creds=creds, config=cfg) for s in (a, b)}
+    for client in sts.values():  # both instances have opened (and remember) the token
+        assert client.get_caller_identity()["Arn"].endswith(f"/{device['certificate_id']}")
+
+    def refused(server):
+        try:
+            sts[server].get_caller_identity()
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidClientTokenId", e.response
+            return True
+        return False
+
+    proc = subprocess.run([BIN, "keys", "revoke", str(old), "--registry-url", postgres_database, "--output", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    revoked = json.loads(proc.stdout)
+    new_id = revoked["rotatedTo"]
+    assert revoked["revokedKeyId"] == old and new_id not in (None, old)
+    took_b = seconds_until(lambda: refused(b), PROPAGATION_LIMIT_S)
+    took_a = seconds_until(lambda: refused(a), PROPAGATION_LIMIT_S)
+    print(f"revoked key {old}: refused by B after {took_b * 1000:.0f} ms, by A {took_a * 1000:.0f} ms later")
+    for s in (a, b):
+        events = s.wait_for_audit(lambda ev: any(e.get("revoked_key_id") == old for e in ev))
+        assert creds["SessionToken"] not in "\n".join(s.lines)
+        assert any(f"sealing key {old} is revoked" in e.get("reason", "") for e in events)
+
+    # Issuance goes on everywhere with the key rotated in first, and its credentials verify on both.
+    fresh = {}
+
+    def b_seals_with_the_new_key():
+        fresh.update(device_credentials(b, device))
+        return key_id_of(fresh["AccessKeyId"]) == new_id
+
+    seconds_until(b_seals_with_the_new_key, PROPAGATION_LIMIT_S)
+    me = a.aws("sts", "get-caller-identity", creds=fresh)
+    assert me["Arn"].endswith(f"/{device['certificate_id']}")
 
 
 class Load:

@@ -66,9 +66,11 @@ fn shape(access_key_id: &str) -> Result<AccessKeyKind, AuthError> {
 /// this; the session token is checked by the access hook through [`resolve`]).
 pub async fn secret_of(registry: &Registry, access_key_id: &str) -> Result<Secret, AuthError> {
     if shape(access_key_id)? == AccessKeyKind::Temporary {
-        return registry
-            .keyring_for(access_key_id)
-            .await
+        let ring = registry.keyring_for(access_key_id).await;
+        if let Some(id) = ring.revoked_key_of(access_key_id) {
+            return Err(refuse_revoked(access_key_id, id));
+        }
+        return ring
             .secret_for(access_key_id)
             .map_err(|_| AuthError::UnknownAccessKey);
     }
@@ -115,6 +117,7 @@ pub async fn resolve_principal(
         // the token says.
         match iotcreds_token::KeyRing::key_id_of(access_key_id) {
             Ok(id) if ring.contains(id) => {}
+            Ok(id) if ring.is_revoked(id) => return Err(refuse_revoked(access_key_id, id)),
             _ => return Err(AuthError::UnknownAccessKey),
         }
         let token = session_token.ok_or(AuthError::InvalidToken)?;
@@ -220,6 +223,21 @@ pub async fn authenticate(
         now,
     )?;
     Ok(principal)
+}
+
+/// Credentials of a revoked sealing key: an invalid token (what AWS answers for an invalidated
+/// session), with the reason in the audit log. The access key id is public; the token is not
+/// logged.
+fn refuse_revoked(access_key_id: &str, key_id: u16) -> AuthError {
+    tracing::info!(
+        target: "iotcreds::audit",
+        event = "authenticate",
+        decision = "deny",
+        access_key_id,
+        reason = %format!("the session token's sealing key {key_id} is revoked"),
+        revoked_key_id = key_id,
+    );
+    AuthError::InvalidToken
 }
 
 fn truncate(s: &str) -> String {

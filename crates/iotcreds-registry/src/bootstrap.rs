@@ -130,6 +130,7 @@ pub async fn open(
             material: KeyRing::generate_material(),
             created_at: now_ms,
             retired_at: None,
+            revoked_at: None,
         };
         match store.insert_sealing_key(&key).await {
             Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}

@@ -1,4 +1,5 @@
-//! Token-sealing keys: loading the ring, rotation, and pruning keys whose tokens have expired.
+//! Token-sealing keys: loading the ring, rotation, emergency revocation, and pruning keys whose
+//! tokens have expired.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,19 @@ const PRUNE_SLACK_MS: i64 = 15 * 60 * 1000;
 /// ring does not hold (so that made-up key ids cannot turn into a database query each).
 const MISS_RELOAD_INTERVAL: Duration = Duration::from_millis(200);
 
+/// What [`Registry::revoke_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The revoked key.
+    pub id: u16,
+    /// It was revoked before (nothing changed).
+    pub already_revoked: bool,
+    /// The key rotated in first, because the revoked one was sealing.
+    pub rotated_to: Option<u16>,
+    /// The key that seals now.
+    pub active: Option<u16>,
+}
+
 /// Build the ring from the stored keys (oldest first; the newest unretired key seals).
 pub(crate) async fn load_ring(store: &dyn Store) -> StoreResult<KeyRing> {
     let keys = store.sealing_keys().await?;
@@ -24,6 +38,7 @@ pub(crate) async fn load_ring(store: &dyn Store) -> StoreResult<KeyRing> {
             id: k.id,
             material: k.material.clone(),
             retired: k.retired_at.is_some(),
+            revoked: k.revoked_at.is_some(),
         })
         .collect();
     KeyRing::new(&material)
@@ -57,7 +72,7 @@ impl Registry {
         let Ok(id) = KeyRing::key_id_of(access_key_id) else {
             return ring;
         };
-        if ring.contains(id) {
+        if ring.contains(id) || ring.is_revoked(id) {
             return ring;
         }
         {
@@ -86,6 +101,7 @@ impl Registry {
             material: KeyRing::generate_material(),
             created_at: now_ms,
             retired_at: None,
+            revoked_at: None,
         };
         self.mutate(async {
             self.store.insert_sealing_key(&key).await?;
@@ -96,6 +112,45 @@ impl Registry {
         self.reload_keyring().await?;
         tracing::info!(key_id = id, "token sealing key rotated");
         Ok(id)
+    }
+
+    /// Revoke the key `id` at once (its material may have leaked): its material is erased and
+    /// every token it sealed is refused, here now and on every other instance as soon as it
+    /// notices the change. If `id` seals, a new key is rotated in first, so issuance goes on.
+    /// `NotFound` for an unknown key; revoking a revoked key changes nothing.
+    pub async fn revoke_key(&self, id: u16, now_ms: i64) -> StoreResult<Revoked> {
+        let keys = self.store.sealing_keys().await?;
+        let Some(key) = keys.iter().find(|k| k.id == id) else {
+            return Err(StoreError::not_found(
+                iotcreds_store::Entity::SealingKey,
+                id.to_string(),
+            ));
+        };
+        let already = key.revoked_at.is_some();
+        let seals = key.retired_at.is_none() && !already;
+        let rotated_to = if seals {
+            Some(self.rotate_keys(now_ms).await?)
+        } else {
+            None
+        };
+        self.mutate(self.store.revoke_sealing_key(id, now_ms))
+            .await?;
+        self.reload_keyring().await?;
+        if !already {
+            tracing::warn!(
+                target: "iotcreds::audit",
+                event = "revoke_sealing_key",
+                key_id = id,
+                rotated_to,
+                "token sealing key revoked: every token it sealed is refused from now on"
+            );
+        }
+        Ok(Revoked {
+            id,
+            already_revoked: already,
+            rotated_to,
+            active: self.keyring().active_id(),
+        })
     }
 
     /// Delete retired keys whose tokens have all expired.
@@ -143,6 +198,7 @@ mod tests {
             material: vec![0; 32],
             created_at,
             retired_at: None,
+            revoked_at: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub use bootstrap::{
 };
 use cache::{Epoch, Map};
 pub use cache::{MAX_BYTES_PER_MAP, Maps};
+pub use keys::Revoked;
 pub use watch::watch;
 
 /// A policy compiled for evaluation, with what identifies it in explanations.

@@ -16,6 +16,13 @@
 //! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
 //! # registry_outage_grace_secs = 300           # serve from cache this long if the database is down
 //!
+//! # [limits]                       # what one client may cost the server (see LimitsConfig)
+//! # header_timeout_secs = 10       # connection (or a request's first byte) to complete headers
+//! # idle_timeout_secs = 30         # keep-alive / HTTP/2 connection without a request in progress
+//! # max_connections_per_ip = 256   # per listener and client address (IPv6: per /64); 0 = off
+//! # body_timeout_secs = 20         # a buffered (control-plane) request body arrives whole
+//! # max_inflight_body_bytes = 67108864   # all buffered request bodies together
+//!
 //! # [objects]                      # default: objects in DATA/objects (the embedded backend)
 //! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
 //! # read_cache_mib = 64            # memory for the embedded backend's small-object cache (0: off)
@@ -192,20 +199,37 @@ impl ObjectsConfig {
     }
 }
 
-/// Timeouts and sizes that protect the listeners.
+/// Timeouts and sizes that protect the listeners: what a client that sends nothing, sends
+/// slowly or never finishes may cost before it is refused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Longest TLS handshake, in seconds.
+    /// Longest TLS handshake (and, on a port serving both, longest wait for the first byte
+    /// that tells TLS from plain HTTP), in seconds.
     pub handshake_timeout_secs: u64,
-    /// Longest wait for a request's headers (also the idle keep-alive limit), in seconds.
+    /// Longest time from a connection's start (after the TLS handshake) to the complete headers
+    /// of its first request, and from the first byte of a later request on a keep-alive
+    /// connection to its complete headers, in seconds. Covers telling HTTP/1 from HTTP/2.
     pub header_timeout_secs: u64,
+    /// Longest time a connection stays open with no request in progress after its first one
+    /// (HTTP/1 keep-alive, HTTP/2 with no open stream; HTTP/2 pings do not count), in seconds.
+    pub idle_timeout_secs: u64,
     /// Most concurrent connections per listener.
     pub max_connections: usize,
+    /// Most concurrent connections per listener from one client address (IPv6: one /64
+    /// network); `0` turns the limit off (behind a proxy or load balancer that does not
+    /// preserve client addresses, every connection comes from its address).
+    pub max_connections_per_ip: usize,
     /// How long `SIGTERM` waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
     /// Largest control-plane (IoT/IAM/STS) request body, in bytes.
     pub max_control_body_bytes: usize,
+    /// Longest time a buffered request body (the control plane reads a body whole before it
+    /// can verify the signature that covers it) may take to arrive, in seconds.
+    pub body_timeout_secs: u64,
+    /// Most bytes of buffered request bodies held at once, all connections together. When a
+    /// new body does not fit, the bodies that have been arriving longest are refused first.
+    pub max_inflight_body_bytes: usize,
 }
 
 /// Token-sealing key rotation.
@@ -247,10 +271,14 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             handshake_timeout_secs: 10,
-            header_timeout_secs: 30,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
             max_connections: 10_000,
+            max_connections_per_ip: 256,
             shutdown_grace_secs: 30,
             max_control_body_bytes: 1 << 20,
+            body_timeout_secs: 20,
+            max_inflight_body_bytes: 64 << 20,
         }
     }
 }
@@ -365,6 +393,7 @@ impl Config {
                 message: "use sqlite://PATH or postgres://... (engines: sqlite, postgres)".into(),
             });
         }
+        self.limits.validate()?;
         match (self.objects.backend(), &self.objects.upstream) {
             (ObjectsBackend::Upstream, None) => {
                 return Err(ConfigError::Invalid {
@@ -406,6 +435,47 @@ impl Config {
     /// Header read timeout.
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.limits.header_timeout_secs)
+    }
+}
+
+impl LimitsConfig {
+    /// Limits that would refuse every request, or let one request exceed the shared budget.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("limits.handshake_timeout_secs", self.handshake_timeout_secs),
+            ("limits.header_timeout_secs", self.header_timeout_secs),
+            ("limits.idle_timeout_secs", self.idle_timeout_secs),
+            ("limits.body_timeout_secs", self.body_timeout_secs),
+            ("limits.max_connections", self.max_connections as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        if self.max_inflight_body_bytes < self.max_control_body_bytes {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_inflight_body_bytes",
+                message: format!(
+                    "must be at least limits.max_control_body_bytes ({})",
+                    self.max_control_body_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`LimitsConfig::idle_timeout_secs`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`LimitsConfig::body_timeout_secs`].
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
     }
 }
 
@@ -481,6 +551,36 @@ mod tests {
         let zero: Config = toml::from_str("[console]\nidle_timeout_secs = 0\n").unwrap();
         assert!(zero.validate().is_err());
         assert!(toml::from_str::<Config>("[console]\nnope = 1\n").is_err());
+    }
+
+    #[test]
+    fn limits_have_safe_defaults_and_refuse_unworkable_values() {
+        let l = Config::default().limits;
+        assert_eq!(l.header_timeout_secs, 10);
+        assert_eq!(l.idle_timeout_secs, 30);
+        assert_eq!(l.max_connections_per_ip, 256);
+        assert!(l.max_connections_per_ip < l.max_connections / 10);
+        assert_eq!(l.body_timeout_secs, 20);
+        assert_eq!(l.max_inflight_body_bytes, 64 << 20);
+        let parsed: Config = toml::from_str(
+            "[limits]\nidle_timeout_secs = 5\nmax_connections_per_ip = 0\n\
+             body_timeout_secs = 3\nmax_inflight_body_bytes = 2097152\n",
+        )
+        .unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.limits.idle_timeout(), Duration::from_secs(5));
+        assert_eq!(parsed.limits.body_timeout(), Duration::from_secs(3));
+        for bad in [
+            "header_timeout_secs = 0",
+            "idle_timeout_secs = 0",
+            "body_timeout_secs = 0",
+            "max_inflight_body_bytes = 1000",
+        ] {
+            let c: Config = toml::from_str(&format!("[limits]\n{bad}\n")).unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            let key = bad.split(' ').next().unwrap();
+            assert!(err.contains(&format!("limits.{key}")), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -14,10 +14,15 @@
 //!
 //! Files are written to a temporary name with their final mode and renamed into place, so a
 //! reader never sees half a file and a secret is never briefly world-readable.
+//!
+//! The directory itself must be private (mode 0700, as created): a server refuses to start on
+//! one that group or others may enter, and says how to fix it. What is inside is written
+//! owner-only whatever the umask (directories 0700; objects, registry, keys and credentials
+//! 0600); only the two public certificates are 0644.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// An open, locked data directory.
@@ -27,14 +32,11 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Create (mode 0700) and lock the directory; fails if another process holds the lock.
+    /// Create (mode 0700) and lock the directory; fails if another process holds the lock, or
+    /// if group or others have any access to it (the message says how to fix that).
     pub fn open(root: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(root)?;
-        let meta = std::fs::metadata(root)?;
-        if meta.permissions().mode() & 0o077 != 0 && meta.permissions().mode() & 0o7777 == 0o755 {
-            // Tighten a fresh default-mode directory; leave deliberate operator choices alone.
-            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
-        }
+        DirBuilder::new().recursive(true).mode(0o700).create(root)?;
+        check_private(root)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -115,10 +117,26 @@ impl DataDir {
     /// Store the credentials endpoint's server certificate chain (0644) and key (0600).
     pub fn write_credentials_tls(&self, chain_pem: &str, key_pem: &str) -> io::Result<()> {
         let dir = self.root.join("tls");
-        std::fs::create_dir_all(&dir)?;
+        DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
         write_if_changed(&dir.join("credentials.key"), key_pem.as_bytes(), 0o600)?;
         write_if_changed(&dir.join("credentials.pem"), chain_pem.as_bytes(), 0o644)
     }
+}
+
+/// Refuse a data directory that group or others may read, write or enter.
+fn check_private(root: &Path) -> io::Result<()> {
+    let mode = std::fs::metadata(root)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the data directory {dir} is accessible by group or others (mode {mode:04o}); \
+                 it holds the registry, private keys and objects: run `chmod 700 {dir}`",
+                dir = root.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Write `contents` to `path` with `mode` through a temporary file and a rename, unless the
@@ -186,7 +204,37 @@ mod tests {
         assert!(read_secret_file(&d.admin_credentials_path()).is_ok());
         d.write_root_ca("pem").unwrap();
         assert!(read_secret_file(&d.root_ca_path()).is_err());
+        d.write_credentials_tls("chain", "key").unwrap();
+        let mode_of = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode_of(&root), 0o700);
+        assert_eq!(mode_of(&root.join("tls")), 0o700);
+        assert_eq!(mode_of(&root.join("tls/credentials.key")), 0o600);
+        assert_eq!(mode_of(&root.join("iotcreds.lock")), 0o600);
         drop(d);
         assert!(DataDir::open(&root).is_ok());
+    }
+
+    #[test]
+    fn a_directory_open_to_group_or_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o755, 0o750, 0o701, 0o710, 0o702] {
+            let root = dir.path().join(format!("data-{mode:o}"));
+            std::fs::create_dir(&root).unwrap();
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = DataDir::open(&root).err().expect("refused");
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("chmod 700 {}", root.display())),
+                "{msg}"
+            );
+            assert!(msg.contains(&format!("{mode:04o}")), "{msg}");
+            // Refused before anything was written into it, and its mode was left alone.
+            assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+            let now = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+            assert_eq!(now, mode);
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+            assert!(DataDir::open(&root).is_ok());
+        }
     }
 }

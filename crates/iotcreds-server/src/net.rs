@@ -1,11 +1,13 @@
 //! Listeners: the accept loop every endpoint shares.
 //!
 //! One task per connection; the TLS handshake runs inside that task under a timeout, so a slow
-//! or silent client never blocks the accept loop or another connection; hyper's header-read
-//! timeout closes connections that stall before a request (or between keep-alive requests).
-//! A semaphore bounds concurrent connections. On shutdown the loop stops accepting, every
-//! connection is asked to finish its in-flight request and close, and the loop returns when all
-//! have closed or the grace period ends.
+//! or silent client never blocks the accept loop or another connection. What a client may hold
+//! is bounded: connections per listener (a semaphore) and per client address ([`per_ip`]), and
+//! how long a connection stays open without a request in progress ([`watch`]: the header
+//! deadline from the first byte, covering the HTTP/1-vs-2 sniffing, and the idle deadline of
+//! HTTP/1 keep-alive and HTTP/2, whose pings do not count). On shutdown the loop stops
+//! accepting, every connection is asked to finish its in-flight request and close, and the loop
+//! returns when all have closed or the grace period ends.
 //!
 //! With [`Tls::Optional`] one port serves both HTTPS and plain HTTP: the first byte of a TLS
 //! connection is a handshake record (`0x16`), which no HTTP request starts with.
@@ -13,7 +15,9 @@
 //! Plain-HTTP connections are wrapped in [`plain::PlainTcp`], which sends object data that the
 //! storage backend memory-mapped with `sendfile` (zero copy).
 
+pub mod per_ip;
 pub mod plain;
+pub mod watch;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,12 +28,31 @@ use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use rustls::ServerConfig;
 use rustls::pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+
+use per_ip::PerIp;
+use watch::{Activity, Tracked, Watched};
+
+/// How long a connection asked to close (idle, or shutting down with nothing in flight) may
+/// take to say goodbye (an HTTP/2 GOAWAY) before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Largest HTTP/1 read buffer of one connection (hyper's default is about 400 KiB, and it
+/// doubles when it grows): what a connection that is sending a body may hold in memory before
+/// the request handler takes it, and the longest request head. 64 KiB reads keep uploads
+/// efficient; AWS caps S3 request headers at 8 KiB.
+pub const H1_MAX_BUF: usize = 64 * 1024;
+
+/// HTTP/2 flow-control windows (hyper's defaults are 1 MiB): how many body bytes a client may
+/// send on one connection (all streams together) before the handler reads them.
+pub const H2_WINDOW: u32 = 256 * 1024;
 
 /// What a handler may know about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -71,10 +94,15 @@ pub enum Tls {
 pub struct ListenerOptions {
     /// Longest TLS handshake (and longest wait for the first byte with [`Tls::Optional`]).
     pub handshake_timeout: Duration,
-    /// Longest wait for a request's headers.
+    /// Longest wait for complete request headers: from the connection's start (after the TLS
+    /// handshake) for the first request, from the first byte for later HTTP/1 requests.
     pub header_timeout: Duration,
+    /// Longest time a connection stays open with no request in progress (after its first).
+    pub idle_timeout: Duration,
     /// Most concurrent connections.
     pub max_connections: usize,
+    /// Most concurrent connections from one client address (IPv6: one /64); 0: no limit.
+    pub max_connections_per_ip: usize,
     /// Serve HTTP/2 as well as HTTP/1.1.
     pub http2: bool,
     /// How long shutdown waits for in-flight requests.
@@ -98,12 +126,12 @@ pub async fn serve<F, S, B>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let make_service = Arc::new(make_service);
     let permits = Arc::new(Semaphore::new(options.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let per_ip = PerIp::new(options.max_connections_per_ip);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -119,21 +147,31 @@ pub async fn serve<F, S, B>(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics::counter!("iotcreds_connections_refused_total", "reason" => "max_connections")
+                .increment(1);
             tracing::warn!(%remote, "connection limit reached; closing connection");
             continue;
         };
+        let Some(slot) = per_ip.acquire(remote.ip()) else {
+            // Not logged one by one: that would hand the flood to the log.
+            metrics::counter!("iotcreds_connections_refused_total", "reason" => "per_ip")
+                .increment(1);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
         let make_service = make_service.clone();
         let tls = tls.clone();
         let options = options.clone();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let _permit = permit;
-            handle(tcp, remote, tls, &options, watcher, make_service.as_ref()).await;
+            let _held = (permit, slot);
+            handle(tcp, remote, tls, &options, &shutdown, make_service.as_ref()).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(options.grace, graceful.shutdown())
+    // Every connection holds a permit until it has closed.
+    let all = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(options.grace, permits.acquire_many(all))
         .await
         .is_err()
     {
@@ -146,7 +184,7 @@ async fn handle<F, S, B>(
     remote: SocketAddr,
     tls: Tls,
     options: &ListenerOptions,
-    watcher: hyper_util::server::graceful::Watcher,
+    shutdown: &CancellationToken,
     make_service: &F,
 ) where
     F: Fn(Arc<ConnInfo>) -> S,
@@ -154,7 +192,7 @@ async fn handle<F, S, B>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let config = match tls {
@@ -176,8 +214,8 @@ async fn handle<F, S, B>(
                 tls: None,
                 sendfile: true,
             });
-            let io = TokioIo::new(plain::PlainTcp::new(tcp));
-            serve_connection(io, options, watcher, make_service(info)).await;
+            let io = plain::PlainTcp::new(tcp);
+            serve_connection(io, options, shutdown, make_service(info)).await;
         }
         Some(config) => {
             let accept = TlsAcceptor::from(config).accept(tcp);
@@ -209,50 +247,99 @@ async fn handle<F, S, B>(
                 tls: Some(tls),
                 sendfile: false,
             });
-            serve_connection(TokioIo::new(stream), options, watcher, make_service(info)).await;
+            serve_connection(stream, options, shutdown, make_service(info)).await;
         }
     }
 }
 
-async fn serve_connection<I, S, B>(
-    io: I,
+async fn serve_connection<T, S, B>(
+    io: T,
     options: &ListenerOptions,
-    watcher: hyper_util::server::graceful::Watcher,
+    shutdown: &CancellationToken,
     service: S,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = HandlerError>
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let result = if options.http2 {
+    // The deadlines are ours (see `watch`): hyper's header timeout would start only after the
+    // protocol sniffing, and would also close idle keep-alive connections at the header limit.
+    let activity = Activity::new(options.header_timeout, options.idle_timeout);
+    let io = TokioIo::new(Watched::new(io, activity.clone()));
+    let service = Tracked::new(service, activity.clone());
+    if options.http2 {
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(options.header_timeout);
+            .header_read_timeout(None)
+            .max_buf_size(H1_MAX_BUF);
         builder
             .http2()
             .timer(TokioTimer::new())
-            .keep_alive_interval(Some(options.header_timeout));
-        watcher
-            .watch(builder.serve_connection(io, service).into_owned())
-            .await
+            .keep_alive_interval(Some(options.idle_timeout))
+            .initial_stream_window_size(H2_WINDOW)
+            .initial_connection_window_size(H2_WINDOW);
+        let conn = builder.serve_connection(io, service).into_owned();
+        drive(conn, &activity, shutdown).await;
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(options.header_timeout);
-        watcher
-            .watch(builder.serve_connection(io, service))
-            .await
-            .map_err(Into::into)
-    };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "connection ended with an error");
+            .header_read_timeout(None)
+            .max_buf_size(H1_MAX_BUF);
+        drive(builder.serve_connection(io, service), &activity, shutdown).await;
+    }
+}
+
+/// Run a connection until it ends, its deadline passes, or the server shuts down.
+async fn drive<C>(conn: C, activity: &Activity, shutdown: &CancellationToken)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(conn);
+    let mut closing = false;
+    let mut shutting_down = false;
+    let close_check = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(close_check);
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+                close_check.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+            why = activity.expired(), if !closing => {
+                closing = true;
+                metrics::counter!("iotcreds_connections_closed_total", "reason" => why.as_str())
+                    .increment(1);
+                if !activity.served() {
+                    // Never sent a request: nothing to finish or announce.
+                    return;
+                }
+                conn.as_mut().graceful_shutdown();
+                close_check.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+            () = &mut close_check => {
+                if activity.in_flight() == 0 {
+                    // Asked to close and idle, but the peer does not let it finish (an
+                    // unanswered GOAWAY, half-sent headers): drop it.
+                    return;
+                }
+                close_check.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+        }
     }
 }
 

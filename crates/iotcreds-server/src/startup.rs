@@ -24,6 +24,11 @@ use crate::service::ServiceEndpoint;
 use iotcreds_registry::activity::ActivityLog;
 use iotcreds_registry::{self as registry, Registry};
 
+/// How often the registry's change counter is checked (the safety net behind PostgreSQL's
+/// notifications, and the only mechanism with SQLite): a change made elsewhere (a revoked
+/// sealing key, a certificate set INACTIVE) is honoured here within a second.
+const CHANGE_POLL: Duration = Duration::from_millis(500);
+
 /// A running server.
 pub struct Running {
     /// Where the credentials endpoint listens.
@@ -115,6 +120,13 @@ fn credentials_identity(
     Ok((chain, key))
 }
 
+/// Whether the service endpoint exposes SigV4 over plain HTTP beyond this machine: a signed
+/// request seen on the network can be replayed for as long as its signature is valid (15
+/// minutes), and its body read.
+fn plain_sigv4_exposed(api_addr: SocketAddr, tls: bool) -> bool {
+    !tls && !api_addr.ip().is_loopback()
+}
+
 fn install_crypto_provider() {
     // Fails only if a provider is already installed, which is what we want.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -189,13 +201,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let credentials_addr = credentials_listener.local_addr()?;
     let api_addr = api_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    if plain_sigv4_exposed(api_addr, !matches!(api_tls, Tls::Off)) {
+        tracing::warn!(
+            %api_addr,
+            "the service endpoint serves SigV4 over plain HTTP on a non-loopback address: anyone \
+             who can observe the traffic can read request bodies and replay signed requests for \
+             up to 15 minutes; configure api_tls_cert and api_tls_key (--api-tls-cert, \
+             --api-tls-key) in production (docs/deployment.md)"
+        );
+    }
 
     let shutdown = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
     let options = ListenerOptions {
         handshake_timeout: config.handshake_timeout(),
         header_timeout: config.header_timeout(),
+        idle_timeout: config.limits.idle_timeout(),
         max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
         http2: false,
         grace: Duration::from_secs(config.limits.shutdown_grace_secs),
     };
@@ -314,7 +337,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     tasks.push(tokio::spawn(registry::watch(
         registry.clone(),
-        Duration::from_secs(1),
+        CHANGE_POLL,
         shutdown.clone().cancelled_owned(),
     )));
     let rotation = config.tokens.rotation_hours;
@@ -359,4 +382,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tasks,
         _data_dir: data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_sigv4_beyond_loopback_is_flagged() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(plain_sigv4_exposed(addr("0.0.0.0:9000"), false));
+        assert!(plain_sigv4_exposed(addr("[::]:9000"), false));
+        assert!(plain_sigv4_exposed(addr("192.0.2.10:9000"), false));
+        assert!(!plain_sigv4_exposed(addr("0.0.0.0:9000"), true));
+        assert!(!plain_sigv4_exposed(addr("127.0.0.1:9000"), false));
+        assert!(!plain_sigv4_exposed(addr("127.1.2.3:9000"), false));
+        assert!(!plain_sigv4_exposed(addr("[::1]:9000"), false));
+    }
 }

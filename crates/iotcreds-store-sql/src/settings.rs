@@ -46,7 +46,8 @@ pub(crate) async fn put_setting(c: &mut AnyConnection, key: &str, value: &str) -
 
 pub(crate) async fn sealing_keys(c: &mut AnyConnection) -> StoreResult<Vec<SealingKey>> {
     let rows = sqlx::query(
-        "SELECT id, material, created_at, retired_at FROM sealing_keys ORDER BY created_at, id",
+        "SELECT id, material, created_at, retired_at, revoked_at FROM sealing_keys \
+         ORDER BY created_at, id",
     )
     .fetch_all(c)
     .await
@@ -60,6 +61,7 @@ pub(crate) async fn sealing_keys(c: &mut AnyConnection) -> StoreResult<Vec<Seali
                 material: r.bytes("material")?,
                 created_at: r.int("created_at")?,
                 retired_at: r.opt_int("retired_at")?,
+                revoked_at: r.opt_int("revoked_at")?,
             })
         })
         .collect()
@@ -79,12 +81,14 @@ pub(crate) async fn insert_sealing_key(c: &mut AnyConnection, key: &SealingKey) 
         ));
     }
     sqlx::query(
-        "INSERT INTO sealing_keys (id, material, created_at, retired_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sealing_keys (id, material, created_at, retired_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(key.material.clone())
     .bind(key.created_at)
     .bind(key.retired_at)
+    .bind(key.revoked_at)
     .execute(c)
     .await
     .map_err(unique_as_exists(Entity::SealingKey, &key.id.to_string()))?;
@@ -121,4 +125,34 @@ pub(crate) async fn delete_sealing_key(c: &mut AnyConnection, id: u16) -> StoreR
         return Err(StoreError::not_found(Entity::SealingKey, id.to_string()));
     }
     Ok(())
+}
+
+pub(crate) async fn revoke_sealing_key(
+    c: &mut AnyConnection,
+    id: u16,
+    at: i64,
+) -> StoreResult<Outcome<()>> {
+    let revoked: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT revoked_at FROM sealing_keys WHERE id = $1")
+            .bind(i64::from(id))
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(err)?;
+    match revoked {
+        None => Err(StoreError::not_found(Entity::SealingKey, id.to_string())),
+        Some(Some(_)) => Ok(Outcome::Unchanged(())),
+        Some(None) => {
+            sqlx::query(
+                "UPDATE sealing_keys SET material = $2, revoked_at = $3, \
+                 retired_at = COALESCE(retired_at, $3) WHERE id = $1",
+            )
+            .bind(i64::from(id))
+            .bind(Vec::<u8>::new())
+            .bind(at)
+            .execute(c)
+            .await
+            .map_err(err)?;
+            Ok(Outcome::Changed(()))
+        }
+    }
 }

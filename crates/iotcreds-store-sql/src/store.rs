@@ -133,6 +133,7 @@ read_one fn sealing_keys() -> Vec<SealingKey> => settings::sealing_keys[];
 write_tx fn insert_sealing_key(key: &SealingKey) -> () => settings::insert_sealing_key[key];
 write_maybe fn retire_sealing_keys(except: u16, at: i64) -> () => settings::retire_sealing_keys[except, at];
 write_tx fn delete_sealing_key(id: u16) -> () => settings::delete_sealing_key[id];
+write_maybe fn revoke_sealing_key(id: u16, at: i64) -> () => settings::revoke_sealing_key[id, at];
 
 // ---- CA certificates and certificates -----------------------------------------------------
 write_tx fn insert_ca_certificate(ca: &CaCertificate) -> ()

@@ -51,6 +51,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0002_console.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "sealing key revocation".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0003_sealing_key_revocation.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -59,6 +59,7 @@ macro_rules! store_suite {
                 init_setting_first_value_wins,
                 init_setting_concurrent_callers_agree,
                 sealing_keys_lifecycle,
+                sealing_key_revocation,
             }
             certificates {
                 ca_certificate_lifecycle,

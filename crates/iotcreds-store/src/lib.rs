@@ -224,6 +224,10 @@ pub trait Store: Send + Sync + 'static {
     /// Delete the key `id`. `NotFound` if absent.
     async fn delete_sealing_key(&self, id: u16) -> StoreResult<()>;
 
+    /// Revoke the key `id` at `at` (ms): erase its material, mark it revoked and, unless it
+    /// already was, retired. `NotFound` if absent; revoking a revoked key changes nothing.
+    async fn revoke_sealing_key(&self, id: u16, at: i64) -> StoreResult<()>;
+
     // ---- CA certificates ----------------------------------------------------------------
 
     /// Register a CA. `AlreadyExists` if the id is taken; `LimitExceeded` if

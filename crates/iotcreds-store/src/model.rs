@@ -295,17 +295,21 @@ pub struct RoleAlias {
     pub tags: Vec<Tag>,
 }
 
-/// A token-sealing key. The newest unretired key seals; every key not yet deleted opens.
+/// A token-sealing key. The newest unretired key seals; every key not yet deleted or revoked
+/// opens.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealingKey {
     /// 1–65535, unique among stored keys; it is written into access key ids and tokens.
     pub id: u16,
-    /// 32 bytes of key material. Never logged: `Debug` redacts it.
+    /// 32 bytes of key material (empty once revoked). Never logged: `Debug` redacts it.
     pub material: Vec<u8>,
     /// Creation time (ms).
     pub created_at: i64,
-    /// When it stopped sealing (ms); it still opens until deleted.
+    /// When it stopped sealing (ms); it still opens until deleted, unless revoked.
     pub retired_at: Option<i64>,
+    /// When it was revoked (ms): its material is gone and every token it sealed is refused.
+    /// The row stays until its tokens would have expired, so refusals can name the key.
+    pub revoked_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SealingKey {
@@ -315,6 +319,7 @@ impl std::fmt::Debug for SealingKey {
             .field("material", &"<redacted>")
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("revoked_at", &self.revoked_at)
             .finish()
     }
 }

@@ -8,6 +8,7 @@ fn bench(c: &mut Criterion) {
         id: 1,
         material: vec![1; 32],
         retired: false,
+        revoked: false,
     }])
     .unwrap();
     let make = |ring: &KeyRing| Claims {

@@ -22,10 +22,13 @@ const HKDF_SALT: &[u8] = b"iotcreds/token/v1";
 pub struct KeyMaterial {
     /// 1–65535.
     pub id: u16,
-    /// 32 bytes.
+    /// 32 bytes (ignored for a revoked key, whose material is gone).
     pub material: Vec<u8>,
     /// Whether it no longer seals (it still opens).
     pub retired: bool,
+    /// Whether it was revoked: it neither seals nor opens, nor derives secrets; the ring only
+    /// remembers its id, so that a refusal can say why.
+    pub revoked: bool,
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for KeyMaterial {
         f.debug_struct("KeyMaterial")
             .field("id", &self.id)
             .field("retired", &self.retired)
+            .field("revoked", &self.revoked)
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +52,8 @@ pub struct KeyRing {
     keys: Vec<RingKey>,
     /// Index into `keys` of the key that seals.
     active: Option<usize>,
+    /// Ids of revoked keys (not in `keys`).
+    revoked: Vec<u16>,
     /// Tokens this ring has opened, by their text (see [`KeyRing::open_cached`]).
     opened: Mutex<Opened>,
 }
@@ -111,6 +117,7 @@ impl std::fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field("ids", &ids)
             .field("active", &self.active_id())
+            .field("revoked", &self.revoked)
             .finish()
     }
 }
@@ -123,13 +130,23 @@ impl hkdf::KeyType for Len {
 }
 
 impl KeyRing {
-    /// Build a ring. The last unretired key in `keys` (callers pass them oldest first) seals.
-    /// Key material must be 32 bytes and ids non-zero and unique.
+    /// Build a ring. The last unretired, unrevoked key in `keys` (callers pass them oldest
+    /// first) seals. Key material must be 32 bytes (except for revoked keys) and ids non-zero
+    /// and unique.
     pub fn new(keys: &[KeyMaterial]) -> Result<Self, TokenError> {
         let mut ring = Vec::with_capacity(keys.len());
         let mut active = None;
+        let mut revoked = Vec::new();
         for k in keys {
-            if k.material.len() != 32 || k.id == 0 || ring.iter().any(|r: &RingKey| r.id == k.id) {
+            let taken = |id| ring.iter().any(|r: &RingKey| r.id == id) || revoked.contains(&id);
+            if k.id == 0 || taken(k.id) {
+                return Err(TokenError::UnknownKey);
+            }
+            if k.revoked {
+                revoked.push(k.id);
+                continue;
+            }
+            if k.material.len() != 32 {
                 return Err(TokenError::UnknownKey);
             }
             let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT).extract(&k.material);
@@ -158,6 +175,7 @@ impl KeyRing {
         Ok(KeyRing {
             keys: ring,
             active,
+            revoked,
             opened: Mutex::new(Opened::default()),
         })
     }
@@ -180,9 +198,26 @@ impl KeyRing {
         self.keys.iter().map(|k| k.id).collect()
     }
 
-    /// Whether the key `id` is in the ring.
+    /// Whether the key `id` is in the ring (and opens).
     pub fn contains(&self, id: u16) -> bool {
         self.key(id).is_some()
+    }
+
+    /// Whether the key `id` was revoked.
+    pub fn is_revoked(&self, id: u16) -> bool {
+        self.revoked.contains(&id)
+    }
+
+    /// Ids of the revoked keys the ring knows.
+    pub fn revoked_ids(&self) -> &[u16] {
+        &self.revoked
+    }
+
+    /// The revoked key a temporary access key id names, if it names one.
+    pub fn revoked_key_of(&self, access_key_id: &str) -> Option<u16> {
+        Self::key_id_of(access_key_id)
+            .ok()
+            .filter(|id| self.is_revoked(*id))
     }
 
     fn key(&self, id: u16) -> Option<&RingKey> {
@@ -254,6 +289,9 @@ impl KeyRing {
             return Err(TokenError::Invalid);
         }
         let id = u16::from_be_bytes([raw[1], raw[2]]);
+        if self.is_revoked(id) {
+            return Err(TokenError::RevokedKey(id));
+        }
         let key = self.key(id).ok_or(TokenError::UnknownKey)?;
         let (header, body) = raw.split_at_mut(HEADER_LEN);
         let nonce =

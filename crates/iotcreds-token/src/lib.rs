@@ -24,7 +24,9 @@
 //! into an AEAD key and a secret-derivation key. The newest unretired key seals; every key in the
 //! ring opens. Rotation adds a key and retires the others; a retired key stays in the ring (and
 //! its tokens keep working) until its last token has expired, then the server deletes it, and
-//! tokens sealed under it stop opening.
+//! tokens sealed under it stop opening. A *revoked* key (an emergency: its material may have
+//! leaked) stops at once: the ring keeps only its id, refuses its tokens with
+//! [`TokenError::RevokedKey`] and derives no secret for its access key ids.
 //!
 //! # Security
 //!
@@ -59,6 +61,9 @@ pub enum TokenError {
     /// The token's key is not (or no longer) in the ring.
     #[error("The security token included in the request is invalid.")]
     UnknownKey,
+    /// The token's key was revoked (`iotcreds keys revoke`): the id says which.
+    #[error("The security token included in the request is invalid.")]
+    RevokedKey(u16),
     /// The token has expired.
     #[error("The security token included in the request is expired")]
     Expired,

@@ -38,10 +38,7 @@ pub(crate) fn write_json_file(
     path: &std::path::Path,
     value: &impl Serialize,
 ) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut f = layout::new_file().open(path)?;
     f.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
     f.sync_all()
 }
@@ -127,9 +124,9 @@ impl FsBackend {
             let created_ns = now_ns();
             let tmp = TempFile::reserve(&inner, "bucket");
             let build = || -> std::io::Result<()> {
-                std::fs::create_dir(tmp.path())?;
-                std::fs::create_dir(tmp.path().join(layout::OBJECTS_DIR))?;
-                std::fs::create_dir(tmp.path().join(layout::UPLOADS_DIR))?;
+                layout::create_dir(tmp.path())?;
+                layout::create_dir(&tmp.path().join(layout::OBJECTS_DIR))?;
+                layout::create_dir(&tmp.path().join(layout::UPLOADS_DIR))?;
                 write_json_file(&tmp.path().join(layout::BUCKET_META), &BucketMeta { name: name.clone(), created_ns })?;
                 layout::fsync_dir(tmp.path())
             };

@@ -51,12 +51,16 @@ fn sweep_tmp(tmp: &Path, live: &HashSet<std::ffi::OsString>) -> io::Result<usize
 }
 
 pub(crate) fn open_root(root: PathBuf, config: FsConfig) -> io::Result<Inner> {
-    fs::create_dir_all(&root)?;
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.join(layout::LOCK_FILE))?;
+    layout::create_dir_all(&root)?;
+    let lock = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(layout::FILE_MODE)
+            .open(root.join(layout::LOCK_FILE))?
+    };
     lock.try_lock().map_err(|e| match e {
         fs::TryLockError::WouldBlock => io::Error::new(
             io::ErrorKind::WouldBlock,
@@ -69,7 +73,7 @@ pub(crate) fn open_root(root: PathBuf, config: FsConfig) -> io::Result<Inner> {
     let buckets_dir = root.join(layout::BUCKETS_DIR);
     for d in [&tmp, &buckets_dir] {
         if !d.exists() {
-            fs::create_dir(d)?;
+            layout::create_dir(d)?;
             layout::fsync_dir(&root)?;
         }
     }
@@ -108,8 +112,13 @@ fn check_format(root: &Path) -> io::Result<()> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let tmp = root.join(format!("{}.new", layout::FORMAT_FILE));
-            fs::write(&tmp, format!("{{\"format\":{}}}", format::FORMAT_VERSION))?;
-            File::open(&tmp)?.sync_all()?;
+            let _ = fs::remove_file(&tmp);
+            let mut f = layout::new_file().open(&tmp)?;
+            io::Write::write_all(
+                &mut f,
+                format!("{{\"format\":{}}}", format::FORMAT_VERSION).as_bytes(),
+            )?;
+            f.sync_all()?;
             fs::rename(&tmp, &path)?;
             layout::fsync_dir(root)
         }

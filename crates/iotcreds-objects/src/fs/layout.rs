@@ -4,9 +4,14 @@
 //! ([`valid_bucket_name`]) and a validated upload id ([`valid_upload_id`]). Object keys never
 //! reach the file system: an object's file name is the hex SHA-256 of its key
 //! ([`object_rel_path`]), and the key itself is stored inside the file.
+//!
+//! Everything the store creates is private to the service user whatever the umask: files
+//! [`FILE_MODE`] (0600), directories [`DIR_MODE`] (0700), so that object data does not rely on
+//! the data directory's own mode alone.
 
-use std::fs::File;
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use s3s::S3Result;
@@ -111,6 +116,31 @@ pub(crate) fn parse_part_file_name(name: &str) -> Option<u32> {
     digits.parse().ok().filter(|n| (1..=10_000).contains(n))
 }
 
+/// Mode of every file the store creates (owner read and write).
+pub(crate) const FILE_MODE: u32 = 0o600;
+/// Mode of every directory the store creates (owner only).
+pub(crate) const DIR_MODE: u32 = 0o700;
+
+/// Create the directory `path` with [`DIR_MODE`] (its parent must exist).
+pub(crate) fn create_dir(path: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(DIR_MODE).create(path)
+}
+
+/// Create `path` and any missing parents with [`DIR_MODE`].
+pub(crate) fn create_dir_all(path: &Path) -> io::Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+}
+
+/// Options that create a new file with [`FILE_MODE`] for writing; fails if it exists.
+pub(crate) fn new_file() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true).mode(FILE_MODE);
+    o
+}
+
 /// `fsync` a directory so that renames and creations inside it are durable.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -123,7 +153,7 @@ pub(crate) fn ensure_dir(base: &Path, rel: &Path) -> io::Result<()> {
     for comp in rel.components() {
         let parent = cur.clone();
         cur.push(comp);
-        match std::fs::create_dir(&cur) {
+        match create_dir(&cur) {
             Ok(()) => fsync_dir(&parent)?,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),

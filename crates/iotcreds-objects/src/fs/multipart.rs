@@ -221,7 +221,7 @@ impl FsBackend {
         blocking(move || {
             let tmp = TempFile::reserve(&inner, "upload");
             let build = || -> std::io::Result<()> {
-                std::fs::create_dir(tmp.path())?;
+                layout::create_dir(tmp.path())?;
                 write_json_file(&tmp.path().join(layout::UPLOAD_META), &m)?;
                 layout::fsync_dir(tmp.path())
             };

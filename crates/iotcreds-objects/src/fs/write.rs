@@ -94,9 +94,7 @@ impl Staged {
     /// Creates the temporary object file and writes the fixed header.
     pub(crate) async fn create(inner: &Arc<Inner>) -> S3Result<(TempFile, tokio::fs::File)> {
         let tmp = TempFile::reserve(inner, "obj");
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut file = tokio::fs::OpenOptions::from(layout::new_file())
             .open(tmp.path())
             .await
             .map_err(internal)?;

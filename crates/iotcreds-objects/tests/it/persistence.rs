@@ -175,3 +175,64 @@ async fn cleanup_aborts_expired_uploads_and_sweeps_temp_files() {
     let task = s.backend.spawn_cleanup(Duration::from_secs(3600));
     task.abort();
 }
+
+/// Every file and directory below the root, with its mode (permission bits only).
+fn modes_below(root: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            out.push((
+                entry.path(),
+                meta.is_dir(),
+                meta.permissions().mode() & 0o7777,
+            ));
+            if meta.is_dir() {
+                todo.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+/// Object files, parts, upload and bucket metadata, the lock and the format marker are 0600 and
+/// every directory 0700, whatever the process umask (the test's umask is the usual 022, under
+/// which plain `create` would give 0644/0755).
+#[tokio::test]
+async fn every_file_and_directory_is_private_to_the_owner() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("objects");
+    let s = Server::start(&root).await;
+    let c = s.client();
+    c.create_bucket("private").await.ok();
+    c.put("private", "a/b/c", "secret data").await.ok();
+    let id = c.create_upload("private", "mp").await;
+    let e1 = c
+        .upload_part("private", "mp", &id, 1, "part-1")
+        .await
+        .header("etag")
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let pending = c.create_upload("private", "pending").await;
+    c.upload_part("private", "pending", &pending, 1, "kept")
+        .await
+        .ok();
+    c.complete("private", "mp", &id, &[(1, &e1)]).await.ok();
+    drop(c);
+
+    let found = modes_below(&root);
+    let files = found.iter().filter(|(_, d, _)| !d).count();
+    let dirs = found.iter().filter(|(_, d, _)| *d).count();
+    assert!(files >= 6 && dirs >= 6, "{found:?}");
+    for (path, is_dir, mode) in &found {
+        let want = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} is {mode:o}", path.display());
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let root_mode = std::fs::metadata(&root).expect("root").permissions().mode() & 0o777;
+    assert_eq!(root_mode, 0o700);
+    s.shutdown().await;
+}

@@ -5,13 +5,14 @@
 //! authorised by the policy engine before it touches state. S3 requests take that path through
 //! s3s ([`s3`]); the others through [`auth::authenticate`] and the [`control`] handlers.
 
+pub mod body;
+pub mod preauth;
 pub mod s3;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use iotcreds_sigv4::SigV4Error;
 
@@ -40,7 +41,7 @@ pub struct ServiceEndpoint {
     /// Plain whole-object GETs on the embedded backend with path-style addressing.
     fast_get: Option<s3::fast::FastGet>,
     control: ControlContext,
-    max_body: usize,
+    bodies: body::BodyLimits,
     /// The same backend, for the web console's S3 operations.
     objects: Arc<dyn s3s::S3>,
 }
@@ -96,7 +97,11 @@ impl ServiceEndpoint {
             s3,
             fast_get,
             control,
-            max_body: config.limits.max_control_body_bytes,
+            bodies: body::BodyLimits {
+                max_bytes: config.limits.max_control_body_bytes,
+                timeout: config.limits.body_timeout(),
+                budget: body::BodyBudget::new(config.limits.max_inflight_body_bytes),
+            },
             objects,
         })
     }
@@ -182,17 +187,14 @@ impl ServiceEndpoint {
         body: Incoming,
     ) -> Response<s3s::Body> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let body = match Limited::new(body, self.max_body).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                let err = ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "RequestEntityTooLarge",
-                    "Request body too large",
-                );
-                return render(api, &err, &request_id);
-            }
-        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.bodies.max_bytes as u64) {
+            return body_error(api, body::BodyError::TooLarge, &request_id);
+        }
         let now = time::OffsetDateTime::now_utc();
         let us_east_1 = "us-east-1";
         let regions: &[&str] = match api {
@@ -205,24 +207,33 @@ impl ServiceEndpoint {
             Api::Iam => "iam",
             Api::Sts => "sts",
         };
+        let refuse = |e: AuthError| {
+            let err = auth_api_error(api, e);
+            tracing::info!(
+                target: "iotcreds::audit",
+                event = "authenticate",
+                decision = "deny",
+                request_id = %request_id,
+                service,
+                code = err.code,
+                source_ip = %conn.remote.ip(),
+            );
+            render(api, &err, &request_id)
+        };
+        // Everything that does not need the body first: an unauthenticated client costs no
+        // buffered body.
+        let registry = &self.control.registry;
+        if let Err(e) = preauth::before_body(registry, &parts, service, regions, now).await {
+            return refuse(e);
+        }
+        let (body, _held) = match body::read(body, declared, &self.bodies).await {
+            Ok(read) => read,
+            Err(e) => return body_error(api, e, &request_id),
+        };
         let principal: Principal =
-            match auth::authenticate(&self.control.registry, &parts, &body, service, regions, now)
-                .await
-            {
+            match auth::authenticate(registry, &parts, &body, service, regions, now).await {
                 Ok(p) => p,
-                Err(e) => {
-                    let err = auth_api_error(api, e);
-                    tracing::info!(
-                        target: "iotcreds::audit",
-                        event = "authenticate",
-                        decision = "deny",
-                        request_id = %request_id,
-                        service,
-                        code = err.code,
-                        source_ip = %conn.remote.ip(),
-                    );
-                    return render(api, &err, &request_id);
-                }
+                Err(e) => return refuse(e),
             };
         let caller = Caller {
             principal,
@@ -253,6 +264,46 @@ fn looks_like_query_protocol(parts: &http::request::Parts) -> bool {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The answer to a body that was not read: too large, too slow (or evicted to make room for
+/// prompter ones), or cut short. The connection is closed after the answer, since the rest of
+/// the body is still on its way.
+fn body_error(api: Api, e: body::BodyError, request_id: &str) -> Response<s3s::Body> {
+    let iot = api == Api::Iot;
+    let err = match e {
+        body::BodyError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            if iot {
+                "RequestEntityTooLargeException"
+            } else {
+                "RequestEntityTooLarge"
+            },
+            "Request body too large",
+        ),
+        body::BodyError::Timeout => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            if iot {
+                "RequestTimeoutException"
+            } else {
+                "RequestTimeout"
+            },
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+        ),
+        body::BodyError::Incomplete => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            if iot {
+                "RequestAbortedException"
+            } else {
+                "IncompleteBody"
+            },
+            "The request body terminated unexpectedly.",
+        ),
+    };
+    let mut resp = render(api, &err, request_id);
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn render(api: Api, err: &ApiError, request_id: &str) -> Response<s3s::Body> {

@@ -617,6 +617,92 @@ async fn tokens_survive_a_key_rotation_until_they_expire() {
 }
 
 #[tokio::test]
+async fn a_revoked_key_refuses_its_tokens_at_once_and_issuance_goes_on() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_sharing_registry(&a).await;
+    let device = a.seed().await;
+    let issued = a
+        .credentials(Some(&device), ALIAS, Some(THING))
+        .await
+        .json();
+    let akid = issued["credentials"]["accessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = issued["credentials"]["sessionToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = iotcreds_token::KeyRing::key_id_of(&akid).unwrap();
+    // Both instances have opened (and remember) the token.
+    for s in [&a, &b] {
+        iotcreds_registry::auth::resolve(s.registry(), &akid, Some(&token), now_ms())
+            .await
+            .expect("valid before the revocation");
+    }
+
+    // Revoking the sealing key rotates a new one in first.
+    let done = a.registry().revoke_key(old, now_ms()).await.unwrap();
+    assert!(!done.already_revoked);
+    let new_id = done
+        .rotated_to
+        .expect("the active key was rotated out first");
+    assert_ne!(new_id, old);
+    assert_eq!(done.active, Some(new_id));
+    let stored = a.registry().store().sealing_keys().await.unwrap();
+    let row = stored.iter().find(|k| k.id == old).unwrap();
+    assert!(
+        row.revoked_at.is_some() && row.material.is_empty(),
+        "material erased"
+    );
+
+    // Refused here at once, including the remembered open; no secret is derived for it.
+    let refused =
+        iotcreds_registry::auth::resolve(a.registry(), &akid, Some(&token), now_ms()).await;
+    assert!(matches!(
+        refused,
+        Err(iotcreds_registry::auth::AuthError::InvalidToken)
+    ));
+    assert!(matches!(
+        iotcreds_registry::auth::secret_of(a.registry(), &akid).await,
+        Err(iotcreds_registry::auth::AuthError::InvalidToken)
+    ));
+    // The other instance refuses once it has noticed the change (its poll runs twice a second).
+    let started = std::time::Instant::now();
+    loop {
+        let r = iotcreds_registry::auth::resolve(b.registry(), &akid, Some(&token), now_ms()).await;
+        if matches!(r, Err(iotcreds_registry::auth::AuthError::InvalidToken)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts a revoked key's token after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll interval
+    }
+
+    // Issuance goes on with the new key, on both.
+    for s in [&a, &b] {
+        let fresh = s
+            .credentials(Some(&device), ALIAS, Some(THING))
+            .await
+            .json();
+        let new_akid = fresh["credentials"]["accessKeyId"].as_str().unwrap();
+        assert_eq!(
+            iotcreds_token::KeyRing::key_id_of(new_akid).unwrap(),
+            new_id
+        );
+    }
+    // Revoking again changes nothing; an unknown key is NotFound.
+    let again = a.registry().revoke_key(old, now_ms()).await.unwrap();
+    assert!(again.already_revoked && again.rotated_to.is_none());
+    assert!(matches!(
+        a.registry().revoke_key(9_999, now_ms()).await,
+        Err(iotcreds_store::StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
 async fn credentials_sealed_after_a_rotation_on_another_instance_verify_at_once() {
     let a = TestServer::start().await;
     let b = TestServer::start_sharing_registry(&a).await;

@@ -235,6 +235,7 @@ pub async fn sealing_keys_lifecycle<H: Harness>() {
         material: vec![id as u8; 32],
         created_at,
         retired_at: None,
+        revoked_at: None,
     };
     s.insert_sealing_key(&key(7, 300)).await.unwrap();
     s.insert_sealing_key(&key(65535, 100)).await.unwrap();
@@ -293,4 +294,70 @@ pub async fn sealing_keys_lifecycle<H: Harness>() {
         "65535",
     );
     assert_eq!(s.sealing_keys().await.unwrap().len(), 3);
+}
+
+/// Revoking a sealing key erases its material and marks it revoked (and retired, keeping an
+/// earlier retirement time), visibly to another handle; a repeat changes nothing (generation
+/// included); an unknown key is `NotFound`; the revoked row is deleted like any other.
+pub async fn sealing_key_revocation<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let key = |id: u16, created_at: i64, retired_at: Option<i64>| SealingKey {
+        id,
+        material: vec![id as u8; 32],
+        created_at,
+        retired_at,
+        revoked_at: None,
+    };
+    s.insert_sealing_key(&key(1, 100, Some(150))).await.unwrap();
+    s.insert_sealing_key(&key(2, 200, None)).await.unwrap();
+    s.insert_sealing_key(&key(3, 300, None)).await.unwrap();
+
+    let g0 = s.generation().await.unwrap();
+    s.revoke_sealing_key(1, 1_000).await.unwrap();
+    s.revoke_sealing_key(3, 2_000).await.unwrap();
+    assert_eq!(s.generation().await.unwrap(), g0 + 2);
+
+    let other = h.reopen().await;
+    let keys = other.sealing_keys().await.unwrap();
+    let summary: Vec<_> = keys
+        .iter()
+        .map(|k| (k.id, k.material.len(), k.retired_at, k.revoked_at))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, 0, Some(150), Some(1_000)),
+            (2, 32, None, None),
+            (3, 0, Some(2_000), Some(2_000)),
+        ]
+    );
+    assert_eq!(keys[1].material, vec![2u8; 32], "other keys are untouched");
+
+    // Idempotent: the first revocation time stays and the generation does not move.
+    let g1 = s.generation().await.unwrap();
+    s.revoke_sealing_key(3, 9_000).await.unwrap();
+    assert_eq!(s.generation().await.unwrap(), g1);
+    let k3 = s.sealing_keys().await.unwrap().pop().unwrap();
+    assert_eq!((k3.id, k3.revoked_at), (3, Some(2_000)));
+
+    expect_err_key(
+        s.revoke_sealing_key(9, 1).await,
+        "NotFound",
+        Entity::SealingKey,
+        "9",
+    );
+    assert_eq!(s.generation().await.unwrap(), g1);
+
+    // Retiring the others later does not touch a revoked key's times.
+    s.retire_sealing_keys(2, 5_000).await.unwrap();
+    s.delete_sealing_key(1).await.unwrap();
+    let left: Vec<_> = s
+        .sealing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.id, k.retired_at, k.revoked_at))
+        .collect();
+    assert_eq!(left, vec![(2, None, None), (3, Some(2_000), Some(2_000))]);
 }

@@ -11,6 +11,7 @@ fn material(id: u16, retired: bool) -> KeyMaterial {
         id,
         material: vec![id as u8; 32],
         retired,
+        revoked: false,
     }
 }
 
@@ -172,6 +173,7 @@ fn a_wrong_key_with_the_same_id_fails() {
         id: 3,
         material: vec![9; 32],
         retired: false,
+        revoked: false,
     }])
     .unwrap();
     let token = a.seal(&claims(&a, NOW)).unwrap();
@@ -186,11 +188,73 @@ fn no_active_key_cannot_seal() {
         KeyRing::new(&[KeyMaterial {
             id: 1,
             material: vec![0; 31],
-            retired: false
+            retired: false,
+            revoked: false,
         }])
         .is_err()
     );
     assert!(KeyRing::new(&[material(1, false), material(1, false)]).is_err());
+}
+
+/// A revoked key is remembered by id only: its tokens are refused with its id (and no
+/// decryption), its access key ids get no secret, it never seals, and the other keys work on.
+#[test]
+fn a_revoked_key_refuses_its_tokens_by_id() {
+    let before = KeyRing::new(&[material(4, true), material(5, false)]).unwrap();
+    let old = before.seal(&claims(&before, NOW)).unwrap();
+    // A token of key 4: seal with a ring where 4 is active.
+    let four = KeyRing::new(&[material(4, false)]).unwrap();
+    let c4 = claims(&four, NOW);
+    let t4 = four.seal(&c4).unwrap();
+
+    let revoked = KeyMaterial {
+        id: 4,
+        material: Vec::new(),
+        retired: true,
+        revoked: true,
+    };
+    let after = KeyRing::new(&[revoked, material(5, false)]).unwrap();
+    assert_eq!(after.open(&t4, NOW), Err(TokenError::RevokedKey(4)));
+    assert!(matches!(
+        after.open_cached(&t4, &c4.access_key_id, NOW),
+        Err(TokenError::RevokedKey(4))
+    ));
+    assert!(after.secret_for(&c4.access_key_id).is_err());
+    assert!(!after.contains(4));
+    assert!(after.is_revoked(4) && !after.is_revoked(5));
+    assert_eq!(after.revoked_key_of(&c4.access_key_id), Some(4));
+    assert_eq!(after.revoked_ids(), &[4]);
+    assert_eq!(after.active_id(), Some(5));
+    assert_eq!(
+        after.open(&old, NOW).map(|c| c.role_name),
+        Ok("ADCTestRole".into())
+    );
+    // The message a client sees does not say why.
+    assert_eq!(
+        TokenError::RevokedKey(4).to_string(),
+        TokenError::Invalid.to_string()
+    );
+    // A revoked key alone cannot seal; its id cannot be reused in the same ring.
+    let only = KeyRing::new(&[KeyMaterial {
+        id: 4,
+        material: Vec::new(),
+        retired: false,
+        revoked: true,
+    }])
+    .unwrap();
+    assert_eq!(only.active_id(), None);
+    assert!(
+        KeyRing::new(&[
+            KeyMaterial {
+                id: 4,
+                material: Vec::new(),
+                retired: true,
+                revoked: true,
+            },
+            material(4, false),
+        ])
+        .is_err()
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Operations on the registry itself (not through the API): `iotcreds keys rotate|list` and
-//! `iotcreds migrate`.
+//! Operations on the registry itself (not through the API): `iotcreds keys
+//! rotate|list|revoke` and `iotcreds migrate`.
 //!
 //! These open the registry the server uses (`DATA/registry.db`, a `sqlite://` URL or a
 //! `postgres://` URL) next to any running server: SQLite allows other processes in WAL mode,
@@ -82,30 +82,52 @@ enum KeysCommand {
     Rotate(RegistryArgs),
     /// List the token-sealing keys (ids and dates, never the key material).
     List(RegistryArgs),
+    /// Emergency revocation: every credential sealed with key ID is refused at once by every
+    /// server (its material is erased). If ID is the active key, a new one is rotated in first,
+    /// so that issuing credentials goes on. Devices holding refused credentials must fetch new
+    /// ones.
+    Revoke(RevokeArgs),
+}
+
+/// `iotcreds keys revoke`.
+#[derive(Args, Debug)]
+struct RevokeArgs {
+    /// The key id (`iotcreds keys list`; also the first two bytes of every access key id it
+    /// issued).
+    #[arg(value_name = "ID", value_parser = clap::value_parser!(u16).range(1..))]
+    id: u16,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// The registry service on `reg`, refusing one no server has used (opening the service
+/// bootstraps an empty registry; key operations must not).
+async fn open_used_registry(reg: &RegistryArgs) -> anyhow::Result<iotcreds_registry::Registry> {
+    let store = open_store(reg).await?;
+    if store
+        .sealing_keys()
+        .await
+        .context("reading the registry")?
+        .is_empty()
+    {
+        anyhow::bail!(
+            "the registry has never been used by a server (it has no sealing key yet): \
+             start `iotcreds serve` on it first"
+        );
+    }
+    // The region only shapes ARNs in memory; nothing region-specific is written.
+    let (registry, _) = iotcreds_registry::open(store, DEFAULT_REGION, now_ms())
+        .await
+        .context("opening the registry")?;
+    Ok(registry)
 }
 
 /// Run `iotcreds keys …`.
 pub async fn keys(args: KeysArgs, out: Output) -> anyhow::Result<()> {
     match args.command {
         KeysCommand::Rotate(reg) => {
-            let store = open_store(&reg).await?;
-            // Opening the registry service bootstraps an empty registry; rotation must not.
-            if store
-                .sealing_keys()
-                .await
-                .context("reading the registry")?
-                .is_empty()
-            {
-                anyhow::bail!(
-                    "the registry has never been used by a server (it has no sealing key yet): \
-                     start `iotcreds serve` on it first"
-                );
-            }
+            let registry = open_used_registry(&reg).await?;
             let now = now_ms();
-            // The region only shapes ARNs in memory; nothing region-specific is written.
-            let (registry, _) = iotcreds_registry::open(store, DEFAULT_REGION, now)
-                .await
-                .context("opening the registry")?;
             let previous = registry.keyring().active_id();
             let id = registry
                 .rotate_keys(now)
@@ -134,7 +156,8 @@ pub async fn keys(args: KeysArgs, out: Output) -> anyhow::Result<()> {
                         "keyId": k.id,
                         "createdAt": time_fmt::iso8601_seconds(k.created_at),
                         "retiredAt": k.retired_at.map(time_fmt::iso8601_seconds),
-                        "active": k.retired_at.is_none(),
+                        "revokedAt": k.revoked_at.map(time_fmt::iso8601_seconds),
+                        "active": k.retired_at.is_none() && k.revoked_at.is_none(),
                     })
                 })
                 .collect();
@@ -144,6 +167,7 @@ pub async fn keys(args: KeysArgs, out: Output) -> anyhow::Result<()> {
                     "KEY".to_owned(),
                     "CREATED".to_owned(),
                     "RETIRED".to_owned(),
+                    "REVOKED".to_owned(),
                 ]];
                 rows.extend(keys.iter().map(|k| {
                     vec![
@@ -151,9 +175,48 @@ pub async fn keys(args: KeysArgs, out: Output) -> anyhow::Result<()> {
                         time_fmt::iso8601_seconds(k.created_at),
                         k.retired_at
                             .map_or_else(|| "active".to_owned(), time_fmt::iso8601_seconds),
+                        k.revoked_at
+                            .map_or_else(|| "-".to_owned(), time_fmt::iso8601_seconds),
                     ]
                 }));
                 table(&rows)
+            });
+        }
+        KeysCommand::Revoke(args) => {
+            let registry = open_used_registry(&args.registry).await?;
+            let done = match registry.revoke_key(args.id, now_ms()).await {
+                Ok(done) => done,
+                Err(iotcreds_store::StoreError::NotFound { .. }) => anyhow::bail!(
+                    "there is no token-sealing key {} (see `iotcreds keys list`)",
+                    args.id
+                ),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context("revoking the token-sealing key"));
+                }
+            };
+            let v = json!({
+                "revokedKeyId": done.id,
+                "alreadyRevoked": done.already_revoked,
+                "rotatedTo": done.rotated_to,
+                "activeKeyId": done.active,
+                "keyIds": registry.keyring().ids(),
+            });
+            emit_with(out, &v, |_| {
+                let mut text = if done.already_revoked {
+                    format!("Token-sealing key {} was already revoked.", done.id)
+                } else {
+                    format!(
+                        "Token-sealing key {} is revoked: every credential it sealed is refused; \
+                         running servers refuse them within a second.",
+                        done.id
+                    )
+                };
+                if let Some(new) = done.rotated_to {
+                    text.push_str(&format!(
+                        "\nIt was the active key: key {new} now seals new credentials."
+                    ));
+                }
+                text
             });
         }
     }

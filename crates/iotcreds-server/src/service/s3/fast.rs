@@ -132,6 +132,10 @@ impl FastGet {
             service: Some("s3"),
             ..VerifyOptions::default()
         };
+        if self.registry.keyring().revoked_key_of(access_key).is_some() {
+            // Refused, and audited once, on the s3s path.
+            return None;
+        }
         let secret = secret_of(&self.registry, access_key).await.ok()?;
         auth.verify_cached(
             &req,
