@@ -130,6 +130,10 @@ pub struct LimitsConfig {
     pub shutdown_grace_secs: u64,
     /// Largest control-plane (IoT/IAM/STS) request body, in bytes.
     pub max_control_body_bytes: usize,
+    /// Largest file a browser-form upload (S3 POST Object) may carry, in bytes. The file is
+    /// held in memory until it is stored, and only after the form's signature, policy and
+    /// permission have been checked; the fields before it are limited to 20 KiB, as on AWS.
+    pub post_object_max_bytes: u64,
 }
 
 /// Token-sealing key rotation.
@@ -173,6 +177,7 @@ impl Default for LimitsConfig {
             max_connections: 10_000,
             shutdown_grace_secs: 30,
             max_control_body_bytes: 1 << 20,
+            post_object_max_bytes: 32 << 20,
         }
     }
 }

@@ -4,3 +4,4 @@
 mod common;
 mod credentials;
 mod s3;
+mod s3_authz;
