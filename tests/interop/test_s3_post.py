@@ -17,7 +17,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BUCKET, REGION, Server
+from conftest import BUCKET, REGION, Moto, Server
 from seed import device_credentials, seed_with_aws_cli
 
 THING = "ADCTestThing"
@@ -184,6 +184,32 @@ def test_delete_objects_is_decided_on_each_key(server, tmp_path):
     assert out.get("Deleted") is None
     assert [e["Code"] for e in out["Errors"]] == ["AccessDenied"]
     assert admin.get_object(Bucket=BUCKET, Key="OtherThing/log.txt")["Body"].read() == b"the other thing's log"
+
+
+def test_form_uploads_and_deletes_through_the_upstream_backend(tmp_path):
+    """The same decisions when objects live in an upstream S3 cluster (moto)."""
+    moto = Moto(tmp_path / "moto.log")
+    server = Server(tmp_path / "data", extra_args=["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))],
+                    upstream=moto)
+    try:
+        _, _, s3, admin = setup(server, tmp_path)
+        post = s3.generate_presigned_post(BUCKET, f"{THING}/${{filename}}", Fields={"success_action_status": "201"},
+                                          Conditions=[{"success_action_status": "201"}, ["content-length-range", 1, 64]])
+        resp = requests.post(post["url"], data=post["fields"], files={"file": ("up.txt", b"upstream form")}, timeout=30)
+        assert resp.status_code == 201, resp.text
+        assert s3.get_object(Bucket=BUCKET, Key=f"{THING}/up.txt")["Body"].read() == b"upstream form"
+        assert f"{THING}/up.txt" in moto.keys(f"fleet-{BUCKET}")
+        post = s3.generate_presigned_post(BUCKET, "OtherThing/log.txt")
+        resp = requests.post(post["url"], data=post["fields"], files={"file": ("x", b"overwritten")}, timeout=30)
+        assert error(resp) == (403, "AccessDenied", "Access Denied"), resp.text
+        out = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"{THING}/up.txt"},
+                                                                   {"Key": "OtherThing/log.txt"}]})
+        assert [d["Key"] for d in out["Deleted"]] == [f"{THING}/up.txt"]
+        assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("OtherThing/log.txt", "AccessDenied")]
+        assert admin.get_object(Bucket=BUCKET, Key="OtherThing/log.txt")["Body"].read() == b"the other thing's log"
+    finally:
+        server.stop()
+        moto.stop()
 
 
 # ----- the memory of form floods ---------------------------------------------------------------
