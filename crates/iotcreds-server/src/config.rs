@@ -230,6 +230,10 @@ pub struct LimitsConfig {
     /// Most bytes of buffered request bodies held at once, all connections together. When a
     /// new body does not fit, the bodies that have been arriving longest are refused first.
     pub max_inflight_body_bytes: usize,
+    /// Largest file a browser-form upload (S3 POST Object) may carry, in bytes. The file is
+    /// held in memory until it is stored, and only after the form's signature, policy and
+    /// permission have been checked; the fields before it are limited to 20 KiB, as on AWS.
+    pub post_object_max_bytes: u64,
 }
 
 /// Token-sealing key rotation.
@@ -279,6 +283,7 @@ impl Default for LimitsConfig {
             max_control_body_bytes: 1 << 20,
             body_timeout_secs: 20,
             max_inflight_body_bytes: 64 << 20,
+            post_object_max_bytes: 32 << 20,
         }
     }
 }

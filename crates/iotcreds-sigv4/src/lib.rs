@@ -78,6 +78,15 @@
 //! - Time checks run before the signature so an expired request costs no key derivation.
 //! - Parsing is allocation-light and panic-free on any input (fuzzed: `fuzz/fuzz_targets/sigv4_verify.rs`).
 //!
+//! # Browser-form uploads
+//!
+//! An S3 `POST Object` form is signed over its POST policy rather than over the request:
+//! [`PostAuth`] checks the form's SigV4 fields (`x-amz-algorithm`, `x-amz-credential`,
+//! `x-amz-date`, `x-amz-signature`, `policy`) and verifies `hex(HMAC(signing key, policy))` in
+//! constant time; [`PostPolicy`] parses the base64 JSON document and checks a form against its
+//! expiration, conditions and size range, with S3's error codes and messages. Known answers: the
+//! S3 API Reference's POST example (unit tests in `post/tests.rs`).
+//!
 //! # Signing
 //!
 //! [`sign`] and [`presign`] produce the headers or the query string for the CLI and tests;
@@ -89,6 +98,7 @@ mod error;
 mod key;
 mod key_cache;
 mod parse;
+mod post;
 mod query;
 mod sign;
 mod timestamp;
@@ -102,6 +112,10 @@ pub use error::SigV4Error;
 pub use key::{Signature, SigningKey};
 pub use key_cache::KeyCache;
 pub use parse::{AuthKind, CredentialScope, ParsedAuth};
+pub use post::{
+    Bound, Condition, MAX_SIGNATURE_AGE, PolicyError, PostAuth, PostAuthError, PostFields,
+    PostPolicy, PostViolation, post_signature,
+};
 pub use sign::{PresignedRequest, SignedRequest, SigningParams, presign, sign};
 pub use verify::{Mode, SignedPayload, Verified, VerifyOptions};
 

@@ -40,6 +40,8 @@ pub struct ServiceEndpoint {
     s3: s3s::service::S3Service,
     /// Plain whole-object GETs on the embedded backend with path-style addressing.
     fast_get: Option<s3::fast::FastGet>,
+    /// Browser-form uploads, answered before s3s.
+    post: s3::post::PostObject,
     control: ControlContext,
     bodies: body::BodyLimits,
     /// The same backend, for the web console's S3 operations.
@@ -56,14 +58,13 @@ impl ServiceEndpoint {
         credentials_port: u16,
     ) -> anyhow::Result<Self> {
         let domain = config.virtual_host_domain.as_deref();
+        let post_max = config.limits.post_object_max_bytes;
         let mut fast_get = None;
-        let objects: Arc<dyn s3s::S3>;
-        let s3 = match (config.objects.backend(), &config.objects.upstream) {
+        let backend: Arc<dyn s3s::S3> = match (config.objects.backend(), &config.objects.upstream) {
             (ObjectsBackend::Upstream, Some(upstream)) => {
                 let backend = iotcreds_objects_upstream::UpstreamBackend::new(upstream.clone())?;
                 tracing::info!(endpoint = %upstream.endpoint, "objects are kept upstream");
-                objects = Arc::new(backend.clone());
-                s3::service(registry.clone(), backend, &config.region, domain)?
+                Arc::new(backend)
             }
             _ => {
                 // The backend registers its cache metrics when it opens: recorder first.
@@ -76,7 +77,6 @@ impl ServiceEndpoint {
                         ..Default::default()
                     },
                 )?;
-                objects = Arc::new(backend.clone());
                 if domain.is_none() {
                     fast_get = Some(s3::fast::FastGet::new(
                         registry.clone(),
@@ -84,9 +84,19 @@ impl ServiceEndpoint {
                         &config.region,
                     ));
                 }
-                s3::service(registry.clone(), backend, &config.region, domain)?
+                Arc::new(backend)
             }
         };
+        let objects = backend.clone();
+        let s3 = s3::service(
+            registry.clone(),
+            backend.clone(),
+            &config.region,
+            domain,
+            post_max,
+        )?;
+        let post =
+            s3::post::PostObject::new(registry.clone(), backend, &config.region, domain, post_max)?;
         let control = ControlContext {
             registry,
             region: config.region.clone(),
@@ -96,6 +106,7 @@ impl ServiceEndpoint {
         Ok(Self {
             s3,
             fast_get,
+            post,
             control,
             bodies: body::BodyLimits {
                 max_bytes: config.limits.max_control_body_bytes,
@@ -149,6 +160,9 @@ impl ServiceEndpoint {
             None => {
                 if let Some((status, code, message)) = s3::precheck(&parts) {
                     return s3_xml_error(status, code, message);
+                }
+                if s3::post::is_form_post(&parts) {
+                    return self.post.handle(&conn, &parts, body).await;
                 }
                 if let Some(fast) = &self.fast_get
                     && let Some(resp) = fast.try_serve(&conn, &parts).await

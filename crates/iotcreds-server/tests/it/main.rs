@@ -5,3 +5,4 @@ mod common;
 mod credentials;
 mod key_ids;
 mod s3;
+mod s3_authz;

@@ -281,3 +281,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A POST policy signed with a secret verifies with it; changing one character of the
+    /// policy text or of the signature makes it fail.
+    #[test]
+    fn post_policy_signatures_round_trip(
+        policy in "[A-Za-z0-9+/]{4,200}={0,2}",
+        at in 0usize..200,
+        sig_at in 0usize..64,
+    ) {
+        use iotcreds_sigv4::{PostAuth, PostAuthError, PostFields, SigningKey, post_signature};
+        let key = SigningKey::derive(SECRET, "20231114", "ap-northeast-1", "s3");
+        let signature = post_signature(&key, &policy);
+        let fields = |policy: &str, signature: &str| -> Result<(), PostAuthError> {
+            let f = PostFields {
+                algorithm: Some("AWS4-HMAC-SHA256"),
+                credential: Some("AKIDEXAMPLE/20231114/ap-northeast-1/s3/aws4_request"),
+                date: Some("20231114T221320Z"),
+                signature: Some(signature),
+                policy: Some(policy),
+            };
+            PostAuth::parse(&f, "ap-northeast-1")?.verify(SECRET)
+        };
+        prop_assert!(fields(&policy, signature.as_str()).is_ok());
+        let i = at % policy.len();
+        let mut changed = policy.clone().into_bytes();
+        changed[i] = if changed[i] == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(changed).unwrap();
+        if changed != policy {
+            prop_assert_eq!(fields(&changed, signature.as_str()), Err(PostAuthError::SignatureDoesNotMatch));
+        }
+        let mut sig = signature.as_str().to_owned().into_bytes();
+        sig[sig_at] = if sig[sig_at] == b'0' { b'1' } else { b'0' };
+        prop_assert_eq!(
+            fields(&policy, std::str::from_utf8(&sig).unwrap()),
+            Err(PostAuthError::SignatureDoesNotMatch)
+        );
+    }
+
+    /// Parsing and checking never panic on arbitrary documents and forms.
+    #[test]
+    fn post_policies_never_panic(
+        json in proptest::collection::vec(any::<u8>(), 0..300),
+        doc in r#"\{"expiration":"2[0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z","conditions":\[(\{"[a-z$-]{0,6}":"[a-z]{0,4}"\}|\["(eq|starts-with|content-length-range)",("\$[a-z]{0,4}"|[0-9]{1,3}),("[a-z]{0,4}"|[0-9]{1,3})\]|,){0,6}\]\}"#,
+        fields in proptest::collection::vec(("[a-zA-Z$-]{0,6}", "[a-z,/ ]{0,8}"), 0..6),
+        size in any::<u64>(),
+    ) {
+        use iotcreds_sigv4::PostPolicy;
+        let _ = PostPolicy::from_json(&json);
+        let _ = PostPolicy::from_base64(&String::from_utf8_lossy(&json));
+        if let Ok(p) = PostPolicy::from_json(doc.as_bytes()) {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let _ = p.check(&form, "bucket", now());
+            let _ = p.check_size(size);
+        }
+    }
+}

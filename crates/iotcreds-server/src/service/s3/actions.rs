@@ -2,8 +2,10 @@
 //! reference gives them ("Actions, resources, and condition keys for Amazon S3" and "Required
 //! permissions for Amazon S3 API operations", AWS Service Authorization Reference).
 //!
-//! Each row is tested in `tests` below. Operations without a row are authorised as
-//! `s3:<OperationName>` on the bucket or object ARN, so a policy must name them explicitly.
+//! Each row is tested in `tests` below, and every operation s3s routes is driven through the
+//! server by the integration test `s3_authz` (generated from s3s's own operation list).
+//! Operations without an `s3:` action of their own are asked as `s3:<OperationName>`, so only a
+//! policy naming them could allow them.
 
 use iotcreds_policy::Context;
 
@@ -14,6 +16,9 @@ pub struct Requirement {
     pub action: String,
     /// The resource ARN.
     pub resource: String,
+    /// Further actions on the same resource that must be allowed too (GetObjectAttributes
+    /// needs `s3:GetObject` besides `s3:GetObjectAttributes`).
+    pub also: Option<&'static str>,
 }
 
 /// `arn:aws:s3:::BUCKET`.
@@ -26,27 +31,97 @@ pub fn object_arn(bucket: &str, key: &str) -> String {
     format!("arn:aws:s3:::{bucket}/{key}")
 }
 
-/// The action and resource of operation `op` on `bucket`/`key`; `version_id` selects the
-/// `…Version` actions where S3 has them.
-pub fn requirement(
-    op: &str,
-    bucket: Option<&str>,
-    key: Option<&str>,
-    version_id: bool,
-) -> Requirement {
-    let action = match op {
+/// The IAM action of operation `op`; `version_id` selects the `…Version…` actions where S3 has
+/// them. `None` for an operation S3 does not authorise with an `s3:` action of its own
+/// (`CreateSession`, `ListDirectoryBuckets`: S3 Express; `WriteGetObjectResponse`: Object
+/// Lambda), which are then asked as `s3:<Operation>` so only a policy naming them could allow
+/// them (the backends refuse them anyway).
+pub fn action(op: &str, version_id: bool) -> Option<&'static str> {
+    let v = version_id;
+    Some(match op {
+        // Account.
         "ListBuckets" => "s3:ListAllMyBuckets",
+        // Buckets.
         "CreateBucket" => "s3:CreateBucket",
         "DeleteBucket" => "s3:DeleteBucket",
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket",
         "ListObjectVersions" => "s3:ListBucketVersions",
-        "GetBucketLocation" => "s3:GetBucketLocation",
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
-        "GetObject" | "HeadObject" if version_id => "s3:GetObjectVersion",
-        "GetObject" | "HeadObject" => "s3:GetObject",
-        "DeleteObject" if version_id => "s3:DeleteObjectVersion",
+        "GetBucketLocation" => "s3:GetBucketLocation",
+        "GetBucketAcl" => "s3:GetBucketAcl",
+        "PutBucketAcl" => "s3:PutBucketAcl",
+        "GetBucketCors" => "s3:GetBucketCORS",
+        "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
+            "s3:PutLifecycleConfiguration"
+        }
+        "GetBucketLogging" => "s3:GetBucketLogging",
+        "PutBucketLogging" => "s3:PutBucketLogging",
+        "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
+        "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
+        "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
+        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => {
+            "s3:PutBucketOwnershipControls"
+        }
+        "GetBucketPolicy" => "s3:GetBucketPolicy",
+        "PutBucketPolicy" => "s3:PutBucketPolicy",
+        "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
+        "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
+        "GetBucketReplication" => "s3:GetReplicationConfiguration",
+        "PutBucketReplication" | "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
+        "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
+        "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
+        "GetBucketTagging" => "s3:GetBucketTagging",
+        "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "GetBucketVersioning" => "s3:GetBucketVersioning",
+        "PutBucketVersioning" => "s3:PutBucketVersioning",
+        "GetBucketWebsite" => "s3:GetBucketWebsite",
+        "PutBucketWebsite" => "s3:PutBucketWebsite",
+        "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
+        "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration",
+        "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => {
+            "s3:GetAnalyticsConfiguration"
+        }
+        "PutBucketAnalyticsConfiguration" | "DeleteBucketAnalyticsConfiguration" => {
+            "s3:PutAnalyticsConfiguration"
+        }
+        "GetBucketIntelligentTieringConfiguration"
+        | "ListBucketIntelligentTieringConfigurations" => "s3:GetIntelligentTieringConfiguration",
+        "PutBucketIntelligentTieringConfiguration"
+        | "DeleteBucketIntelligentTieringConfiguration" => "s3:PutIntelligentTieringConfiguration",
+        "GetBucketInventoryConfiguration" | "ListBucketInventoryConfigurations" => {
+            "s3:GetInventoryConfiguration"
+        }
+        "PutBucketInventoryConfiguration" | "DeleteBucketInventoryConfiguration" => {
+            "s3:PutInventoryConfiguration"
+        }
+        "GetBucketMetricsConfiguration" | "ListBucketMetricsConfigurations" => {
+            "s3:GetMetricsConfiguration"
+        }
+        "PutBucketMetricsConfiguration" | "DeleteBucketMetricsConfiguration" => {
+            "s3:PutMetricsConfiguration"
+        }
+        "CreateBucketMetadataTableConfiguration" => "s3:CreateBucketMetadataTableConfiguration",
+        "GetBucketMetadataTableConfiguration" => "s3:GetBucketMetadataTableConfiguration",
+        "DeleteBucketMetadataTableConfiguration" => "s3:DeleteBucketMetadataTableConfiguration",
+        // Objects.
+        "GetObject" | "HeadObject" if v => "s3:GetObjectVersion",
+        "GetObject" | "HeadObject" | "SelectObjectContent" => "s3:GetObject",
+        "GetObjectAttributes" if v => "s3:GetObjectVersionAttributes",
+        "GetObjectAttributes" => "s3:GetObjectAttributes",
+        "DeleteObject" if v => "s3:DeleteObjectVersion",
+        // DeleteObjects is decided on each key by the access hook, never on the bucket.
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "PutObject"
+        | "PostObject"
         | "CopyObject"
         | "CreateMultipartUpload"
         | "UploadPart"
@@ -54,41 +129,50 @@ pub fn requirement(
         | "CompleteMultipartUpload" => "s3:PutObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
         "ListParts" => "s3:ListMultipartUploadParts",
-        "GetBucketVersioning" => "s3:GetBucketVersioning",
-        "PutBucketVersioning" => "s3:PutBucketVersioning",
-        "GetBucketAcl" => "s3:GetBucketAcl",
+        "GetObjectAcl" if v => "s3:GetObjectVersionAcl",
         "GetObjectAcl" => "s3:GetObjectAcl",
-        "GetBucketPolicy" => "s3:GetBucketPolicy",
-        "PutBucketPolicy" => "s3:PutBucketPolicy",
-        "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
+        "PutObjectAcl" if v => "s3:PutObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectAcl",
+        "GetObjectTagging" if v => "s3:GetObjectVersionTagging",
         "GetObjectTagging" => "s3:GetObjectTagging",
+        "PutObjectTagging" if v => "s3:PutObjectVersionTagging",
         "PutObjectTagging" => "s3:PutObjectTagging",
-        "GetBucketTagging" => "s3:GetBucketTagging",
-        other => return fallback(other, bucket, key),
-    };
-    let resource = match (op, bucket, key) {
-        ("ListBuckets", _, _) => "arn:aws:s3:::*".to_owned(),
-        // DeleteObjects is authorised per key by the access hook; the request itself needs
-        // nothing beyond the bucket.
-        (_, Some(b), Some(k)) if op != "DeleteObjects" => object_arn(b, k),
-        (_, Some(b), _) => bucket_arn(b),
-        _ => "arn:aws:s3:::*".to_owned(),
-    };
-    Requirement {
-        action: action.to_owned(),
-        resource,
-    }
+        "DeleteObjectTagging" if v => "s3:DeleteObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectTagging",
+        "GetObjectTorrent" if v => "s3:GetObjectVersionTorrent",
+        "GetObjectTorrent" => "s3:GetObjectTorrent",
+        "GetObjectLegalHold" => "s3:GetObjectLegalHold",
+        "PutObjectLegalHold" => "s3:PutObjectLegalHold",
+        "GetObjectRetention" => "s3:GetObjectRetention",
+        "PutObjectRetention" => "s3:PutObjectRetention",
+        "RestoreObject" => "s3:RestoreObject",
+        _ => return None,
+    })
 }
 
-fn fallback(op: &str, bucket: Option<&str>, key: Option<&str>) -> Requirement {
-    let resource = match (bucket, key) {
-        (Some(b), Some(k)) => object_arn(b, k),
-        (Some(b), None) => bucket_arn(b),
+/// The action and resource of operation `op` on `bucket`/`key`; `version_id` selects the
+/// `…Version…` actions where S3 has them.
+pub fn requirement(
+    op: &str,
+    bucket: Option<&str>,
+    key: Option<&str>,
+    version_id: bool,
+) -> Requirement {
+    let resource = match (op, bucket, key) {
+        ("ListBuckets" | "ListDirectoryBuckets", _, _) => "arn:aws:s3:::*".to_owned(),
+        (_, Some(b), Some(k)) => object_arn(b, k),
+        (_, Some(b), None) => bucket_arn(b),
         _ => "arn:aws:s3:::*".to_owned(),
     };
+    let also = match (op, version_id) {
+        ("GetObjectAttributes", false) => Some("s3:GetObject"),
+        ("GetObjectAttributes", true) => Some("s3:GetObjectVersion"),
+        _ => None,
+    };
     Requirement {
-        action: format!("s3:{op}"),
+        action: action(op, version_id).map_or_else(|| format!("s3:{op}"), str::to_owned),
         resource,
+        also,
     }
 }
 

@@ -13,6 +13,8 @@
 pub mod actions;
 pub mod console;
 pub mod fast;
+pub mod gate;
+pub mod post;
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use iotcreds_sigv4::{AuthKind, ParsedAuth, RequestParts, SigV4Error};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
+use s3s::dto::{Error as ObjectError, ObjectIdentifier};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use crate::net::ConnInfo;
@@ -197,25 +200,39 @@ fn policy_context(
     context
 }
 
+/// Ask the policy engine whether `principal` may do `action` on `resource`; a refusal is
+/// written to the audit log and answered `AccessDenied`.
+pub(crate) fn authorize(
+    principal: &Principal,
+    context: &iotcreds_policy::Context,
+    action: &str,
+    resource: &str,
+) -> S3Result<()> {
+    let decision = principal.authorize(action, resource, context);
+    if decision.is_allowed() {
+        return Ok(());
+    }
+    tracing::info!(
+        target: "iotcreds::audit",
+        event = "authorize",
+        decision = decision.effect.as_str(),
+        principal = %principal.arn(),
+        access_key_id = %principal.access_key_id(),
+        action,
+        resource,
+        reason = %authz::explain(&decision),
+    );
+    Err(s3_error!(AccessDenied, "Access Denied"))
+}
+
+/// The form-upload answer to a failed authentication (the same codes as the s3s path).
+pub(crate) fn auth_refusal(e: AuthError) -> post::answer::Refusal {
+    post::answer::Refusal::from_s3(&auth_error(e))
+}
+
 impl Access {
     fn deny(&self, authorized: &Authorized, action: &str, resource: &str) -> S3Result<()> {
-        let decision = authorized
-            .principal
-            .authorize(action, resource, &authorized.context);
-        if decision.is_allowed() {
-            return Ok(());
-        }
-        tracing::info!(
-            target: "iotcreds::audit",
-            event = "authorize",
-            decision = decision.effect.as_str(),
-            principal = %authorized.principal.arn(),
-            access_key_id = %authorized.principal.access_key_id(),
-            action,
-            resource,
-            reason = %authz::explain(&decision),
-        );
-        Err(s3_error!(AccessDenied, "Access Denied"))
+        authorize(&authorized.principal, &authorized.context, action, resource)
     }
 }
 
@@ -289,6 +306,12 @@ impl S3Access for Access {
                 .map_err(auth_error)?;
 
         let op = cx.s3_op().name().to_owned();
+        if op == "PostObject" {
+            // Form uploads are answered by `post` before s3s sees them; s3s's own form path
+            // reads the file before this hook runs and trusts an unverified Authorization
+            // header, so it must never serve one.
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let query = decoded_query(cx.uri());
         let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
         let context = policy_context(
@@ -308,9 +331,15 @@ impl S3Access for Access {
             }
         };
         let has_version = query.iter().any(|(k, v)| k == "versionId" && v != "null");
-        let requirement = actions::requirement(&op, bucket, key, has_version);
         let authorized = Authorized { principal, context };
-        self.deny(&authorized, &requirement.action, &requirement.resource)?;
+        // DeleteObjects is decided on each key (by `delete_objects` below), never on the bucket.
+        if op != "DeleteObjects" {
+            let requirement = actions::requirement(&op, bucket, key, has_version);
+            self.deny(&authorized, &requirement.action, &requirement.resource)?;
+            if let Some(also) = requirement.also {
+                self.deny(&authorized, also, &requirement.resource)?;
+            }
+        }
         cx.extensions_mut().insert(authorized);
         Ok(())
     }
@@ -323,22 +352,40 @@ impl S3Access for Access {
         self.check_copy_source(&req.extensions, &req.input.copy_source)
     }
 
+    /// Each key on its own, as S3 does: a key the caller may not delete is taken out of the
+    /// request and answered as an `AccessDenied` entry of the result ([`gate`]).
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
         let authorized = req
             .extensions
             .get::<Authorized>()
-            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
-        for object in &req.input.delete.objects {
+            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?
+            .clone();
+        let objects = &mut req.input.delete.objects;
+        if objects.is_empty() || objects.len() > 1000 {
+            // Malformed: the backend refuses the whole request.
+            return Ok(());
+        }
+        let mut refused = Vec::new();
+        let requested: Vec<ObjectIdentifier> = std::mem::take(objects);
+        for object in requested {
             let action = if object.version_id.as_deref().is_some_and(|v| v != "null") {
                 "s3:DeleteObjectVersion"
             } else {
                 "s3:DeleteObject"
             };
-            self.deny(
-                authorized,
-                action,
-                &actions::object_arn(&req.input.bucket, &object.key),
-            )?;
+            let resource = actions::object_arn(&req.input.bucket, &object.key);
+            match self.deny(&authorized, action, &resource) {
+                Ok(()) => req.input.delete.objects.push(object),
+                Err(_) => refused.push(ObjectError {
+                    code: Some("AccessDenied".to_owned()),
+                    key: Some(object.key),
+                    message: Some("Access Denied".to_owned()),
+                    version_id: object.version_id,
+                }),
+            }
+        }
+        if !refused.is_empty() {
+            req.extensions.insert(gate::RefusedDeletes(refused));
         }
         Ok(())
     }
@@ -374,14 +421,25 @@ impl Access {
     }
 }
 
-/// Build the S3 service over `backend`.
+/// Build the S3 service over `backend`. `post_object_max_bytes` also bounds s3s's own form
+/// handling, which the endpoint never routes a request to (see [`post`]).
 pub fn service(
     registry: Arc<Registry>,
-    backend: impl s3s::S3,
+    backend: Arc<dyn s3s::S3>,
     region: &str,
     virtual_host_domain: Option<&str>,
+    post_object_max_bytes: u64,
 ) -> anyhow::Result<s3s::service::S3Service> {
-    let mut builder = s3s::service::S3ServiceBuilder::new(backend);
+    let mut builder = s3s::service::S3ServiceBuilder::new(gate::Gate::new(backend));
+    let mut config = s3s::config::S3Config::default();
+    config.post_object_max_file_size = post_object_max_bytes;
+    let fields = usize::try_from(post::form::PRE_DATA_LIMIT).unwrap_or(usize::MAX);
+    config.form_max_field_size = fields;
+    config.form_max_fields_size = fields;
+    config.form_max_parts = 64;
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        config,
+    ))));
     builder.set_auth(Auth {
         registry: registry.clone(),
     });
