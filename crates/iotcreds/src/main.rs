@@ -7,7 +7,7 @@
 
 mod cli;
 mod logging;
-mod serve;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
 
