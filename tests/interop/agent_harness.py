@@ -57,6 +57,7 @@ class Relay:
         self.port = None
         self.connections = 0
         self._sock = None
+        self._stopped = False
         self._open = []
         self._lock = threading.Lock()
         self.start()
@@ -68,10 +69,13 @@ class Relay:
         s.listen(64)
         self.port = s.getsockname()[1]
         self._sock = s
+        self._stopped = False
         threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def stop(self):
         s, self._sock = self._sock, None
+        with self._lock:
+            self._stopped = True
         if s:
             s.close()
         with self._lock:
@@ -96,6 +100,10 @@ class Relay:
                 client.close()
                 continue
             with self._lock:
+                if self._stopped:
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
@@ -283,6 +291,23 @@ class Agent:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+class sdk_environment:
+    """`with sdk_environment(env):` os.environ is `env` inside (botocore reads the token file
+    variable again at every refresh)."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __enter__(self):
+        self.saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+
+    def __exit__(self, *exc):
+        os.environ.clear()
+        os.environ.update(self.saved)
 
 
 def boto3_s3(server, env):

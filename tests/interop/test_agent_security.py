@@ -43,7 +43,7 @@ def test_tokens_are_required_and_scoped(agent):
         r = agent.get(path)
         assert r.status_code == 401 and code_of(r) == "Unauthorized", (path, r.text)
         assert set(r.json()) == {"Code", "Message"}
-        for wrong in ("wrong", agent.token + "x", agent.token[:-1], " " + agent.token, agent.token.upper()):
+        for wrong in ("wrong", agent.token + "x", agent.token[:-1], agent.token.upper(), agent.token + agent.token):
             r = agent.get(path, token=wrong)
             assert r.status_code == 403 and code_of(r) == "AccessDenied", (path, wrong, r.text)
             assert "AccessKeyId" not in r.text
@@ -164,14 +164,15 @@ def test_no_secret_in_status_metrics_or_log(server, agent, tmp_path):
     assert a["accessKeyId"] == creds["AccessKeyId"] and a["lastError"] is None
     assert "iotcreds_agent_refreshes_total" in metrics and "iotcreds_agent_requests_total" in metrics
     # The CLI prints it, from the configuration.
-    proc = subprocess.run([server_bin(), "device", "agent", "status", "--config", str(agent.config_path)],
+    proc = subprocess.run([server_bin(), "device", "agent", "status", "--config", str(agent.config_path),
+                           "--agent", f"127.0.0.1:{agent.port}"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert f"role alias {ALIAS} [default] (thing {THING}): valid" in proc.stdout
     for s in secrets:
         assert s not in proc.stdout
     js = subprocess.run([server_bin(), "device", "agent", "status", "--config", str(agent.config_path), "--output",
-                         "json"], capture_output=True, text=True, timeout=30)
+                         "json", "--agent", f"[::1]:{agent.port}"], capture_output=True, text=True, timeout=30)
     assert json.loads(js.stdout)["roleAliases"][1]["name"] == "SecondAlias"
 
 
