@@ -61,8 +61,7 @@ def run_js(env, mode, calls=1):
 def test_javascript_sdk_v3_default_chain(server, agent):
     # fromContainerMetadata / fromHttp (the default chain's container provider).
     out = run_js({**agent.sdk_env("container"), "S3_ENDPOINT": server.api_url, "S3_BUCKET": BUCKET}, "container")
-    assert out == {"get": "Hello from adc-test-2020-08-26\n", "put": "AccessDenied", "errors": 0,
-                   "accessKeyId": out["accessKeyId"], "accountId": "123456789012"}
+    assert out["get"] == "Hello from adc-test-2020-08-26\n" and out["put"] == "AccessDenied" and out["errors"] == 0
     assert out["accessKeyId"].startswith("ASIA")
     # fromInstanceMetadata (IMDSv2).
     out = run_js({**agent.sdk_env("imds"), "S3_ENDPOINT": server.api_url, "S3_BUCKET": BUCKET}, "imds")
