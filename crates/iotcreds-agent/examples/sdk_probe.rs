@@ -62,7 +62,9 @@ async fn main() {
                 Ok(_) => "allowed".to_owned(),
                 Err(e) => e
                     .as_service_error()
-                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(str::to_owned))
+                    .and_then(|s| {
+                        aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(str::to_owned)
+                    })
                     .unwrap_or_else(|| format!("{e:?}")),
             });
         }
