@@ -429,10 +429,7 @@ impl Fetcher {
             return Attempt::Done(match Credentials::from_endpoint_json(&body) {
                 Ok(creds) => {
                     let now_ms = now_ms();
-                    let server_now = date
-                        .as_deref()
-                        .and_then(|d| httpdate_ms(d))
-                        .unwrap_or(now_ms);
+                    let server_now = date.as_deref().and_then(httpdate_ms).unwrap_or(now_ms);
                     let ms = creds.expiration_ms.saturating_sub(server_now).max(0);
                     Ok(Fetched {
                         creds,

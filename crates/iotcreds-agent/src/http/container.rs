@@ -116,7 +116,7 @@ fn only_get(protocol: &'static str) -> http::Response<Body> {
 pub async fn handle<B>(agent: &Agent, req: &Request<B>) -> http::Response<Body> {
     if let Err(r) = guard(req, agent, Kind::Container) {
         served("container", "bad_request");
-        return r;
+        return *r;
     }
     let path = req.uri().path();
     let auth = presented(req);

@@ -34,7 +34,7 @@ fn plain_error(status: StatusCode, outcome: &'static str) -> http::Response<Body
 pub async fn handle<B>(agent: &Agent, req: &Request<B>) -> http::Response<Body> {
     if let Err(r) = guard(req, agent, Kind::Imds) {
         served("imds", "bad_request");
-        return r;
+        return *r;
     }
     if req.headers().contains_key("x-forwarded-for") {
         served("imds", "forbidden");

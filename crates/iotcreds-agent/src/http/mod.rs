@@ -112,25 +112,25 @@ pub fn host_allowed(value: Option<&str>, agent: &Agent, kind: Kind) -> bool {
 }
 
 /// Refuse what no SDK sends: a foreign `Host` (DNS rebinding), a browser's `Origin`.
-pub fn guard<B>(req: &Request<B>, agent: &Agent, kind: Kind) -> Result<(), Response<Body>> {
+pub fn guard<B>(req: &Request<B>, agent: &Agent, kind: Kind) -> Result<(), Box<Response<Body>>> {
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
     if !host_allowed(host, agent, kind) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "InvalidHost",
             "The Host header does not name this agent",
-        ));
+        )));
     }
     if req.headers().contains_key(header::ORIGIN) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Requests from web pages are not served",
-        ));
+        )));
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ fn uint(magnitude: &[u8]) -> Vec<u8> {
 
 /// r‖s (two equal halves) → `SEQUENCE { INTEGER r, INTEGER s }`.
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Option<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return None;
     }
     let (r, s) = raw.split_at(raw.len() / 2);

@@ -30,14 +30,14 @@ pub enum KeySource {
     /// A PEM file (PKCS#8, SEC1 or PKCS#1).
     File(PathBuf),
     /// A key in a PKCS#11 token.
-    Token(Pkcs11Uri),
+    Token(Box<Pkcs11Uri>),
 }
 
 impl KeySource {
     /// A path, or a `pkcs11:` URI.
     pub fn parse(s: &str) -> Result<Self, uri::UriError> {
         if Pkcs11Uri::is_uri(s) {
-            Pkcs11Uri::parse(s).map(Self::Token)
+            Pkcs11Uri::parse(s).map(|u| Self::Token(Box::new(u)))
         } else {
             Ok(Self::File(PathBuf::from(s)))
         }

@@ -22,7 +22,7 @@ use iotcreds_agent::fetch::{Fetcher, load_roots, now_ms};
 use iotcreds_agent::identity::KeySource;
 use iotcreds_agent::{client::AgentClient, usercache};
 use iotcreds_types::names::{ROLE_ALIAS, THING_NAME};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::invalid;
 use super::output::{self, Output};
@@ -600,6 +600,7 @@ fn csr(args: CsrArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const BODY: &str = r#"{"credentials":{"accessKeyId":"ASIAEXAMPLE","secretAccessKey":"s/e+c","sessionToken":"tok'en","expiration":"2026-01-01T00:00:00Z"}}"#;
 
