@@ -11,7 +11,7 @@
 mod cli;
 mod logging;
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)] // --help text, as `cli`
-mod serve;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
 

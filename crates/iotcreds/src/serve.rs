@@ -59,7 +59,7 @@ pub struct ServeArgs {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -101,7 +101,7 @@ impl ServeArgs {
 
 /// Install the log subscriber (writing through [`crate::logging::BufferedStderr`]). The
 /// returned guard flushes what is left when it is dropped, at exit.
-fn init_logging(format: LogFormat) -> crate::logging::FlushGuard {
+pub(crate) fn init_logging(format: LogFormat) -> crate::logging::FlushGuard {
     use tracing_subscriber::EnvFilter;
     // s3s logs whole requests (with their session tokens) at debug and client errors at error:
     // keep it quiet whatever RUST_LOG says about other targets.

@@ -155,7 +155,26 @@ fn device_and_ops_arguments() {
         ])
         .is_ok()
     );
-    assert!(parse(&["device", "credentials", "--endpoint", "h", "--cert", "c"]).is_err());
+    // Certificate, key and alias may come from --config: checked when the command runs.
+    assert!(parse(&["device", "credentials", "--config", "agent.toml"]).is_ok());
+    assert!(parse(&["device", "credentials", "--format", "yaml"]).is_err());
+    assert!(
+        parse(&[
+            "device",
+            "agent",
+            "--config",
+            "a.toml",
+            "--port",
+            "0",
+            "--imds-port",
+            "0"
+        ])
+        .is_ok()
+    );
+    assert!(parse(&["device", "agent", "status", "--agent", "127.0.0.1:8770"]).is_ok());
+    assert!(parse(&["device", "agent", "--port", "x"]).is_err());
+    assert!(parse(&["device", "csr", "--key", "pkcs11:object=k", "--cn", "d"]).is_ok());
+    assert!(parse(&["device", "csr", "--cn", "d"]).is_err());
     assert!(parse(&["keys", "rotate", "--registry-url", "postgres://u@h/db"]).is_ok());
     assert!(parse(&["migrate", "--data-dir", "d"]).is_ok());
 }

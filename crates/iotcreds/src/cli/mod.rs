@@ -95,7 +95,7 @@ pub fn run(command: Command, out: Output) -> anyhow::Result<Status> {
         Command::Pki(a) => done(pki::run(a, out)),
         Command::Keys(a) => done(block_on(ops::keys(a, out))),
         Command::Migrate(a) => done(block_on(ops::migrate(a, out))),
-        Command::Device(a) => done(block_on(device::run(a))),
+        Command::Device(a) => done(device::run(a, out)),
     }
 }
 
