@@ -14,7 +14,7 @@
 //! # client_cert = "/etc/iotcreds/upstream-client.pem"  # TLS client certificate (chain) ...
 //! # client_key = "/etc/iotcreds/upstream-client.key"   # ... and its key, if the upstream asks
 //! # connect_timeout_secs = 5              # TCP connect
-//! # first_byte_timeout_secs = 30          # request sent -> response headers
+//! # first_byte_timeout_secs = 60          # request sent -> response headers
 //! # idle_timeout_secs = 30                # longest stall of the upstream inside a transfer
 //! # operation_timeout_secs = 60           # listings, buckets, deletes, multipart bookkeeping
 //! # transfer_timeout_secs = 3600          # CopyObject, UploadPartCopy, CompleteMultipartUpload
@@ -80,7 +80,8 @@ pub struct UpstreamConfig {
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     /// Longest wait for the upstream's response headers once the request is sent (for uploads:
-    /// once the last byte of the body is sent), in seconds; includes a TLS handshake. Default 30.
+    /// once the last byte of the body is sent), in seconds; includes a TLS handshake. Default 60
+    /// (what botocore allows for a read).
     #[serde(default = "default_first_byte_timeout")]
     pub first_byte_timeout_secs: u64,
     /// Longest stall of the upstream inside a transfer, in seconds: an upload chunk the upstream
@@ -153,7 +154,7 @@ fn default_connect_timeout() -> u64 {
     5
 }
 fn default_first_byte_timeout() -> u64 {
-    30
+    60
 }
 fn default_idle_timeout() -> u64 {
     30

@@ -90,7 +90,7 @@
 //!
 //! # Timeouts and retries
 //!
-//! `connect_timeout_secs` (5) bounds each TCP connect; `first_byte_timeout_secs` (30) the wait
+//! `connect_timeout_secs` (5) bounds each TCP connect; `first_byte_timeout_secs` (60) the wait
 //! for response headers after a GET/HEAD, or after the last byte of an upload, TLS handshake
 //! included; `idle_timeout_secs` (30) a stall of the upstream inside a transfer (an upload chunk
 //! it does not take: `ServiceUnavailable`; a download it stops sending: the device's response

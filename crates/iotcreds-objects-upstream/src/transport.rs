@@ -41,6 +41,8 @@ pub(crate) enum OutBody {
     Upload {
         stream: Pin<Box<dyn Stream<Item = Result<Bytes, StdError>> + Send + Sync>>,
         len: u64,
+        /// Bytes handed to the connection so far.
+        sent: u64,
         progress: Arc<Progress>,
     },
     /// A body of the AWS SDK.
@@ -58,14 +60,23 @@ impl Body for OutBody {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
             Self::Upload {
-                stream, progress, ..
+                stream,
+                len,
+                sent,
+                progress,
             } => {
                 // Polled: the upstream took what came before.
                 progress.waiting_for_device();
                 match stream.as_mut().poll_next(cx) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Some(Ok(b))) => {
-                        progress.waiting_for_upstream();
+                        *sent += b.len() as u64;
+                        // With a Content-Length, hyper stops polling after the last byte.
+                        if *sent >= *len {
+                            progress.sent();
+                        } else {
+                            progress.waiting_for_upstream();
+                        }
                         Poll::Ready(Some(Ok(Frame::data(b))))
                     }
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
@@ -82,7 +93,7 @@ impl Body for OutBody {
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Empty => true,
-            Self::Upload { len, .. } => *len == 0,
+            Self::Upload { len, sent, .. } => sent >= len,
             Self::Sdk(b) => b.is_end_stream(),
         }
     }
@@ -90,7 +101,7 @@ impl Body for OutBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Empty => SizeHint::with_exact(0),
-            Self::Upload { len, .. } => SizeHint::with_exact(*len),
+            Self::Upload { len, sent, .. } => SizeHint::with_exact(len.saturating_sub(*sent)),
             Self::Sdk(b) => b.size_hint(),
         }
     }

@@ -270,9 +270,14 @@ impl Wire {
         len: u64,
     ) -> Result<http::Response<Incoming>, S3Error> {
         let progress = Arc::new(progress::Progress::new());
+        if len == 0 {
+            // an empty body is not polled: the request is whole once its headers are sent
+            progress.sent();
+        }
         let body = OutBody::Upload {
             stream: Box::pin(stream),
             len,
+            sent: 0,
             progress: Arc::clone(&progress),
         };
         let req = self.build(call, body, Some(len))?;

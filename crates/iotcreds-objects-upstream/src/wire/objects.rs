@@ -67,8 +67,14 @@ impl Headers {
 struct HeaderChecksums<'a>([(&'static str, Option<&'a str>); 5]);
 
 impl HeaderChecksums<'_> {
-    fn any(&self) -> bool {
-        self.0.iter().any(|(_, v)| v.is_some())
+    /// The algorithm of the checksum header the device sent (s3s 0.14 reads the algorithm from
+    /// `x-amz-checksum-algorithm`, not PutObject's `x-amz-sdk-checksum-algorithm`, so it is
+    /// named here after the header present).
+    fn algorithm(&self) -> Option<Algo> {
+        self.0
+            .iter()
+            .find(|(_, v)| v.is_some())
+            .and_then(|(name, _)| Algo::from_header(name))
     }
 
     fn add(&self, h: &mut Headers) -> S3Result<()> {
@@ -359,17 +365,7 @@ impl Wire {
         ]);
         let encoding = device_content_encoding(i.content_encoding.as_deref());
         let resp = self
-            .send_upload(
-                cx,
-                bucket,
-                &i.key,
-                String::new(),
-                h,
-                &sums,
-                i.checksum_algorithm.as_ref(),
-                encoding,
-                body,
-            )
+            .send_upload(cx, bucket, &i.key, String::new(), h, &sums, encoding, body)
             .await?;
         let mut r = S3Response::new(PutObjectOutput::default());
         r.headers = pass_headers(resp.headers(), true, true, &[]);
@@ -396,17 +392,7 @@ impl Wire {
         push_query(&mut query, "partNumber", &i.part_number.to_string());
         push_query(&mut query, "uploadId", &i.upload_id);
         let resp = self
-            .send_upload(
-                cx,
-                bucket,
-                &i.key,
-                query,
-                h,
-                &sums,
-                i.checksum_algorithm.as_ref(),
-                None,
-                body,
-            )
+            .send_upload(cx, bucket, &i.key, query, h, &sums, None, body)
             .await?;
         let mut r = S3Response::new(UploadPartOutput::default());
         r.headers = pass_headers(resp.headers(), true, true, &[]);
@@ -424,7 +410,6 @@ impl Wire {
         query: String,
         mut h: Headers,
         sums: &HeaderChecksums<'_>,
-        algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
         encoding: Option<String>,
         body: Prepared,
     ) -> S3Result<http::Response<hyper::body::Incoming>> {
@@ -457,12 +442,10 @@ impl Wire {
         } else {
             h.str("content-encoding", encoding.as_deref())?;
             sums.add(&mut h)?;
-            if sums.any() {
-                h.str(
-                    "x-amz-sdk-checksum-algorithm",
-                    algorithm.map(s3s::dto::ChecksumAlgorithm::as_str),
-                )?;
-            }
+            h.str(
+                "x-amz-sdk-checksum-algorithm",
+                sums.algorithm().map(Algo::name),
+            )?;
             let call = Call {
                 method: Method::PUT,
                 bucket,

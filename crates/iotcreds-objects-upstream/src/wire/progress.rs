@@ -23,6 +23,8 @@ pub(crate) struct Progress {
     since: AtomicU64,
     /// The whole body was handed over.
     sent: AtomicBool,
+    /// Wakes the watchdog when the body is sent (its deadline may move earlier).
+    sent_notify: tokio::sync::Notify,
 }
 
 impl Progress {
@@ -32,6 +34,7 @@ impl Progress {
             base: Instant::now(),
             since: AtomicU64::new(0),
             sent: AtomicBool::new(false),
+            sent_notify: tokio::sync::Notify::new(),
         }
     }
 
@@ -50,6 +53,7 @@ impl Progress {
     pub(crate) fn sent(&self) {
         self.sent.store(true, Ordering::Relaxed);
         self.waiting_for_upstream();
+        self.sent_notify.notify_one();
     }
 
     /// Resolves when the upstream has stalled for longer than allowed (see the module docs).
@@ -69,7 +73,12 @@ impl Progress {
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline).await;
+            // Later progress only moves the deadline later (checked on waking); sending the
+            // last byte may move it earlier (first_byte < idle), so it wakes us.
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = self.sent_notify.notified() => {}
+            }
         }
     }
 }
@@ -81,11 +90,12 @@ mod tests {
     #[tokio::test]
     async fn only_waiting_for_the_upstream_counts() {
         let p = Progress::new();
-        let idle = Duration::from_millis(60);
-        let first = Duration::from_millis(180);
+        // far apart, so that a loaded machine's scheduling delays cannot mix them up
+        let idle = Duration::from_millis(100);
+        let first = Duration::from_millis(1500);
         // waiting for the device, longer than both limits: no stall
         p.waiting_for_device();
-        let r = tokio::time::timeout(Duration::from_millis(300), p.stalled(idle, first)).await;
+        let r = tokio::time::timeout(Duration::from_millis(400), p.stalled(idle, first)).await;
         assert!(r.is_err());
         // a chunk the upstream does not take: stalls after `idle`
         p.waiting_for_upstream();
@@ -93,6 +103,20 @@ mod tests {
         p.stalled(idle, first).await;
         let waited = t.elapsed();
         assert!(waited >= idle && waited < first, "{waited:?}");
+        // sending the last byte while the watchdog waits on a longer idle limit: the shorter
+        // first-byte limit applies from then
+        let p = std::sync::Arc::new(Progress::new());
+        let p2 = std::sync::Arc::clone(&p);
+        let t = Instant::now();
+        let watch = tokio::spawn(async move { p2.stalled(Duration::from_secs(30), first).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        p.sent();
+        watch.await.expect("watchdog");
+        let waited = t.elapsed();
+        assert!(
+            waited >= first && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
         // the body is sent: the response may take `first_byte`
         p.sent();
         let t = Instant::now();

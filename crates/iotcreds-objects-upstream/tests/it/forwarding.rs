@@ -344,15 +344,24 @@ async fn a_corrupt_download_never_arrives_whole() {
     })
     .await;
     let gw = Gateway::start(config(&up.endpoint)).await;
-    let (status, _, body) = gw
+    // The connection breaks: before the headers (the body is small enough to go with them)
+    // or inside the body; never a complete response.
+    match gw
         .client()
         .req(Method::GET, "bkt", Some("corrupt"))
-        .send_streaming()
-        .await;
-    assert_eq!(status, 200);
-    use http_body_util::BodyExt as _;
-    let got = body.collect().await;
-    assert!(got.is_err(), "the body must end in an error, got {got:?}");
+        .try_send_streaming()
+        .await
+    {
+        Err(_) => {}
+        Ok((status, _, body)) => {
+            use http_body_util::BodyExt as _;
+            let got = body.collect().await;
+            assert!(
+                got.is_err(),
+                "status {status}, the body must end in an error: {got:?}"
+            );
+        }
+    }
     // the gateway asked for the checksum on its own
     let seen = up.seen();
     assert_eq!(
