@@ -261,6 +261,10 @@ class Moto:
         listing = self.client().list_objects_v2(Bucket=bucket)
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
+    def open_uploads(self, bucket):
+        """Multipart uploads still open in an upstream bucket."""
+        return self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
     def write_config(self, path, bucket_prefix="fleet-"):
         """A server config file that keeps objects in this moto, device bucket B in
         upstream bucket `bucket_prefix + B`."""
@@ -319,6 +323,10 @@ class S3sFs:
         """Object keys in an upstream bucket: the files s3s-fs wrote."""
         base = self.root / bucket
         return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+    def open_uploads(self, bucket):
+        """Multipart uploads still open (s3s-fs keeps one `.upload-<id>.json` per upload)."""
+        return sorted(p.name for p in self.root.glob(".upload-*.json"))
 
     def write_config(self, path, bucket_prefix="fleet-"):
         path = pathlib.Path(path)
