@@ -217,3 +217,34 @@ def table(rows, headers):
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for r in [headers, *rows]:
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+
+
+def measure_groups(groups, arg_sets, seconds, concurrency):
+    """Like `measure_split`, with the server CPU split by process group ({name: pids}):
+    besides the totals, `us_<name>` is the CPU microseconds per request of each group, and
+    `first_error` the load generator's description of its first error (if any)."""
+    def run_all(secs):
+        procs = [subprocess.Popen(["taskset", "-c", CLIENT_CORE, LOADGEN, "--seconds", str(secs), "--concurrency",
+                                   str(concurrency), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for args in arg_sets]
+        outs = [p.communicate() for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError("load generator failed: " + " | ".join(e for _, e in outs))
+        return [json.loads(o.strip().splitlines()[-1]) for o, _ in outs], [e.strip() for _, e in outs if e.strip()]
+
+    run_all(1)  # warm-up
+    before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    results, errors = run_all(seconds)
+    used = {name: cpu_seconds(pids) - before[name] for name, pids in groups.items()}
+    requests = sum(r["requests"] for r in results)
+    total = sum(used.values())
+    out = {
+        "per_cpu_second": requests / total if total > 0 else 0.0,
+        "rps": sum(r["rps"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "cpu": total,
+        "first_error": errors[0] if errors else None,
+    }
+    for name, cpu in used.items():
+        out[f"us_{name}"] = cpu * 1e6 / requests if requests else 0.0
+    return out

@@ -9,15 +9,21 @@
    coordination on the hot path), so throughput grows with the cores you give the instances.
    Both new-connection (full mutual-TLS handshake per request) and keep-alive.
 
-2. S3 GET (4 KiB, 1 MiB) through the upstream object backend against direct access to the
-   same upstream, for two upstreams: another iotcreds instance with the embedded store (a fast
-   S3 server) and moto's S3 server (PyPI). Gateway and upstream share core 0. Reported:
-   requests per second and requests per CPU-second of everything serving the request
-   (gateway + upstream, against the upstream alone), and the ratios.
+2. S3 GET and PUT (4 KiB, 1 MiB) through the upstream object backend (issue 17) against
+   direct access to the same upstream with the same client, for four upstreams: another
+   iotcreds instance with the embedded store, moto's S3 server (PyPI), the s3s project's
+   s3s-fs (crates.io) and s3rver (npm). Gateway and upstream share core 0, the load generator
+   core 1; direct and gateway runs alternate. Reported per upstream, operation and size:
+   requests per second, requests per CPU-second of everything serving the request (gateway +
+   upstream, against the upstream alone) and the ratios, the spread of the runs, the CPU
+   microseconds per request of the gateway and of the upstream, and whether the issue's goal
+   (GET 4 KiB >= 0.6x, GET 1 MiB >= 0.8x, PUT 4 KiB >= 0.6x per CPU-second) is met.
 
-Usage: bench/scaleout.py [--seconds 10] [--runs 3] [--concurrency 16]
-Needs: PostgreSQL at 127.0.0.1:5432 (or IOTCREDS_TEST_POSTGRES_URL), psql, openssl, curl and
-the .venv of scripts/python-env.
+Usage: bench/scaleout.py [--seconds 10] [--runs 3] [--only issuance|upstream]
+                         [--upstreams iotcreds-fs,moto,s3s-fs,s3rver]
+Needs: PostgreSQL at 127.0.0.1:5432 (or IOTCREDS_TEST_POSTGRES_URL; issuance part only), psql,
+openssl, curl, the .venv of scripts/python-env, and s3s-fs and s3rver from
+scripts/upstream-tools (upstream part).
 """
 
 import argparse
@@ -77,43 +83,109 @@ def issuance(work, a):
     return results
 
 
-def s3_get_args(addr, key_name, creds, session_token=None):
-    args = ["s3", "--addr", addr, "--path", f"/{BUCKET}/{key_name}", "--method", "GET",
+TARGETS = {("GET", "4KiB"): 0.6, ("GET", "1MiB"): 0.8, ("PUT", "4KiB"): 0.6}
+CASES = [("GET", "4KiB"), ("GET", "1MiB"), ("PUT", "4KiB"), ("PUT", "1MiB")]
+
+
+def s3_args(addr, method, key_name, size, creds, session_token=None):
+    args = ["s3", "--addr", addr, "--path", f"/{BUCKET}/{key_name}", "--method", method, "--size", str(size),
             "--access-key-id", creds[0], "--secret-access-key", creds[1], "--region", common.REGION]
     return args + (["--session-token", session_token] if session_token else [])
 
 
-def gateway_for(work, name, endpoint, creds):
+def gateway_for(work, name, endpoint, creds, extra=""):
     """An iotcreds instance keeping its objects in `endpoint` (same bucket names)."""
     config = work / f"{name}.toml"
     config.write_text(f'[objects.upstream]\nendpoint = "{endpoint}"\nregion = "{common.REGION}"\n'
-                      f'access_key_id = "{creds[0]}"\nsecret_access_key = "{creds[1]}"\nallow_unmapped = true\n')
+                      f'access_key_id = "{creds[0]}"\nsecret_access_key = "{creds[1]}"\nallow_unmapped = true\n'
+                      + extra)
     return common.Iotcreds(work, name, ["--config", str(config)])
 
 
-def upstream_get(work, a):
+class Process:
+    """A third-party upstream server pinned to the server core."""
+
+    def __init__(self, cmd, port, cwd=None, env=None):
+        self.proc = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, *cmd], cwd=cwd,
+                                     env={**os.environ, **(env or {})},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        common.wait_port(port)
+
+    @property
+    def pids(self):
+        return common.process_tree(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def s3s_fs_binary():
+    """The pinned s3s-fs that scripts/upstream-tools installs (or $IOTCREDS_S3S_FS)."""
+    path = os.environ.get("IOTCREDS_S3S_FS", str(common.REPO / ".tools" / "bin" / "s3s-fs"))
+    return path if os.access(path, os.X_OK) else None
+
+
+def s3rver_script():
+    """The pinned s3rver (npm) that scripts/upstream-tools installs (or $IOTCREDS_S3RVER)."""
+    path = os.environ.get("IOTCREDS_S3RVER",
+                          str(common.REPO / "bench" / "s3rver" / "node_modules" / "s3rver" / "bin" / "s3rver.js"))
+    return path if os.path.exists(path) else None
+
+
+def start_upstreams(work, procs, wanted):
+    """name -> (address, pids function, credentials, extra gateway config)."""
+    ups = {}
+    if "iotcreds-fs" in wanted:
+        fast = common.Iotcreds(work, "upstream-iotcreds")
+        procs.append(fast)
+        ups["iotcreds-fs"] = (fast.api_addr, lambda f=fast: f.pids,
+                              (fast.admin["aws_access_key_id"], fast.admin["aws_secret_access_key"]), "")
+    if "moto" in wanted:
+        port = common.free_port()
+        moto = Process([common.PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port)
+        procs.append(moto)
+        ups["moto"] = (f"127.0.0.1:{port}", lambda m=moto: m.pids, ("AKIAEXAMPLEEXAMPLE12", "x" * 40), "")
+    if "s3s-fs" in wanted:
+        binary = s3s_fs_binary()
+        if binary is None:
+            sys.exit("s3s-fs is not installed: run scripts/upstream-tools (or set IOTCREDS_S3S_FS)")
+        port = common.free_port()
+        root = work / "s3s-fs-root"
+        root.mkdir()
+        creds = ("S3SFSGATEWAYKEY", "s3s-fs-gateway-secret-0123456789")
+        fs = Process([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", creds[0],
+                      "--secret-key", creds[1], str(root)], port)
+        procs.append(fs)
+        ups["s3s-fs"] = (f"127.0.0.1:{port}", lambda f=fs: f.pids, creds, "")
+    if "s3rver" in wanted:
+        script = s3rver_script()
+        if script is None:
+            sys.exit("s3rver is not installed: run scripts/upstream-tools (or set IOTCREDS_S3RVER)")
+        port = common.free_port()
+        root = work / "s3rver-root"
+        root.mkdir()
+        srv = Process(["node", script, "--address", "127.0.0.1", "--port", str(port), "--directory", str(root),
+                       "--silent"], port)
+        procs.append(srv)
+        # s3rver knows neither aws-chunked trailers nor checksums
+        ups["s3rver"] = (f"127.0.0.1:{port}", lambda s=srv: s.pids, ("S3RVER", "S3RVER"),
+                         'checksum_calculation = "when_required"\n')
+    return ups
+
+
+def upstream_bench(work, a):
+    """Every (upstream, method, size): direct and through a gateway, runs alternating."""
     results = {}
     procs = []
     try:
-        # Upstream 1: iotcreds with its embedded store, signed with its root key.
-        fast = common.Iotcreds(work, "upstream-iotcreds")
-        procs.append(fast)
-        fast_creds = (fast.admin["aws_access_key_id"], fast.admin["aws_secret_access_key"])
-        # Upstream 2: moto (any key).
-        moto_port = common.free_port()
-        moto = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, common.PYTHON, "-m", "moto.server",
-                                 "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(moto)
-        common.wait_port(moto_port)
-        moto_creds = ("AKIAEXAMPLEEXAMPLE12", "x" * 40)
-
-        upstreams = {
-            "iotcreds-fs": (fast.api_addr, fast.pids, fast_creds),
-            "moto": (f"127.0.0.1:{moto_port}", [moto.pid], moto_creds),
-        }
-        for up_name, (addr, up_pids, creds) in upstreams.items():
-            gw = gateway_for(work, f"gateway-{up_name}", f"http://{addr}", creds)
+        ups = start_upstreams(work, procs, a.upstreams)
+        for up_name, (addr, up_pids, creds, extra) in ups.items():
+            gw = gateway_for(work, f"gateway-{up_name}", f"http://{addr}", creds, extra)
             procs.append(gw)
             seed_dir = work / up_name
             seed_dir.mkdir()
@@ -125,25 +197,63 @@ def upstream_get(work, a):
                 path.write_bytes(b"x" * size)
                 gw.aws("s3api", "put-object", "--bucket", BUCKET, "--key", f"get-{size_name}", "--body", str(path))
             device = common.fetch_credentials(gw, cert, key)
-            for size_name in SIZES:
-                key_name = f"get-{size_name}"
-                direct = s3_get_args(addr, key_name, creds)
-                via = s3_get_args(gw.api_addr, key_name, (device["accessKeyId"], device["secretAccessKey"]),
-                                  device["sessionToken"])
-                for how, args, pids in [("direct", direct, up_pids), ("via gateway", via, up_pids + gw.pids)]:
-                    runs = [common.measure_split(pids, [args], a.seconds, a.s3_concurrency) for _ in range(a.runs)]
-                    if any(r["errors"] for r in runs):
-                        print(f"warning: {up_name} {size_name} {how}: errors {[r['errors'] for r in runs]}",
-                              file=sys.stderr)
-                    results[(up_name, size_name, how)] = runs
+            dev_creds = (device["accessKeyId"], device["secretAccessKey"])
+            for method, size_name in CASES:
+                size = SIZES[size_name]
+                key_name = f"{method.lower()}-{size_name}"
+                direct = s3_args(addr, method, key_name, size, creds)
+                via = s3_args(gw.api_addr, method, key_name, size, dev_creds, device["sessionToken"])
+                runs = {"direct": [], "via": []}
+                # Runs alternate, so a drift in the machine's load affects both alike.
+                for _ in range(a.runs):
+                    runs["direct"].append(common.measure_groups({"upstream": up_pids()}, [direct], a.seconds,
+                                                                a.s3_concurrency))
+                    runs["via"].append(common.measure_groups({"upstream": up_pids(), "gateway": gw.pids}, [via],
+                                                             a.seconds, a.s3_concurrency))
+                for how, rs in runs.items():
+                    if any(r["errors"] for r in rs):
+                        print(f"warning: {up_name} {method} {size_name} {how}: errors {[r['errors'] for r in rs]} "
+                              f"{[r.get('first_error') for r in rs]}", file=sys.stderr)
+                    results[(up_name, method, size_name, how)] = rs
     finally:
-        for p in procs:
-            if isinstance(p, common.Iotcreds):
-                p.stop()
-            else:
-                p.send_signal(signal.SIGTERM)
-                p.wait(30)
+        for p in reversed(procs):
+            p.stop()
     return results
+
+
+def report_upstream(res, a):
+    print(f"\nS3 through the upstream backend against direct access to the same upstream (median of {a.runs} "
+          f"alternating runs of {a.seconds}s, {a.s3_concurrency} connections; servers share core "
+          f"{common.SERVER_CORE}, the client core {common.CLIENT_CORE}).\n"
+          "per-CPU-second ratio = (requests per CPU-second of gateway + upstream) / (requests per CPU-second of the "
+          "upstream alone); gw µs/req and up µs/req split the CPU of the gateway run; goal: GET 4KiB >= 0.6, "
+          "GET 1MiB >= 0.8, PUT 4KiB >= 0.6.\n")
+    rows = []
+    ups = sorted({k[0] for k in res}, key=a.upstreams.index)
+    for up in ups:
+        for method, size in CASES:
+            d, v = res.get((up, method, size, "direct")), res.get((up, method, size, "via"))
+            if not d or not v:
+                continue
+            drps, vrps = common.median_of(d, "rps"), common.median_of(v, "rps")
+            dc, vc = common.median_of(d), common.median_of(v)
+            ratio = vc / dc if dc else 0.0
+            spread = [r["per_cpu_second"] / dc for r in v] if dc else []
+            gw_us = common.median_of(v, "us_gateway")
+            up_us = common.median_of(v, "us_upstream")
+            direct_us = common.median_of(d, "us_upstream")
+            goal = TARGETS.get((method, size))
+            verdict = "-" if goal is None else ("ok" if ratio >= goal else "BELOW")
+            rows.append([up, method, size, f"{drps:.0f}", f"{vrps:.0f}", f"{vrps / drps:.2f}x" if drps else "-",
+                         f"{dc:.0f}", f"{vc:.0f}", f"{ratio:.2f}x",
+                         f"{min(spread):.2f}-{max(spread):.2f}" if spread else "-",
+                         f"{direct_us:.0f}", f"{up_us:.0f}", f"{gw_us:.0f}", verdict])
+    common.table(rows, ["upstream", "op", "size", "direct req/s", "via req/s", "ratio", "direct req/cpu-s",
+                        "via req/cpu-s", "ratio/cpu-s", "runs' range", "direct up µs/req", "via up µs/req",
+                        "gw µs/req", "goal"])
+
+
+UPSTREAMS = ["iotcreds-fs", "moto", "s3s-fs", "s3rver"]
 
 
 def main():
@@ -152,40 +262,42 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=16, help="credentials: connections in all")
     ap.add_argument("--s3-concurrency", type=int, default=8, help="S3: connections")
+    ap.add_argument("--only", choices=["issuance", "upstream"], help="run one part only")
+    ap.add_argument("--upstreams", default=",".join(UPSTREAMS),
+                    help=f"comma-separated upstreams of the upstream part (default: {','.join(UPSTREAMS)})")
     ap.add_argument("--no-build", action="store_true")
     a = ap.parse_args()
+    a.upstreams = [u.strip() for u in a.upstreams.split(",") if u.strip()]
+    unknown = set(a.upstreams) - set(UPSTREAMS)
+    if unknown:
+        ap.error(f"unknown upstreams: {', '.join(sorted(unknown))}")
     if not a.no_build:
         common.build()
+    issued = ups = None
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)
         (work / "issuance").mkdir()
         (work / "s3").mkdir()
-        issued = issuance(work / "issuance", a)
-        gets = upstream_get(work / "s3", a)
+        if a.only in (None, "issuance"):
+            issued = issuance(work / "issuance", a)
+        if a.only in (None, "upstream"):
+            ups = upstream_bench(work / "s3", a)
 
-    print(f"\nCredential issuance on one PostgreSQL registry: two instances against one (median of {a.runs} runs of "
-          f"{a.seconds}s, {a.concurrency} connections in all; servers share core {common.SERVER_CORE})\n")
-    rows = []
-    for mode in ["new-connection", "keep-alive"]:
-        o, t = issued[(mode, "one")], issued[(mode, "two")]
-        oc, tc = common.median_of(o), common.median_of(t)
-        orps, trps = common.median_of(o, "rps"), common.median_of(t, "rps")
-        rows.append([mode, f"{oc:.0f}", f"{tc:.0f}", f"{tc / oc:.2f}x", f"{orps:.0f}", f"{trps:.0f}",
-                     f"{trps / orps:.2f}x"])
-    common.table(rows, ["mode", "one req/cpu-s", "two req/cpu-s", "ratio", "one req/s", "two req/s", "ratio"])
-
-    print(f"\nS3 GET through the upstream backend against direct access to the upstream (median of {a.runs} runs, "
-          f"{a.s3_concurrency} connections; per CPU-second counts gateway + upstream against upstream alone)\n")
-    rows = []
-    for up in ["iotcreds-fs", "moto"]:
-        for size in SIZES:
-            d, v = gets[(up, size, "direct")], gets[(up, size, "via gateway")]
-            drps, vrps = common.median_of(d, "rps"), common.median_of(v, "rps")
-            dc, vc = common.median_of(d), common.median_of(v)
-            rows.append([up, size, f"{drps:.0f}", f"{vrps:.0f}", f"{vrps / drps:.2f}x", f"{dc:.0f}", f"{vc:.0f}",
-                         f"{vc / dc:.2f}x"])
-    common.table(rows, ["upstream", "size", "direct req/s", "via req/s", "ratio", "direct req/cpu-s",
-                        "via req/cpu-s", "ratio"])
+    if issued is not None:
+        print(f"\nCredential issuance on one PostgreSQL registry: two instances against one (median of {a.runs} runs "
+              f"of {a.seconds}s, {a.concurrency} connections in all; servers share core {common.SERVER_CORE})\n")
+        rows = []
+        for mode in ["new-connection", "keep-alive"]:
+            o, t = issued[(mode, "one")], issued[(mode, "two")]
+            oc, tc = common.median_of(o), common.median_of(t)
+            orps, trps = common.median_of(o, "rps"), common.median_of(t, "rps")
+            rows.append([mode, f"{oc:.0f}", f"{tc:.0f}", f"{tc / oc:.2f}x", f"{orps:.0f}", f"{trps:.0f}",
+                         f"{trps / orps:.2f}x"])
+        common.table(rows, ["mode", "one req/cpu-s", "two req/cpu-s", "ratio", "one req/s", "two req/s", "ratio"])
+    if ups is not None:
+        report_upstream(ups, a)
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end "
+          "(other processes on the server core inflate neither ratio's CPU, but slow both)")
 
 
 if __name__ == "__main__":

@@ -263,6 +263,10 @@ class Moto:
         listing = self.client().list_objects_v2(Bucket=bucket)
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
+    def open_uploads(self, bucket):
+        """Multipart uploads still open in an upstream bucket."""
+        return self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
     def write_config(self, path, bucket_prefix="fleet-"):
         """A server config file that keeps objects in this moto, device bucket B in
         upstream bucket `bucket_prefix + B`."""
@@ -281,6 +285,67 @@ class Moto:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class S3sFs:
+    """The s3s project's s3s-fs server (crates.io, pinned; scripts/upstream-tools installs it into
+    .tools/bin, or $IOTCREDS_S3S_FS names it): a second real S3 implementation as the upstream.
+    It checks SigV4 with one key pair and keeps each object as the file ROOT/bucket/key, so a
+    test can read what the upstream stores."""
+
+    ACCESS_KEY_ID = "S3SFSGATEWAY"
+    SECRET_ACCESS_KEY = "s3s-fs-gateway-secret-key-0123456789"
+
+    def __init__(self, root, log_path):
+        binary = os.environ.get("IOTCREDS_S3S_FS", str(REPO / ".tools" / "bin" / "s3s-fs"))
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError(f"{binary} is missing: install s3s-fs with scripts/upstream-tools")
+        self.root = pathlib.Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", "--access-key",
+                                      self.ACCESS_KEY_ID, "--secret-key", self.SECRET_ACCESS_KEY, str(self.root)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**os.environ, "RUST_LOG": "s3s_fs=info", "NO_COLOR": "1"})
+        for line in self.proc.stdout:  # blocks until it logs its address (or dies)
+            if "server is running at " in line:
+                self.endpoint = line.split("server is running at ", 1)[1].strip()
+                break
+        else:
+            raise RuntimeError(f"s3s-fs did not start; see {log_path}")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def keys(self, bucket):
+        """Object keys in an upstream bucket: the files s3s-fs wrote."""
+        base = self.root / bucket
+        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+    def open_uploads(self, bucket):
+        """Multipart uploads still open (s3s-fs keeps one `.upload-<id>.json` per upload)."""
+        return sorted(p.name for p in self.root.glob(".upload-*.json"))
+
+    def write_config(self, path, bucket_prefix="fleet-"):
+        path = pathlib.Path(path)
+        path.write_text(
+            "[objects.upstream]\n"
+            f'endpoint = "{self.endpoint}"\n'
+            f'region = "{REGION}"\n'
+            f'access_key_id = "{self.ACCESS_KEY_ID}"\n'
+            f'secret_access_key = "{self.SECRET_ACCESS_KEY}"\n'
+            f'bucket_prefix = "{bucket_prefix}"\n'
+        )
+        path.chmod(0o600)
+        return path
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

@@ -1,9 +1,9 @@
 """The seed flow end to end with real clients: set-up with aws-cli v1 (and with boto3), the
 device's curl (step 5), then `aws s3 cp`, `aws s3 ls` and the seed's Python script (step 6).
 
-Every test runs twice: with objects in the embedded store, and with objects in an upstream S3
-server (moto, started by the test) that the gateway calls with its own service key, device
-bucket B being upstream bucket `fleet-B`."""
+Every test runs three times: with objects in the embedded store, and with objects in an upstream
+S3 server started by the test (moto; the s3s project's s3s-fs) that the gateway calls with its
+own service key, device bucket B being upstream bucket `fleet-B`."""
 
 import hashlib
 import json
@@ -13,21 +13,24 @@ import sys
 
 import pytest
 
-from conftest import BUCKET, REGION, Moto, Server
+from conftest import BUCKET, REGION, Moto, S3sFs, Server
 from seed import device_credentials, make_bucket_with_test_file, seed_with_aws_cli, seed_with_boto3
 
 
-@pytest.fixture(params=["fs", "upstream"])
+@pytest.fixture(params=["fs", "upstream", "upstream-s3s-fs"])
 def server(request, tmp_path):
-    moto, args = None, []
+    upstream, args = None, []
     if request.param == "upstream":
-        moto = Moto(tmp_path / "moto.log")
-        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
-    s = Server(tmp_path / "data", extra_args=args, upstream=moto)
+        upstream = Moto(tmp_path / "moto.log")
+    elif request.param == "upstream-s3s-fs":
+        upstream = S3sFs(tmp_path / "s3s-fs", tmp_path / "s3s-fs.log")
+    if upstream:
+        args = ["--config", str(upstream.write_config(tmp_path / "iotcreds.toml"))]
+    s = Server(tmp_path / "data", extra_args=args, upstream=upstream)
     yield s
     s.stop()
-    if moto:
-        moto.stop()
+    if upstream:
+        upstream.stop()
 
 
 def assert_stored_where_configured(server, keys):
@@ -151,7 +154,7 @@ def test_upload_role_copies_50_mb_with_multipart_and_reads_it_back(server, tmp_p
     assert_stored_where_configured(server, ["big.bin"])
     if server.upstream:
         # No multipart upload is left open upstream.
-        assert not server.upstream.client().list_multipart_uploads(Bucket=f"fleet-{BUCKET}").get("Uploads")
+        assert not server.upstream.open_uploads(f"fleet-{BUCKET}")
 
 
 def test_per_thing_prefixes_with_aws_cli(server, tmp_path):

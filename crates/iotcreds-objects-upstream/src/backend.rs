@@ -12,6 +12,8 @@ use s3s_aws::Proxy;
 
 use crate::config::{ChecksumCalculation, ConfigError, UpstreamConfig};
 use crate::names::BucketNames;
+use crate::transport::{SdkHttp, Transport};
+use crate::wire::Wire;
 
 /// An [`s3s::S3`] backend that forwards to an existing S3-compatible cluster with the gateway's
 /// own credentials. Cheap to clone (clones share the SDK clients and their connection pools).
@@ -21,10 +23,11 @@ pub struct UpstreamBackend {
 }
 
 pub(crate) struct Inner {
-    /// Every operation but the long transfers: `operation_timeout`.
+    /// The hot operations, sent by hand.
+    pub(crate) wire: Wire,
+    /// The SDK for every other operation but the long transfers: `operation_timeout`.
     pub(crate) proxy: Proxy,
-    /// PutObject, UploadPart, CopyObject, UploadPartCopy, CompleteMultipartUpload:
-    /// `transfer_timeout`.
+    /// CopyObject, UploadPartCopy, CompleteMultipartUpload: `transfer_timeout`.
     pub(crate) transfer: Proxy,
     pub(crate) names: BucketNames,
     pub(crate) config: UpstreamConfig,
@@ -40,16 +43,20 @@ impl std::fmt::Debug for UpstreamBackend {
 }
 
 impl UpstreamBackend {
-    /// Validates the configuration and builds the SDK clients. Does not contact the upstream
-    /// (the first request does; a wrong endpoint or key shows up there, as `ServiceUnavailable`
-    /// or `InternalError` for the device and a log line naming the cause).
+    /// Validates the configuration, reads the TLS files and builds the clients. Does not
+    /// contact the upstream (the first request does; a wrong endpoint or key shows up there, as
+    /// `ServiceUnavailable` or `InternalError` for the device and a log line naming the cause).
     ///
     /// # Errors
-    /// The configuration is invalid ([`UpstreamConfig::validate`]).
+    /// The configuration is invalid ([`UpstreamConfig::validate`]), or a TLS file
+    /// (`ca_bundle`, `client_cert`, `client_key`) cannot be read or used.
     pub fn new(config: UpstreamConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let names = BucketNames::new(&config);
+        let transport = Arc::new(Transport::new(&config)?);
+        let wire = Wire::new(&config, Arc::clone(&transport));
         let base = aws_sdk_s3::Config::builder()
+            .http_client(SdkHttp(transport))
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(config.endpoint.trim_end_matches('/'))
             .region(Region::new(config.region.clone()))
@@ -84,6 +91,7 @@ impl UpstreamBackend {
         ));
         Ok(Self {
             inner: Arc::new(Inner {
+                wire,
                 proxy,
                 transfer,
                 names,
@@ -128,16 +136,3 @@ macro_rules! hide_owner {
     };
 }
 pub(crate) use hide_owner;
-
-/// Clears the five `checksum_*` fields and `checksum_type` of an output.
-macro_rules! clear_checksums {
-    ($out:expr) => {
-        $out.checksum_crc32 = None;
-        $out.checksum_crc32c = None;
-        $out.checksum_crc64nvme = None;
-        $out.checksum_sha1 = None;
-        $out.checksum_sha256 = None;
-        $out.checksum_type = None;
-    };
-}
-pub(crate) use clear_checksums;

@@ -65,7 +65,7 @@ pub(crate) enum Algo {
 }
 
 impl Algo {
-    const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::Crc32,
         Self::Crc32c,
         Self::Crc64Nvme,
@@ -83,17 +83,17 @@ impl Algo {
         }
     }
 
-    fn header(self) -> String {
+    pub(crate) fn header(self) -> String {
         format!("x-amz-checksum-{}", self.name().to_ascii_lowercase())
     }
 
-    fn from_header(h: &str) -> Option<Self> {
+    pub(crate) fn from_header(h: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|a| a.header().eq_ignore_ascii_case(h.trim()))
     }
 
-    fn hasher(self) -> ChecksumHasher {
+    pub(crate) fn hasher(self) -> ChecksumHasher {
         let mut h = ChecksumHasher::default();
         match self {
             Self::Crc32 => h.crc32 = Some(s3s::crypto::Crc32::new()),
@@ -105,7 +105,7 @@ impl Algo {
         h
     }
 
-    fn finish(self, h: ChecksumHasher) -> Option<String> {
+    pub(crate) fn finish(self, h: ChecksumHasher) -> Option<String> {
         let c = h.finalize();
         match self {
             Self::Crc32 => c.checksum_crc32,
@@ -149,18 +149,33 @@ pub(crate) fn trailer_algo(headers: &http::HeaderMap) -> S3Result<Option<Algo>> 
 /// AWS's largest single PUT or part: 5 GiB.
 pub(crate) const MAX_UPLOAD: u64 = 5 * 1024 * 1024 * 1024;
 
+/// An upload body ready to forward: the wrapped device stream and what the gateway sends with
+/// it.
+pub(crate) struct Prepared {
+    pub body: UploadBody,
+    pub failure: BodyFailure,
+    /// The decoded length (what the upstream stores).
+    pub declared: u64,
+    /// The checksum the gateway computes while streaming and sends upstream as an aws-chunked
+    /// trailer: the device's trailing checksum (verified first), or the gateway's own CRC32.
+    pub trailer: Option<Algo>,
+}
+
 /// Prepares the body of a PutObject or UploadPart for forwarding: checks the declared length,
-/// works out the trailing checksum (and names its algorithm in `checksum_algorithm`, so that the
-/// SDK sends the upstream a checksum of the same kind), and wraps the device's stream.
+/// works out the trailing checksum, and wraps the device's stream.
 /// `header_checksum`: the request carries an `x-amz-checksum-*` header (forwarded as it is).
+/// `checksum_algorithm`: the device's `x-amz-sdk-checksum-algorithm`. `gateway_crc32`: with no
+/// checksum from the device, have the gateway compute a CRC32 for the upstream to verify
+/// (`checksum_calculation = "when_supported"`).
 pub(crate) fn prepare_upload(
     headers: &http::HeaderMap,
     trailing: Option<TrailingHeaders>,
     body: Option<StreamingBlob>,
     content_length: Option<i64>,
     header_checksum: bool,
-    checksum_algorithm: &mut Option<ChecksumAlgorithm>,
-) -> S3Result<(StreamingBlob, BodyFailure)> {
+    checksum_algorithm: Option<&ChecksumAlgorithm>,
+    gateway_crc32: bool,
+) -> S3Result<Prepared> {
     let declared = match content_length {
         Some(n) => u64::try_from(n)
             .map_err(|_| s3_error!(InvalidArgument, "Content-Length must not be negative."))?,
@@ -185,39 +200,60 @@ pub(crate) fn prepare_upload(
             "Your proposed upload exceeds the maximum allowed object size."
         ));
     }
-    let trailer = trailer_algo(headers)?;
-    if let Some(algo) = trailer {
+    let device_trailer = trailer_algo(headers)?;
+    if let Some(algo) = device_trailer {
         if header_checksum {
             return Err(s3_error!(
                 InvalidRequest,
                 "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
             ));
         }
-        if checksum_algorithm
-            .as_ref()
-            .is_some_and(|a| !a.as_str().eq_ignore_ascii_case(algo.name()))
-        {
+        if checksum_algorithm.is_some_and(|a| !a.as_str().eq_ignore_ascii_case(algo.name())) {
             return Err(s3_error!(
                 InvalidRequest,
                 "Value for x-amz-sdk-checksum-algorithm header is invalid."
             ));
         }
-        *checksum_algorithm = Some(ChecksumAlgorithm::from(algo.name().to_owned()));
     }
     let failure = BodyFailure::default();
-    let wrapped = UploadBody::new(
+    let (checksum, trailer) = match device_trailer {
+        Some(algo) => (Some(Checksum::Verify(algo, trailing)), Some(algo)),
+        // the device's own algorithm when it names one without sending the value
+        None if gateway_crc32 && !header_checksum => {
+            let algo = checksum_algorithm
+                .and_then(|a| {
+                    Algo::ALL
+                        .into_iter()
+                        .find(|x| a.as_str().eq_ignore_ascii_case(x.name()))
+                })
+                .unwrap_or(Algo::Crc32);
+            (Some(Checksum::Compute(algo)), Some(algo))
+        }
+        None => (None, None),
+    };
+    let body = UploadBody::new(body, declared, checksum, failure.clone());
+    Ok(Prepared {
         body,
+        failure,
         declared,
-        trailer.map(|a| (a, trailing)),
-        failure.clone(),
-    );
-    Ok((StreamingBlob::new(wrapped), failure))
+        trailer,
+    })
 }
 
-/// A trailing checksum to verify at the end of the body.
+/// What [`UploadBody`] does with a checksum of the bytes.
+pub(crate) enum Checksum {
+    /// Compute it and compare it with the device's trailer (s3s puts the decoded trailers in
+    /// the `TrailingHeaders`).
+    Verify(Algo, Option<TrailingHeaders>),
+    /// Compute it (for the gateway's own trailer toward the upstream).
+    Compute(Algo),
+}
+
+/// A checksum computed over the body: verified against the device's trailer when `verify`.
 struct Trailer {
     algo: Algo,
     hasher: ChecksumHasher,
+    verify: bool,
     headers: Option<TrailingHeaders>,
 }
 
@@ -230,16 +266,18 @@ pub(crate) struct UploadBody {
     yielded: u64,
     held: Option<Bytes>,
     trailer: Option<Trailer>,
+    /// The checksum of the whole body, once the device's stream has ended and passed the checks.
+    computed: Option<(Algo, String)>,
     failure: BodyFailure,
     failed: bool,
 }
 
 impl UploadBody {
-    /// `trailer`: the announced trailing checksum and where s3s puts the decoded trailers.
+    /// `checksum`: what to compute over the bytes (and verify against the device's trailer).
     pub(crate) fn new(
         inner: Option<StreamingBlob>,
         declared: u64,
-        trailer: Option<(Algo, Option<TrailingHeaders>)>,
+        checksum: Option<Checksum>,
         failure: BodyFailure,
     ) -> Self {
         Self {
@@ -249,14 +287,29 @@ impl UploadBody {
             received: 0,
             yielded: 0,
             held: None,
-            trailer: trailer.map(|(algo, headers)| Trailer {
-                algo,
-                hasher: algo.hasher(),
-                headers,
+            trailer: checksum.map(|c| match c {
+                Checksum::Verify(algo, headers) => Trailer {
+                    algo,
+                    hasher: algo.hasher(),
+                    verify: true,
+                    headers,
+                },
+                Checksum::Compute(algo) => Trailer {
+                    algo,
+                    hasher: algo.hasher(),
+                    verify: false,
+                    headers: None,
+                },
             }),
+            computed: None,
             failure,
             failed: false,
         }
+    }
+
+    /// The checksum of the whole body: set once the stream has ended without error.
+    pub(crate) fn computed(&self) -> Option<(Algo, &str)> {
+        self.computed.as_ref().map(|(a, v)| (*a, v.as_str()))
     }
 
     fn fail(&mut self, e: S3Error) -> Poll<Option<Result<Bytes, StdError>>> {
@@ -279,6 +332,14 @@ impl UploadBody {
             return self.fail(incomplete());
         }
         if let Some(t) = self.trailer.take() {
+            let value = t.algo.finish(t.hasher);
+            if !t.verify {
+                self.computed = value.map(|v| (t.algo, v));
+                return match self.held.take() {
+                    Some(last) => self.emit(last),
+                    None => Poll::Ready(None),
+                };
+            }
             let name = t.algo.header();
             let sent = t
                 .headers
@@ -298,13 +359,14 @@ impl UploadBody {
                     name
                 ));
             };
-            if t.algo.finish(t.hasher).as_deref() != Some(sent.as_str()) {
+            if value.as_deref() != Some(sent.as_str()) {
                 return self.fail(s3_error!(
                     BadDigest,
                     "The {} you specified did not match the calculated checksum.",
                     t.algo.name()
                 ));
             }
+            self.computed = Some((t.algo, sent));
         }
         match self.held.take() {
             Some(last) => self.emit(last),

@@ -10,17 +10,25 @@
 //! # force_path_style = true               # default; false for virtual-hosted-style upstreams
 //! # bucket_prefix = "fleet-"              # device bucket "logs" is upstream "fleet-logs"
 //! # allow_unmapped = false                # true: other device names are upstream names as they are
-//! # connect_timeout_secs = 5
-//! # operation_timeout_secs = 60           # every call but the long transfers below
-//! # transfer_timeout_secs = 3600          # PutObject, UploadPart, copies, CompleteMultipartUpload
-//! # max_attempts = 3                      # the SDK's standard retry (bodies that stream are sent once)
+//! # ca_bundle = "/etc/iotcreds/upstream-ca.pem"  # trust only these CAs for an https:// endpoint
+//! # client_cert = "/etc/iotcreds/upstream-client.pem"  # TLS client certificate (chain) ...
+//! # client_key = "/etc/iotcreds/upstream-client.key"   # ... and its key, if the upstream asks
+//! # connect_timeout_secs = 5              # TCP connect
+//! # first_byte_timeout_secs = 60          # request sent -> response headers
+//! # idle_timeout_secs = 30                # longest stall of the upstream inside a transfer
+//! # operation_timeout_secs = 60           # listings, buckets, deletes, multipart bookkeeping
+//! # transfer_timeout_secs = 3600          # CopyObject, UploadPartCopy, CompleteMultipartUpload
+//! # max_attempts = 3                      # retries of reads and bookkeeping (uploads are sent once)
+//! # max_idle_connections = 64             # kept-alive connections to the upstream
 //! # checksum_calculation = "when_supported"   # or "when_required" for upstreams without aws-chunked trailers
+//! # checksum_validation = "when_supported"    # or "when_required": check GET bodies only when the device asks
 //!
 //! [objects.upstream.buckets]              # explicit map, consulted first
 //! firmware = "prod-firmware-7f3a"
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -56,25 +64,70 @@ pub struct UpstreamConfig {
     /// exist (`NoSuchBucket`).
     #[serde(default)]
     pub allow_unmapped: bool,
-    /// Longest TCP/TLS connect to the upstream, in seconds. Default 5.
+    /// PEM file of the CA certificates that an `https://` upstream's certificate must chain to.
+    /// When set, only these are trusted (not the system's trust store). Default: the system's
+    /// trust store.
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
+    /// PEM file of the gateway's TLS client certificate (leaf first, then intermediates), for
+    /// upstreams that require mutual TLS. Needs [`Self::client_key`].
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM file of the private key of [`Self::client_cert`] (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Longest TCP connect to the upstream, in seconds. Default 5.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
-    /// Longest operation (all attempts, until the response headers) for every operation but the
-    /// transfers below, in seconds. Default 60. A GetObject body streams after this.
+    /// Longest wait for the upstream's response headers once the request is sent (for uploads:
+    /// once the last byte of the body is sent), in seconds; includes a TLS handshake. Default 60
+    /// (what botocore allows for a read).
+    #[serde(default = "default_first_byte_timeout")]
+    pub first_byte_timeout_secs: u64,
+    /// Longest stall of the upstream inside a transfer, in seconds: an upload chunk the upstream
+    /// does not take, or a download the upstream stops sending. A stall of the device does not
+    /// count. Default 30.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Longest operation (all attempts, until the response headers) of the operations that go
+    /// through the AWS SDK (listings, bucket operations, deletes, multipart bookkeeping), in
+    /// seconds. Default 60.
     #[serde(default = "default_operation_timeout")]
     pub operation_timeout_secs: u64,
-    /// Longest PutObject, UploadPart, CopyObject, UploadPartCopy and CompleteMultipartUpload, in
-    /// seconds: these carry or make up to 5 GiB. Default 3600.
+    /// Longest CopyObject, UploadPartCopy and CompleteMultipartUpload, in seconds: these make
+    /// up to 5 GiB at the upstream. Default 3600.
     #[serde(default = "default_transfer_timeout")]
     pub transfer_timeout_secs: u64,
-    /// Attempts per operation (the SDK's standard retry mode: throttling, 5xx, I/O errors).
-    /// A request whose body streams from the device is sent once. Default 3.
+    /// Attempts per operation for failures worth retrying (throttling, 5xx, I/O errors), with
+    /// exponential back-off. A request whose body streams from the device is sent once.
+    /// Default 3.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Idle keep-alive connections kept to the upstream. Default 64.
+    #[serde(default = "default_max_idle_connections")]
+    pub max_idle_connections: usize,
     /// When the SDK adds its own CRC32 (aws-chunked trailer) to uploads that the device sent
     /// without a checksum header. Default `when_supported`.
     #[serde(default)]
     pub checksum_calculation: ChecksumCalculation,
+    /// When the gateway checks a GetObject body against the upstream's full-object checksum
+    /// while streaming it. Default `when_supported`.
+    #[serde(default)]
+    pub checksum_validation: ChecksumValidation,
+}
+
+/// [`UpstreamConfig::checksum_validation`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksumValidation {
+    /// Every whole-object GetObject asks the upstream for its checksum, and the gateway checks
+    /// the bytes against it while streaming them (a mismatch ends the device's response early,
+    /// so the device never gets a complete wrong object).
+    #[default]
+    WhenSupported,
+    /// The upstream's checksum is asked for only when the device asks
+    /// (`x-amz-checksum-mode: ENABLED`); the device then checks the bytes itself.
+    WhenRequired,
 }
 
 /// [`UpstreamConfig::checksum_calculation`].
@@ -99,6 +152,15 @@ fn default_true() -> bool {
 }
 fn default_connect_timeout() -> u64 {
     5
+}
+fn default_first_byte_timeout() -> u64 {
+    60
+}
+fn default_idle_timeout() -> u64 {
+    30
+}
+fn default_max_idle_connections() -> usize {
+    64
 }
 fn default_operation_timeout() -> u64 {
     60
@@ -127,16 +189,31 @@ impl UpstreamConfig {
             bucket_prefix: None,
             buckets: BTreeMap::new(),
             allow_unmapped: false,
+            ca_bundle: None,
+            client_cert: None,
+            client_key: None,
             connect_timeout_secs: default_connect_timeout(),
+            first_byte_timeout_secs: default_first_byte_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
             operation_timeout_secs: default_operation_timeout(),
             transfer_timeout_secs: default_transfer_timeout(),
             max_attempts: default_max_attempts(),
+            max_idle_connections: default_max_idle_connections(),
             checksum_calculation: ChecksumCalculation::WhenSupported,
+            checksum_validation: ChecksumValidation::WhenSupported,
         }
     }
 
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    pub(crate) fn first_byte_timeout(&self) -> Duration {
+        Duration::from_secs(self.first_byte_timeout_secs)
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
     }
 
     pub(crate) fn operation_timeout(&self) -> Duration {
@@ -173,6 +250,8 @@ impl UpstreamConfig {
         }
         for (field, secs) in [
             ("connect_timeout_secs", self.connect_timeout_secs),
+            ("first_byte_timeout_secs", self.first_byte_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
             ("operation_timeout_secs", self.operation_timeout_secs),
             ("transfer_timeout_secs", self.transfer_timeout_secs),
         ] {
@@ -182,6 +261,14 @@ impl UpstreamConfig {
         }
         if self.max_attempts == 0 {
             return Err(ConfigError::Zero("max_attempts"));
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(ConfigError::ClientIdentity);
+        }
+        if endpoint.starts_with("http://")
+            && (self.ca_bundle.is_some() || self.client_cert.is_some())
+        {
+            return Err(ConfigError::TlsWithoutHttps);
         }
         if let Some(p) = &self.bucket_prefix
             && (p.is_empty()
@@ -224,11 +311,18 @@ impl std::fmt::Debug for UpstreamConfig {
             .field("bucket_prefix", &self.bucket_prefix)
             .field("buckets", &self.buckets)
             .field("allow_unmapped", &self.allow_unmapped)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("first_byte_timeout_secs", &self.first_byte_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("operation_timeout_secs", &self.operation_timeout_secs)
             .field("transfer_timeout_secs", &self.transfer_timeout_secs)
             .field("max_attempts", &self.max_attempts)
+            .field("max_idle_connections", &self.max_idle_connections)
             .field("checksum_calculation", &self.checksum_calculation)
+            .field("checksum_validation", &self.checksum_validation)
             .finish()
     }
 }
@@ -253,6 +347,22 @@ pub enum ConfigError {
     /// A name in `buckets` is not a valid bucket name.
     #[error("objects.upstream.buckets: {0:?} is not a valid bucket name")]
     BucketName(String),
+    /// Only one of `client_cert` and `client_key` is set.
+    #[error("objects.upstream.client_cert and objects.upstream.client_key go together")]
+    ClientIdentity,
+    /// TLS settings with an `http://` endpoint.
+    #[error("objects.upstream.ca_bundle and client_cert need an https:// endpoint")]
+    TlsWithoutHttps,
+    /// A TLS file cannot be read or holds nothing usable.
+    #[error("objects.upstream.{setting}: {path}: {message}")]
+    TlsFile {
+        /// `ca_bundle`, `client_cert` or `client_key`.
+        setting: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong (never key material).
+        message: String,
+    },
     /// Two device buckets map to one upstream bucket.
     #[error("objects.upstream.buckets: {first:?} and {second:?} both map to {upstream:?}")]
     SharedTarget {

@@ -134,32 +134,25 @@ where
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let e = se.err();
-            let (code, message, request_id) = (e.code(), e.message(), e.request_id());
-            match classify(status, code) {
-                Class::Device => {
-                    tracing::debug!(op, status, code, request_id, "upstream answered an error");
-                    device_error(cx, status, code, message, se.raw())
-                }
-                Class::Gateway => {
-                    tracing::error!(
-                        op,
-                        status,
-                        code,
-                        message,
-                        request_id,
-                        "upstream refused the gateway's request: check objects.upstream credentials, permissions, region and endpoint"
-                    );
-                    internal()
-                }
-                Class::SlowDown => {
-                    tracing::warn!(op, status, code, request_id, "upstream is throttling");
-                    slow_down()
-                }
-                Class::Unavailable => {
-                    tracing::warn!(op, status, code, message, request_id, error = %DisplayErrorContext(sdk), "upstream failed");
-                    unavailable()
+            let mut headers = http::HeaderMap::new();
+            for name in [http::header::ETAG, http::header::LAST_MODIFIED] {
+                if let Some(v) = se
+                    .raw()
+                    .headers()
+                    .get(name.as_str())
+                    .and_then(|v| http::HeaderValue::from_str(v).ok())
+                {
+                    headers.insert(name, v);
                 }
             }
+            let answer = Answer {
+                status,
+                code: e.code(),
+                message: e.message(),
+                request_id: e.request_id(),
+                headers: &headers,
+            };
+            from_answer(cx, &answer)
         }
         SdkError::TimeoutError(_) => {
             tracing::warn!(op, "upstream operation timed out");
@@ -187,15 +180,51 @@ where
     }
 }
 
+/// An upstream error response, as read by either path.
+pub(crate) struct Answer<'a> {
+    pub status: u16,
+    pub code: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    /// The response headers (only `ETag` and `Last-Modified` are used).
+    pub headers: &'a http::HeaderMap,
+}
+
+/// The device's error for an upstream error response (the table in the module docs).
+pub(crate) fn from_answer(cx: &Ctx<'_>, a: &Answer<'_>) -> S3Error {
+    let (op, status, code, message, request_id) =
+        (cx.op, a.status, a.code, a.message, a.request_id);
+    match classify(status, code) {
+        Class::Device => {
+            tracing::debug!(op, status, code, request_id, "upstream answered an error");
+            device_error(cx, a)
+        }
+        Class::Gateway => {
+            tracing::error!(
+                op,
+                status,
+                code,
+                message,
+                request_id,
+                "upstream refused the gateway's request: check objects.upstream credentials, permissions, region and endpoint"
+            );
+            internal()
+        }
+        Class::SlowDown => {
+            tracing::warn!(op, status, code, request_id, "upstream is throttling");
+            slow_down()
+        }
+        Class::Unavailable => {
+            tracing::warn!(op, status, code, message, request_id, "upstream failed");
+            unavailable()
+        }
+    }
+}
+
 /// The upstream's error as the device should see it.
-fn device_error(
-    cx: &Ctx<'_>,
-    status: u16,
-    code: Option<&str>,
-    message: Option<&str>,
-    raw: &aws_sdk_s3::config::http::HttpResponse,
-) -> S3Error {
-    let code = code.unwrap_or(match status {
+fn device_error(cx: &Ctx<'_>, a: &Answer<'_>) -> S3Error {
+    let status = a.status;
+    let code = a.code.unwrap_or(match status {
         304 => "NotModified",
         404 => cx.not_found,
         405 => "MethodNotAllowed",
@@ -207,7 +236,7 @@ fn device_error(
     let code = S3ErrorCode::from_bytes(code.as_bytes())
         .unwrap_or_else(|| S3ErrorCode::Custom(code.to_owned().into()));
     let mut err = S3Error::new(code);
-    if let Some(m) = message {
+    if let Some(m) = a.message {
         let mut m = m.to_owned();
         for (upstream, device) in cx.buckets {
             if upstream != device {
@@ -220,18 +249,16 @@ fn device_error(
         err.set_status_code(s);
     }
     // 304 and 412 carry the object's validators, as S3 sends them.
-    let mut h = http::HeaderMap::new();
-    for name in [http::header::ETAG, http::header::LAST_MODIFIED] {
-        if let Some(v) = raw
-            .headers()
-            .get(name.as_str())
-            .and_then(|v| http::HeaderValue::from_str(v).ok())
-        {
-            h.insert(name, v);
+    if matches!(status, 304 | 412) {
+        let mut h = http::HeaderMap::new();
+        for name in [http::header::ETAG, http::header::LAST_MODIFIED] {
+            if let Some(v) = a.headers.get(&name) {
+                h.insert(name, v.clone());
+            }
         }
-    }
-    if !h.is_empty() && matches!(status, 304 | 412) {
-        err.set_headers(h);
+        if !h.is_empty() {
+            err.set_headers(h);
+        }
     }
     err
 }

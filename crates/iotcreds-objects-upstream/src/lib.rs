@@ -22,11 +22,15 @@
 //! # let _ = service; Ok(()) }
 //! ```
 //!
-//! Forwarding is `s3s_aws::Proxy` (DTO conversion s3s ↔ `aws-sdk-s3`) over two SDK clients
-//! (one with `operation_timeout`, one with `transfer_timeout` for the operations that move up to
-//! 5 GiB). Around each call the backend maps bucket names, refuses request features that would
-//! act with the gateway's privileges (`features` module docs), wraps upload
-//! bodies, and maps the answer back. The `config` module docs show the TOML.
+//! The hot operations (GetObject, HeadObject, PutObject, UploadPart) are sent by hand
+//! (`wire`): a request built from the typed input, signed with `iotcreds-sigv4`, over one pooled
+//! hyper client (`transport`: HTTP/1.1 keep-alive, HTTP/2 where a TLS upstream offers it). The
+//! other operations go through `s3s_aws::Proxy` (DTO conversion s3s ↔ `aws-sdk-s3`) over two SDK
+//! clients (one with `operation_timeout`, one with `transfer_timeout` for the copies and
+//! CompleteMultipartUpload) that use the same pooled client and TLS settings. Around each call
+//! the backend maps bucket names, refuses request features that would act with the gateway's
+//! privileges (`features` module docs), wraps upload bodies, and maps the answer back. The
+//! `config` module docs show the TOML.
 //!
 //! # Bucket names
 //!
@@ -39,19 +43,23 @@
 //! `/{bucket}[/{key}]`; copy sources (`x-amz-copy-source`) name device buckets and are mapped
 //! too; upstream bucket names in error messages are replaced.
 //!
-//! # Streaming
+//! # Streaming and back-pressure
 //!
-//! No object body is ever held in memory. A GetObject body is the SDK's response body handed to
-//! s3s as the device's response body, so bytes flow upstream → device as the device reads them
-//! (hyper's flow control on both sides bounds what is in flight). A PutObject/UploadPart body is
-//! s3s's request stream wrapped in `UploadBody` and handed to the SDK as a streaming body with
-//! the request's `Content-Length` (decoded length for aws-chunked; a chunked body without a
-//! length is refused with `MissingContentLength`, as S3 does). At most one chunk of the device's
-//! body is held back (see "Checksums"). s3s-aws's conversions (`StreamingBlob` ↔ `ByteStream`,
-//! via `SdkBody::from_body_1_x` and `s3s::Body::http_body`) stream and were checked not to
-//! collect; only XML documents (listings, DeleteObjects, CompleteMultipartUpload) are read whole,
-//! as s3s and the SDK parse them. The integration tests PUT and GET a 64 MiB object through the
-//! gateway and check the process's peak RSS (+5 MiB measured).
+//! No object body is ever held in memory. A GetObject body is the upstream's response body
+//! (`wire::download`), read only as fast as the device's connection takes it, so bytes flow
+//! upstream → device at the slower side's pace (TCP flow control on both connections bounds
+//! what is in flight). A PutObject/UploadPart body is s3s's request stream wrapped in
+//! `UploadBody`, handed to the upstream connection chunk by chunk, with the request's
+//! `Content-Length` (decoded length for aws-chunked; a chunked body without a length is refused
+//! with `MissingContentLength`, as S3 does); a slow upstream stops the gateway reading from the
+//! device. At most one chunk of the device's body is held back (see "Checksums"). Only XML
+//! documents (listings, DeleteObjects, CompleteMultipartUpload) and error bodies (≤ 64 KiB) are
+//! read whole. The integration tests move 64 MiB through the gateway (+5 MiB peak RSS), 48 MiB
+//! to an upstream slower than the device and 48 MiB to a device slower than the upstream, and
+//! check the process's peak RSS.
+//!
+//! Object keys are URI-encoded byte for byte (`..`, `//`, `%`, non-ASCII arrive at the upstream
+//! as the device named them; the `keys` integration test lists the upstream to check).
 //!
 //! # Checksums: who verifies what
 //!
@@ -63,11 +71,15 @@
 //!   (nothing is stored) and the device gets `BadDigest`. The SDK is asked for a checksum of the
 //!   same algorithm, so the upstream stores and reports the checksum the device chose.
 //! * aws-chunked chunk signatures are verified by s3s.
-//! * With `checksum_calculation = "when_supported"` (default) the SDK adds its own CRC32 trailer
-//!   to uploads without a device checksum, protecting the gateway → upstream leg; GetObject asks
-//!   the upstream for checksums and the SDK validates full-object reads while streaming (a
-//!   mismatch ends the device's response early). Checksum headers are shown to the device only
-//!   when it sent `x-amz-checksum-mode: ENABLED`.
+//! * The device's trailing checksum goes upstream as the trailer of an aws-chunked upload
+//!   (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`, `wire::chunked`), so the upstream stores and
+//!   verifies the checksum the device chose.
+//! * With `checksum_calculation = "when_supported"` (default) the gateway adds its own CRC32
+//!   trailer to uploads without a device checksum, protecting the gateway → upstream leg.
+//! * With `checksum_validation = "when_supported"` (default) a whole-object GetObject asks the
+//!   upstream for its checksum and the gateway checks the bytes while streaming them; a
+//!   mismatch ends the device's response before its last byte. Checksum headers are shown to
+//!   the device only when it sent `x-amz-checksum-mode: ENABLED`.
 //!
 //! # Errors
 //!
@@ -78,14 +90,17 @@
 //!
 //! # Timeouts and retries
 //!
-//! `connect_timeout_secs` (5) bounds each connection attempt; `operation_timeout_secs` (60)
-//! bounds every operation including retries up to its response headers (a GetObject body streams
-//! afterwards, guarded by the SDK's stalled-stream protection: an upstream that stops sending for
-//! 5 s ends the response); `transfer_timeout_secs` (3600) bounds PutObject, UploadPart,
-//! CopyObject, UploadPartCopy and CompleteMultipartUpload. Retries are the SDK's standard mode
-//! (`max_attempts`, default 3): throttling, 5xx and I/O errors, with backoff. A request whose
-//! body streams from the device cannot be replayed, so PutObject and UploadPart are sent once;
-//! their failures reach the device, which retries as S3 clients do.
+//! `connect_timeout_secs` (5) bounds each TCP connect; `first_byte_timeout_secs` (60) the wait
+//! for response headers after a GET/HEAD, or after the last byte of an upload, TLS handshake
+//! included; `idle_timeout_secs` (30) a stall of the upstream inside a transfer (an upload chunk
+//! it does not take: `ServiceUnavailable`; a download it stops sending: the device's response
+//! ends early). Time spent waiting for the device never counts. The SDK's operations are bounded
+//! by `operation_timeout_secs` (60) and, for CopyObject, UploadPartCopy and
+//! CompleteMultipartUpload, `transfer_timeout_secs` (3600), all attempts included. Reads and
+//! bookkeeping are retried up to `max_attempts` (3) on I/O errors, 5xx and throttling, with
+//! jittered exponential back-off. A request whose body streams from the device cannot be
+//! replayed, so PutObject and UploadPart are sent once; their failures reach the device, which
+//! retries as S3 clients do.
 //!
 //! # What the gateway needs at the upstream
 //!
@@ -96,10 +111,17 @@
 //! `s3:AbortMultipartUpload`, and `s3:CreateBucket`/`s3:DeleteBucket` if devices may manage
 //! buckets. Nothing else is ever called.
 //!
+//! # TLS
+//!
+//! An `https://` upstream is verified against the system's trust store or, with `ca_bundle`,
+//! against that PEM file's CAs only; `client_cert`/`client_key` present a client certificate
+//! (`tls` module). The files are read when the backend is built; a bad file is a
+//! [`ConfigError`] naming the setting (never key material).
+//!
 //! # Security
 //!
 //! * **The gateway's credentials** (`access_key_id`, `secret_access_key`) are held by the SDK's
-//!   credentials provider only. `UpstreamConfig`'s `Debug` prints `<redacted>` for the secret;
+//!   credentials provider and the hand-written signer only. `UpstreamConfig`'s `Debug` prints `<redacted>` for the secret;
 //!   no log line, error or metric of this crate contains it, and it never reaches a device.
 //! * **What the device can learn:** the objects, listings and errors of the buckets it may use,
 //!   under its own bucket names. It cannot learn the upstream endpoint, the upstream bucket names
@@ -116,8 +138,9 @@
 //!   device names.
 //! * **The device's session token, signature and credentials** are not forwarded or logged:
 //!   s3s keeps them in the request headers and `S3Request::credentials`, which this backend
-//!   never reads; only the typed input goes to the SDK, which signs a new request with the
-//!   gateway's key.
+//!   never reads; only the typed input goes upstream, in a new request signed with the
+//!   gateway's key. Upstream responses pass to the device through an allow-list of S3 object
+//!   headers (no request ids, version ids, KMS key ids or vendor headers).
 //! * **Logs:** keep the `s3s` and `s3s_aws` targets at `info` or stricter. s3s-aws logs every
 //!   input and output DTO at `debug` (object keys and user metadata; never credentials, since
 //!   SSE-C keys are refused before forwarding).
@@ -142,6 +165,9 @@ mod multipart;
 mod names;
 mod objects;
 mod s3;
+mod tls;
+mod transport;
+mod wire;
 
 pub use self::backend::UpstreamBackend;
-pub use self::config::{ChecksumCalculation, ConfigError, UpstreamConfig};
+pub use self::config::{ChecksumCalculation, ChecksumValidation, ConfigError, UpstreamConfig};

@@ -9,7 +9,6 @@ use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadErr
 use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadError;
 use aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsError;
 use aws_sdk_s3::operation::list_parts::ListPartsError;
-use aws_sdk_s3::operation::upload_part::UploadPartError;
 use aws_sdk_s3::operation::upload_part_copy::UploadPartCopyError;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::{
@@ -112,25 +111,22 @@ impl UpstreamBackend {
             || i.checksum_crc64nvme.is_some()
             || i.checksum_sha1.is_some()
             || i.checksum_sha256.is_some();
-        let (body, failure) = prepare_upload(
+        let prepared = prepare_upload(
             &req.headers,
             req.trailing_headers.clone(),
             i.body.take(),
             i.content_length,
             header_checksum,
-            &mut i.checksum_algorithm,
+            i.checksum_algorithm.as_ref(),
+            self.inner.wire.gateway_crc32,
         )?;
-        i.body = Some(body);
         let (up, pair) = self.upstream(&i.bucket)?;
-        i.bucket = up;
         let pairs = [pair];
-        let mut out = forward!(
-            self.transfer.upload_part(req),
-            UploadPartError,
-            ctx("UploadPart", &pairs, Some(&failure))
-        );
-        out.ssekms_key_id = None;
-        Ok(S3Response::new(out))
+        let failure = prepared.failure.clone();
+        self.inner
+            .wire
+            .upload_part(&ctx("UploadPart", &pairs, Some(&failure)), &up, i, prepared)
+            .await
     }
 
     pub(crate) async fn upload_part_copy_impl(

@@ -4,18 +4,14 @@
 use aws_sdk_s3::operation::copy_object::CopyObjectError;
 use aws_sdk_s3::operation::delete_object::DeleteObjectError;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsError;
-use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
-use aws_sdk_s3::operation::put_object::PutObjectError;
 use s3s::dto::{
-    ChecksumMode, CopyObjectInput, CopyObjectOutput, CopySource, DeleteObjectInput,
-    DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, Error as ObjectError,
-    GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, PutObjectInput,
-    PutObjectOutput,
+    CopyObjectInput, CopyObjectOutput, CopySource, DeleteObjectInput, DeleteObjectOutput,
+    DeleteObjectsInput, DeleteObjectsOutput, Error as ObjectError, GetObjectInput, GetObjectOutput,
+    HeadObjectInput, HeadObjectOutput, PutObjectInput, PutObjectOutput,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::backend::{UpstreamBackend, clear_checksums, forward};
+use crate::backend::{UpstreamBackend, forward};
 use crate::body::{BodyFailure, prepare_upload};
 use crate::errors::{self, Ctx};
 use crate::features::{self, Features};
@@ -38,10 +34,6 @@ fn sse_customer_refused() -> s3s::S3Error {
         NotImplemented,
         "Server-side encryption is not supported by this endpoint."
     )
-}
-
-fn checksum_enabled(mode: Option<&ChecksumMode>) -> bool {
-    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
 impl UpstreamBackend {
@@ -80,21 +72,11 @@ impl UpstreamBackend {
         i.expected_bucket_owner = None;
         i.request_payer = None;
         let (up, pair) = self.upstream(&i.bucket)?;
-        i.bucket = up;
-        let wants_checksum = checksum_enabled(i.checksum_mode.as_ref());
         let pairs = [pair];
-        let mut out = forward!(
-            self.proxy.get_object(req),
-            GetObjectError,
-            ctx("GetObject", &pairs, None)
-        );
-        // The SDK asks for checksums to validate the stream; the device did not.
-        if !wants_checksum {
-            clear_checksums!(out);
-        }
-        out.version_id = None;
-        out.ssekms_key_id = None;
-        Ok(S3Response::new(out))
+        self.inner
+            .wire
+            .get_object(&ctx("GetObject", &pairs, None), &up, i)
+            .await
     }
 
     pub(crate) async fn head_object_impl(
@@ -109,20 +91,11 @@ impl UpstreamBackend {
         i.expected_bucket_owner = None;
         i.request_payer = None;
         let (up, pair) = self.upstream(&i.bucket)?;
-        i.bucket = up;
-        let wants_checksum = checksum_enabled(i.checksum_mode.as_ref());
         let pairs = [pair];
-        let mut out = forward!(
-            self.proxy.head_object(req),
-            HeadObjectError,
-            ctx("HeadObject", &pairs, None)
-        );
-        if !wants_checksum {
-            clear_checksums!(out);
-        }
-        out.version_id = None;
-        out.ssekms_key_id = None;
-        Ok(S3Response::new(out))
+        self.inner
+            .wire
+            .head_object(&ctx("HeadObject", &pairs, None), &up, i)
+            .await
     }
 
     pub(crate) async fn put_object_impl(
@@ -159,26 +132,22 @@ impl UpstreamBackend {
             || i.checksum_crc64nvme.is_some()
             || i.checksum_sha1.is_some()
             || i.checksum_sha256.is_some();
-        let (body, failure) = prepare_upload(
+        let prepared = prepare_upload(
             &req.headers,
             req.trailing_headers.clone(),
             i.body.take(),
             i.content_length,
             header_checksum,
-            &mut i.checksum_algorithm,
+            i.checksum_algorithm.as_ref(),
+            self.inner.wire.gateway_crc32,
         )?;
-        i.body = Some(body);
         let (up, pair) = self.upstream(&i.bucket)?;
-        i.bucket = up;
         let pairs = [pair];
-        let mut out = forward!(
-            self.transfer.put_object(req),
-            PutObjectError,
-            ctx("PutObject", &pairs, Some(&failure))
-        );
-        out.version_id = None;
-        out.ssekms_key_id = None;
-        Ok(S3Response::new(out))
+        let failure = prepared.failure.clone();
+        self.inner
+            .wire
+            .put_object(&ctx("PutObject", &pairs, Some(&failure)), &up, i, prepared)
+            .await
     }
 
     pub(crate) async fn delete_object_impl(

@@ -88,9 +88,16 @@ fn check_params(p: &SigningParams<'_>) -> Result<AmzDate, SigV4Error> {
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    if p.access_key_id.is_empty() || !p.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    // Other S3 servers (MinIO, Ceph) accept keys such as `iotcreds-gateway`: anything that
+    // cannot break the `Credential=` syntax is signed.
+    if p.access_key_id.is_empty()
+        || !p
+            .access_key_id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b',' | b'='))
+    {
         return Err(SigV4Error::incomplete(
-            "The access key id must be non-empty and alphanumeric.",
+            "The access key id must be non-empty printable ASCII without '/', ',' or '='.",
         ));
     }
     if !name_ok(p.region) || !name_ok(p.service) {

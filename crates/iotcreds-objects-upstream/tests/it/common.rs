@@ -127,6 +127,9 @@ pub fn upstream_config(moto: &Moto) -> UpstreamConfig {
     let mut c = UpstreamConfig::new(&moto.endpoint, &moto.gateway.0, &moto.gateway.1);
     c.bucket_prefix = Some(PREFIX.to_owned());
     c.operation_timeout_secs = 30;
+    // moto takes its time over large aws-chunked bodies on a loaded machine (over a minute for
+    // 64 MiB); the time-out tests use their own settings.
+    c.first_byte_timeout_secs = 600;
     c
 }
 
@@ -434,6 +437,13 @@ impl Req<'_> {
 
     /// Sends the request; returns status, headers and the response body still streaming.
     pub async fn send_streaming(self) -> (u16, HeaderMap, hyper::body::Incoming) {
+        self.try_send_streaming().await.expect("http")
+    }
+
+    /// [`Self::send_streaming`], with a connection failure as an error.
+    pub async fn try_send_streaming(
+        self,
+    ) -> Result<(u16, HeaderMap, hyper::body::Incoming), hyper_util::client::legacy::Error> {
         let c = self.client;
         let now = time::OffsetDateTime::now_utc();
         let amz_date = format!(
@@ -507,10 +517,10 @@ impl Req<'_> {
                 .boxed()
         });
         let req = rb.body(body).expect("request");
-        let resp = c.http.request(req).await.expect("http");
+        let resp = c.http.request(req).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        (status, headers, resp.into_body())
+        Ok((status, headers, resp.into_body()))
     }
 
     pub async fn send(self) -> Resp {

@@ -132,7 +132,8 @@ async fn unreachable_upstream_is_service_unavailable() {
     c.create_bucket("bkt").await.err(503, "ServiceUnavailable");
 }
 
-/// An upstream that accepts the connection and never answers: the operation timeout.
+/// An upstream that accepts the connection and never answers: the first-byte timeout (the
+/// hand-written reads) and the operation timeout (the SDK's operations).
 #[tokio::test]
 async fn silent_upstream_times_out_as_service_unavailable() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -147,13 +148,24 @@ async fn silent_upstream_times_out_as_service_unavailable() {
     });
     let mut cfg = config(&format!("http://{addr}"), "AKID", "SECRET");
     cfg.operation_timeout_secs = 1;
+    cfg.first_byte_timeout_secs = 1;
     let gw = Gateway::start(cfg).await;
-    let started = std::time::Instant::now();
-    gw.client()
-        .get("bkt", "k")
-        .await
-        .err(503, "ServiceUnavailable");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let c = gw.client();
+    for op in ["get", "head", "list", "put"] {
+        let started = std::time::Instant::now();
+        let r = match op {
+            "get" => c.get("bkt", "k").await,
+            "head" => c.head("bkt", "k").await,
+            "list" => c.list("bkt", &[]).await,
+            _ => c.put("bkt", "k", "data").await,
+        };
+        assert_eq!(r.status, 503, "{op}: {}", r.text());
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{op} took {took:?}"
+        );
+    }
     held.abort();
 }
 
