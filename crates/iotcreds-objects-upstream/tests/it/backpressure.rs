@@ -187,7 +187,8 @@ async fn measure() {
         .await;
     put.ok();
     let put_secs = started.elapsed().as_secs_f64();
-    assert_eq!(received.load(Ordering::Relaxed) >= SIZE, true);
+    let got = received.load(Ordering::Relaxed);
+    assert!(got >= SIZE, "the upstream received {got} of {SIZE} bytes");
     // the device was held to the upstream's pace
     assert!(
         put_secs >= 0.8 * SIZE as f64 / RATE as f64,
