@@ -1,7 +1,7 @@
 //! The web console's S3 operations ([`iotcreds_console::objects::Objects`]) over the object
 //! backend, authorised as the S3 endpoint authorises a signed request: the operation's action
 //! and resource from [`super::actions::requirement`], the condition keys from
-//! [`super::policy_context`], the principal's policies evaluated, and a refusal audited with
+//! `super::policy_context`, the principal's policies evaluated, and a refusal audited with
 //! the same line the access hook writes (`event=authorize`). Bucket and key names are checked
 //! as s3s checks a request path. The backend is the one the S3 endpoint serves.
 

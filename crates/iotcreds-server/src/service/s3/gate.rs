@@ -4,7 +4,7 @@
 //! S3 authorises `DeleteObjects` on each key, not on the bucket: keys the caller may not delete
 //! come back as `<Error>` entries (`AccessDenied`) beside the deleted ones. The access hook
 //! decides each key, takes the refused ones out of the request and leaves them in the request's
-//! extensions ([`RefusedDeletes`]); the gate adds them to the backend's answer (or answers alone
+//! extensions (`RefusedDeletes`); the gate adds them to the backend's answer (or answers alone
 //! when no key was allowed), so the backend never sees a refused key.
 //!
 //! The delegation list is every method of s3s's `S3` trait (generated from s3s 0.14.1); the

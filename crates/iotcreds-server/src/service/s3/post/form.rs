@@ -1,7 +1,7 @@
 //! Reading a `multipart/form-data` body under a byte budget: the fields before the file, then
 //! (once the form is authorised) the file.
 //!
-//! The body reaches the parser through a [`Metered`] stream that hands over at most the current
+//! The body reaches the parser through a `Metered` stream that hands over at most the current
 //! allowance: 20 KiB while the fields are read (S3's limit for "the form data and boundaries,
 //! excluding the contents of the file"), then the file's limit once the caller has verified the
 //! signature, the policy and the permission. When the parser needs more than the allowance the
