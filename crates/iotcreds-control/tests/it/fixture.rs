@@ -28,6 +28,8 @@ pub const ROLE: &str = "ADCTestRole";
 pub const BARE_ROLE: &str = "BareRole";
 pub const USER: &str = "ADCTestUser";
 pub const BARE_USER: &str = "BareUser";
+/// The console password of the fixture's users (`USER` has a login profile, `BARE_USER` none).
+pub const PASSWORD: &str = "ADCTest-console-passw0rd";
 pub const MANAGED: &str = "ADCTestManagedPolicy";
 pub const BARE_MANAGED: &str = "BareManagedPolicy";
 /// The IAM path of the seeded roles, users and managed policies.
@@ -382,6 +384,11 @@ impl Fixture {
             .root(Call::iam("CreateAccessKey", &[("UserName", USER.into())]))
             .await;
         self.user_key_id = key.xml("AccessKeyId").unwrap();
+        self.root(Call::iam(
+            "CreateLoginProfile",
+            &[("UserName", USER.into()), ("Password", enc(PASSWORD))],
+        ))
+        .await;
 
         // IoT.
         for t in [THING_TYPE, DEPRECATED_TYPE] {

@@ -336,6 +336,35 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         );
     }
     r.insert(
+        "CreateLoginProfile",
+        row(vec![user("CreateLoginProfile", BARE_USER)], |_, s| {
+            Call::iam(
+                "CreateLoginProfile",
+                &[("UserName", s[0].clone()), ("Password", enc(PASSWORD))],
+            )
+        }),
+    );
+    for op in ["GetLoginProfile", "DeleteLoginProfile"] {
+        r.insert(
+            op,
+            row(vec![user(op, USER)], move |_, s| {
+                Call::iam(op, &[("UserName", s[0].clone())])
+            }),
+        );
+    }
+    r.insert(
+        "UpdateLoginProfile",
+        row(vec![user("UpdateLoginProfile", USER)], |_, s| {
+            Call::iam(
+                "UpdateLoginProfile",
+                &[
+                    ("UserName", s[0].clone()),
+                    ("Password", enc("ADCTest-console-passw0rd-2")),
+                ],
+            )
+        }),
+    );
+    r.insert(
         "UpdateAccessKey",
         row(vec![user("UpdateAccessKey", USER)], move |_, s| {
             Call::iam(
