@@ -32,6 +32,27 @@ pub enum BootstrapError {
     /// A stored value is corrupt.
     #[error("registry setting {0} is corrupt: {1}")]
     Corrupt(&'static str, String),
+    /// The account id asked for is not the registry's.
+    #[error(
+        "the registry's account id is {stored}, not {requested}: an account id is chosen once, at first start (ARNs in policies and issued credentials name it); drop --account-id / IOTCREDS_ACCOUNT_ID / account_id, or use a new registry"
+    )]
+    AccountIdMismatch {
+        /// The registry's account id.
+        stored: String,
+        /// The one asked for.
+        requested: String,
+    },
+    /// The account id asked for is not 12 digits.
+    #[error("'{0}' is not an account id (12 digits)")]
+    InvalidAccountId(String),
+}
+
+/// Choices of the first start.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// The account id of a new registry (12 digits); `None` draws one at random. A registry
+    /// that already has another account id refuses to open.
+    pub account_id: Option<String>,
 }
 
 /// What the first start created, for the operator's log.
@@ -71,13 +92,43 @@ pub async fn open(
     region: &str,
     now_ms: i64,
 ) -> Result<(Registry, BootstrapOutcome), BootstrapError> {
+    open_with(store, region, now_ms, &OpenOptions::default()).await
+}
+
+/// [`open`] with the first start's choices.
+pub async fn open_with(
+    store: Arc<dyn Store>,
+    region: &str,
+    now_ms: i64,
+    options: &OpenOptions,
+) -> Result<(Registry, BootstrapOutcome), BootstrapError> {
     let mut outcome = BootstrapOutcome::default();
 
-    let candidate = ids::account_id(random);
-    let account_id = store.init_setting(ACCOUNT_ID, &candidate).await?;
-    outcome.created_account = account_id == candidate;
+    let (account_id, created) = match store.setting(ACCOUNT_ID).await? {
+        Some(stored) => (stored, false),
+        None => {
+            let candidate = match &options.account_id {
+                Some(id) if ids::is_account_id(id) => id.clone(),
+                Some(id) => return Err(BootstrapError::InvalidAccountId(id.clone())),
+                None => ids::account_id(random),
+            };
+            // Insert unless present: of instances starting together, the first decides.
+            let stored = store.init_setting(ACCOUNT_ID, &candidate).await?;
+            let created = stored == candidate;
+            (stored, created)
+        }
+    };
+    outcome.created_account = created;
     if !ids::is_account_id(&account_id) {
         return Err(BootstrapError::Corrupt(ACCOUNT_ID, "not 12 digits".into()));
+    }
+    if let Some(requested) = &options.account_id
+        && *requested != account_id
+    {
+        return Err(BootstrapError::AccountIdMismatch {
+            stored: account_id,
+            requested: requested.clone(),
+        });
     }
 
     let ca = match store.setting(BUILTIN_CA).await? {

@@ -32,7 +32,8 @@ use iotcreds_token::{KeyRing, Secret};
 use iotcreds_types::{CaCertificateStatus, arn};
 
 pub use bootstrap::{
-    BootstrapError, BootstrapOutcome, new_long_term_access_key_id, new_secret_access_key, open,
+    BootstrapError, BootstrapOutcome, OpenOptions, new_long_term_access_key_id,
+    new_secret_access_key, open, open_with,
 };
 use cache::{Epoch, Map};
 pub use cache::{MAX_BYTES_PER_MAP, Maps};

@@ -4,6 +4,7 @@
 //! ```toml
 //! data_dir = "iotcreds-data"          # created on first start
 //! region = "us-east-1"
+//! # account_id = "123456789012"     # a new registry's account id (default: random, 12 digits)
 //! credentials_host = "localhost"      # in the server certificate; returned by DescribeEndpoint
 //! credentials_addr = "0.0.0.0:8443"   # mutual-TLS credentials endpoint
 //! api_addr = "0.0.0.0:9000"           # S3, IoT, IAM, STS (SigV4)
@@ -59,6 +60,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The AWS region iotcreds claims to be (ARNs, credential scopes, `GetBucketLocation`).
     pub region: String,
+    /// The account id a new registry is created with (12 digits), so that teams moving from
+    /// AWS keep the ARNs of their policies and scripts. `None`: random at first start. Once the
+    /// registry has an account id, a different one here refuses to start.
+    pub account_id: Option<String>,
     /// Host name of the credentials endpoint: in its server certificate and returned by
     /// `DescribeEndpoint(iot:CredentialProvider)`.
     pub credentials_host: String,
@@ -250,6 +255,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("iotcreds-data"),
             region: "us-east-1".into(),
+            account_id: None,
             credentials_host: "localhost".into(),
             credentials_addr: SocketAddr::from(([0, 0, 0, 0], 8443)),
             api_addr: SocketAddr::from(([0, 0, 0, 0], 9000)),
@@ -339,6 +345,14 @@ impl Config {
                 .region
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if let Some(id) = &self.account_id
+            && !iotcreds_types::ids::is_account_id(id)
+        {
+            return Err(ConfigError::Invalid {
+                key: "account_id",
+                message: format!("'{id}' is not an account id (12 digits)"),
+            });
+        }
         if !region_ok {
             return Err(ConfigError::Invalid {
                 key: "region",

@@ -141,7 +141,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let store = RegistryLocation::parse(config.registry_url.as_deref(), &data.registry_path())?
         .open(config.registry_auto_migrate)
         .await?;
-    let (registry, outcome) = registry::open(store, &config.region, now_ms())
+    let options = registry::OpenOptions {
+        account_id: config.account_id.clone(),
+    };
+    let (registry, outcome) = registry::open_with(store, &config.region, now_ms(), &options)
         .await
         .context("opening the registry")?;
     let registry = Arc::new(registry);

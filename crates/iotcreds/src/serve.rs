@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// Region [default: us-east-1].
     #[arg(long, env = "IOTCREDS_REGION")]
     region: Option<String>,
+    /// Account id (12 digits) for a new registry, so ARNs match an AWS account's; refused if
+    /// the registry already has another one [default: random at first start].
+    #[arg(long, env = "IOTCREDS_ACCOUNT_ID")]
+    account_id: Option<String>,
     /// Credentials endpoint (mutual TLS) listen address [default: 0.0.0.0:8443].
     #[arg(long, env = "IOTCREDS_CREDENTIALS_ADDR")]
     credentials_addr: Option<SocketAddr>,
@@ -87,6 +91,7 @@ impl ServeArgs {
             credentials_host
         );
         set_opt!(
+            account_id,
             registry_url,
             credentials_tls_cert,
             credentials_tls_key,
