@@ -1,6 +1,8 @@
 //! Registered CA certificates.
 
-use iotcreds_store::{CaCertificate, Entity, Page, PageRequest, StoreError, StoreResult};
+use iotcreds_store::{
+    CaCertificate, Entity, LimitKind, Page, PageRequest, StateReason, StoreError, StoreResult,
+};
 use iotcreds_types::{AutoRegistrationStatus, CaCertificateStatus};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -68,7 +70,7 @@ pub(crate) async fn insert(
         return Err(StoreError::limit(
             Entity::CaCertificate,
             &ca.id,
-            format!("{limit} CA certificates with the same subject are already registered"),
+            LimitKind::CaCertificatesPerSubject(limit),
         ));
     }
     sqlx::query(
@@ -147,7 +149,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
         return Err(StoreError::invalid_state(
             Entity::CaCertificate,
             id,
-            "an ACTIVE CA certificate cannot be deleted",
+            StateReason::CaCertificateActive,
         ));
     }
     sqlx::query("DELETE FROM ca_certificates WHERE id = $1")

@@ -1,6 +1,8 @@
 //! Device certificates.
 
-use iotcreds_store::{Certificate, Entity, Page, PageRequest, StoreError, StoreResult};
+use iotcreds_store::{
+    Certificate, ConflictReason, Entity, Page, PageRequest, StateReason, StoreError, StoreResult,
+};
 use iotcreds_types::CertificateStatus;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -138,7 +140,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, id: &str, arn: &str) -> StoreR
         return Err(StoreError::invalid_state(
             Entity::Certificate,
             id,
-            "an ACTIVE certificate cannot be deleted",
+            StateReason::CertificateActive,
         ));
     }
     let things: i64 =
@@ -151,7 +153,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, id: &str, arn: &str) -> StoreR
         return Err(StoreError::conflict(
             Entity::Certificate,
             id,
-            "the certificate is still attached to a thing",
+            ConflictReason::AttachedToThing,
         ));
     }
     let policies: i64 =
@@ -164,7 +166,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, id: &str, arn: &str) -> StoreR
         return Err(StoreError::conflict(
             Entity::Certificate,
             id,
-            "the certificate still has policies attached",
+            ConflictReason::CertificatePolicies,
         ));
     }
     sqlx::query("DELETE FROM certificates WHERE id = $1")

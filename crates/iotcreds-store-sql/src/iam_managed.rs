@@ -5,8 +5,8 @@
 //! to match exactly.
 
 use iotcreds_store::{
-    Entity, ManagedPolicy, ManagedPolicyFilter, ManagedPolicyVersion, Page, PageRequest,
-    StoreError, StoreResult, Tag,
+    ConflictReason, Entity, LimitKind, ManagedPolicy, ManagedPolicyFilter, ManagedPolicyVersion,
+    Page, PageRequest, StoreError, StoreResult, Tag,
 };
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -278,7 +278,7 @@ pub(crate) async fn insert_version(
         return Err(StoreError::limit(
             Entity::ManagedPolicy,
             arn,
-            format!("the policy already has the maximum number of versions ({limit})"),
+            LimitKind::ManagedPolicyVersions(limit),
         ));
     }
     let (_, last) = head(&mut *c, &stored).await?;
@@ -350,7 +350,7 @@ pub(crate) async fn delete_version(
         return Err(StoreError::conflict(
             Entity::ManagedPolicyVersion,
             version_id,
-            "the default version of a policy cannot be deleted",
+            ConflictReason::DefaultVersion,
         ));
     }
     sqlx::query("DELETE FROM iam_managed_policy_versions WHERE policy_arn = $1 AND version = $2")
@@ -374,7 +374,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, arn: &str) -> StoreResult<()> 
         return Err(StoreError::conflict(
             Entity::ManagedPolicy,
             arn,
-            "the policy is attached to one or more roles or users",
+            ConflictReason::AttachedToHolders,
         ));
     }
     let versions: i64 = sqlx::query_scalar(
@@ -388,7 +388,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, arn: &str) -> StoreResult<()> 
         return Err(StoreError::conflict(
             Entity::ManagedPolicy,
             arn,
-            "the policy has versions other than the default version",
+            ConflictReason::NonDefaultVersions,
         ));
     }
     sqlx::query("DELETE FROM iam_managed_policy_versions WHERE policy_arn = $1")

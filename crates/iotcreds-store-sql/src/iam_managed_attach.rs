@@ -1,7 +1,7 @@
 //! Attachments of managed policies to roles and users, and the effective policies of a holder.
 
 use iotcreds_store::{
-    EffectivePolicy, Entity, ManagedPolicy, Page, PageRequest, StoreError, StoreResult,
+    EffectivePolicy, Entity, LimitKind, ManagedPolicy, Page, PageRequest, StoreError, StoreResult,
 };
 use sqlx::AnyConnection;
 
@@ -91,10 +91,11 @@ pub(crate) async fn attach(
         return Err(StoreError::limit(
             Entity::PolicyAttachment,
             holder.name(),
-            format!(
-                "at most {limit} managed policies can be attached to one {}",
-                holder.kind()
-            ),
+            if holder.is_role() {
+                LimitKind::PoliciesPerRole(limit)
+            } else {
+                LimitKind::PoliciesPerUser(limit)
+            },
         ));
     }
     sqlx::query("INSERT INTO iam_policy_attachments (holder_kind, holder_key, policy_arn) VALUES ($1, $2, $3)")

@@ -1,6 +1,9 @@
 //! IAM roles and their tags.
 
-use iotcreds_store::{Entity, Page, PageRequest, Role, RoleUpdate, StoreError, StoreResult, Tag};
+use iotcreds_store::{
+    ConflictReason, Entity, LimitKind, Page, PageRequest, Role, RoleUpdate, StoreError,
+    StoreResult, Tag,
+};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
@@ -171,14 +174,14 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::Role,
             name,
-            "the role still has inline policies",
+            ConflictReason::InlinePolicies,
         ));
     }
     if iam_managed_attach::count_for_holder(&mut *c, &holder).await? > 0 {
         return Err(StoreError::conflict(
             Entity::Role,
             name,
-            "the role still has managed policies attached",
+            ConflictReason::AttachedPolicies,
         ));
     }
     tags::remove_all(&mut *c, Owner::Role, &key).await?;
@@ -201,7 +204,7 @@ pub(crate) async fn tag(
         return Err(StoreError::limit(
             Entity::Role,
             name,
-            format!("a role can have at most {limit} tags"),
+            LimitKind::TagsPerRole(limit),
         ));
     }
     tags::put(c, Owner::Role, &key, new).await

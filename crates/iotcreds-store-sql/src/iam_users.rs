@@ -1,6 +1,9 @@
 //! IAM users, their tags and their access keys.
 
-use iotcreds_store::{AccessKey, Entity, Page, PageRequest, StoreError, StoreResult, Tag, User};
+use iotcreds_store::{
+    AccessKey, ConflictReason, Entity, LimitKind, Page, PageRequest, StoreError, StoreResult, Tag,
+    User,
+};
 use iotcreds_types::AccessKeyStatus;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -144,14 +147,14 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::User,
             name,
-            "the user still has access keys",
+            ConflictReason::AccessKeys,
         ));
     }
     if crate::console::has_login_profile(&mut *c, &key).await? {
         return Err(StoreError::conflict(
             Entity::User,
             name,
-            "the user still has a login profile",
+            ConflictReason::LoginProfile,
         ));
     }
     let holder = Holder::user(name);
@@ -159,14 +162,14 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::User,
             name,
-            "the user still has inline policies",
+            ConflictReason::InlinePolicies,
         ));
     }
     if iam_managed_attach::count_for_holder(&mut *c, &holder).await? > 0 {
         return Err(StoreError::conflict(
             Entity::User,
             name,
-            "the user still has managed policies attached",
+            ConflictReason::AttachedPolicies,
         ));
     }
     tags::remove_all(&mut *c, Owner::User, &key).await?;
@@ -209,7 +212,7 @@ pub(crate) async fn insert_access_key(
         return Err(StoreError::limit(
             Entity::AccessKey,
             &key.user_name,
-            format!("the user already has the maximum number of access keys ({limit})"),
+            LimitKind::AccessKeysPerUser(limit),
         ));
     }
     sqlx::query(

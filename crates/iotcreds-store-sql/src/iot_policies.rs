@@ -1,7 +1,8 @@
 //! IoT policies and their versions.
 
 use iotcreds_store::{
-    Entity, IotPolicy, IotPolicyVersion, Page, PageRequest, StoreError, StoreResult,
+    ConflictReason, Entity, IotPolicy, IotPolicyVersion, LimitKind, Page, PageRequest, StateReason,
+    StoreError, StoreResult,
 };
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -204,7 +205,7 @@ pub(crate) async fn insert_version(
         return Err(StoreError::limit(
             Entity::IotPolicy,
             name,
-            format!("the policy already has the maximum number of versions ({limit})"),
+            LimitKind::IotPolicyVersions(limit),
         ));
     }
     let id = last + 1;
@@ -288,7 +289,7 @@ pub(crate) async fn delete_version(
         return Err(StoreError::invalid_state(
             Entity::IotPolicyVersion,
             version_key(name, version_id),
-            "the default version of a policy cannot be deleted",
+            StateReason::DefaultPolicyVersion,
         ));
     }
     sqlx::query("DELETE FROM iot_policy_versions WHERE policy_name = $1 AND version_id = $2")
@@ -312,7 +313,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::IotPolicy,
             name,
-            "the policy is attached to one or more targets",
+            ConflictReason::AttachedToTargets,
         ));
     }
     let versions: i64 =
@@ -325,7 +326,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::IotPolicy,
             name,
-            "the policy has versions other than the default version",
+            ConflictReason::NonDefaultVersions,
         ));
     }
     sqlx::query("DELETE FROM iot_policy_versions WHERE policy_name = $1")

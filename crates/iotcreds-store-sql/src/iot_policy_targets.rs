@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use iotcreds_store::{
-    AttachedIotPolicy, Entity, IotPolicy, Page, PageRequest, StoreError, StoreResult,
+    AttachedIotPolicy, Entity, IotPolicy, LimitKind, Page, PageRequest, StoreError, StoreResult,
 };
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
@@ -68,7 +68,7 @@ pub(crate) async fn attach(
         return Err(StoreError::limit(
             Entity::IotPolicy,
             name,
-            format!("the target already has the maximum number of policies attached ({limit})"),
+            LimitKind::PoliciesPerTarget(limit),
         ));
     }
     sqlx::query("INSERT INTO iot_policy_targets (policy_name, target) VALUES ($1, $2)")

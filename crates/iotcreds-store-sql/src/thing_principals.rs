@@ -1,6 +1,8 @@
 //! Attachments of principals (certificate ARNs) to things.
 
-use iotcreds_store::{Entity, Page, PageRequest, StoreError, StoreResult, ThingPrincipal};
+use iotcreds_store::{
+    ConflictReason, Entity, Page, PageRequest, StoreError, StoreResult, ThingPrincipal,
+};
 use iotcreds_types::ThingPrincipalType;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -57,13 +59,13 @@ pub(crate) async fn attach(c: &mut AnyConnection, a: &ThingPrincipal) -> StoreRe
             return Err(StoreError::conflict(
                 Entity::ThingPrincipal,
                 &a.principal,
-                "the principal is attached to another thing, so it cannot be attached exclusively",
+                ConflictReason::AttachedToOtherThing,
             ));
         } else if e.kind == ThingPrincipalType::ExclusiveThing {
             return Err(StoreError::conflict(
                 Entity::ThingPrincipal,
                 &a.principal,
-                "the principal is attached exclusively to another thing",
+                ConflictReason::AttachedExclusively,
             ));
         }
     }

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use iotcreds_store::{Entity, Page, PageRequest, StoreError, StoreResult, ThingType};
+use iotcreds_store::{
+    ConflictReason, Entity, Page, PageRequest, StoreError, StoreResult, ThingType,
+};
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
@@ -170,7 +172,7 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         return Err(StoreError::conflict(
             Entity::ThingType,
             name,
-            "things of this type still exist",
+            ConflictReason::ThingTypeInUse,
         ));
     }
     sqlx::query("DELETE FROM thing_type_attributes WHERE thing_type = $1")

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use iotcreds_store::{
-    Entity, Page, PageRequest, StoreError, StoreResult, Thing, ThingFilter, ThingUpdate,
+    ConflictReason, Entity, Page, PageRequest, StateReason, StoreError, StoreResult, Thing,
+    ThingFilter, ThingUpdate,
 };
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
@@ -117,7 +118,7 @@ pub(crate) async fn insert(c: &mut AnyConnection, thing: &Thing) -> StoreResult<
                 return Err(StoreError::invalid_state(
                     Entity::ThingType,
                     t,
-                    "the thing type is deprecated",
+                    StateReason::ThingTypeDeprecated,
                 ));
             }
             Some(false) => {}
@@ -237,7 +238,7 @@ pub(crate) async fn delete(
         return Err(StoreError::conflict(
             Entity::Thing,
             name,
-            "principals are still attached to the thing",
+            ConflictReason::ThingPrincipals,
         ));
     }
     sqlx::query("DELETE FROM thing_attributes WHERE thing_name = $1")

@@ -70,6 +70,177 @@ impl fmt::Display for Entity {
     }
 }
 
+/// What stands in the way of a delete or an exclusive attachment. The edges map each reason to
+/// their service's own error code and wording (one `match` per edge, exhaustive, so a new reason
+/// cannot reach a client under a guessed message); `Display` is the sentence for logs and for
+/// services without a wording of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictReason {
+    /// A user still has access keys.
+    AccessKeys,
+    /// A user still has a login profile.
+    LoginProfile,
+    /// A role or user still has inline policies.
+    InlinePolicies,
+    /// A role or user still has managed policies attached.
+    AttachedPolicies,
+    /// A managed policy is still attached to roles or users.
+    AttachedToHolders,
+    /// An IoT policy is still attached to certificates or other targets.
+    AttachedToTargets,
+    /// A policy still has versions besides its default version.
+    NonDefaultVersions,
+    /// The default version of a managed policy cannot be deleted.
+    DefaultVersion,
+    /// A certificate is still attached to a thing.
+    AttachedToThing,
+    /// A certificate still has IoT policies attached.
+    CertificatePolicies,
+    /// A thing still has principals attached.
+    ThingPrincipals,
+    /// Things of a thing type still exist.
+    ThingTypeInUse,
+    /// The principal is attached to another thing, so it cannot be attached exclusively.
+    AttachedToOtherThing,
+    /// The principal is attached exclusively to another thing.
+    AttachedExclusively,
+}
+
+impl fmt::Display for ConflictReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConflictReason::AccessKeys => "it still has access keys",
+            ConflictReason::LoginProfile => "it still has a login profile",
+            ConflictReason::InlinePolicies => "it still has inline policies",
+            ConflictReason::AttachedPolicies => "it still has managed policies attached",
+            ConflictReason::AttachedToHolders => {
+                "the policy is attached to one or more roles or users"
+            }
+            ConflictReason::AttachedToTargets => "the policy is attached to one or more targets",
+            ConflictReason::NonDefaultVersions => {
+                "the policy has versions other than the default version"
+            }
+            ConflictReason::DefaultVersion => "the default version of a policy cannot be deleted",
+            ConflictReason::AttachedToThing => "the certificate is still attached to a thing",
+            ConflictReason::CertificatePolicies => "the certificate still has policies attached",
+            ConflictReason::ThingPrincipals => "principals are still attached to the thing",
+            ConflictReason::ThingTypeInUse => "things of this type still exist",
+            ConflictReason::AttachedToOtherThing => {
+                "the principal is attached to another thing, so it cannot be attached exclusively"
+            }
+            ConflictReason::AttachedExclusively => {
+                "the principal is attached exclusively to another thing"
+            }
+        })
+    }
+}
+
+/// Which count limit a write would exceed, with the limit the store actually enforced (so the
+/// message a client reads names the configured figure, not a default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Access keys of one user.
+    AccessKeysPerUser(usize),
+    /// Versions of one managed policy.
+    ManagedPolicyVersions(usize),
+    /// Versions of one IoT policy.
+    IotPolicyVersions(usize),
+    /// Managed policies attached to one user.
+    PoliciesPerUser(usize),
+    /// Managed policies attached to one role.
+    PoliciesPerRole(usize),
+    /// Tags of one role.
+    TagsPerRole(usize),
+    /// IoT policies attached to one target.
+    PoliciesPerTarget(usize),
+    /// CA certificates registered with the same subject.
+    CaCertificatesPerSubject(usize),
+}
+
+impl LimitKind {
+    /// The figure the store enforced.
+    pub fn limit(self) -> usize {
+        match self {
+            LimitKind::AccessKeysPerUser(n)
+            | LimitKind::ManagedPolicyVersions(n)
+            | LimitKind::IotPolicyVersions(n)
+            | LimitKind::PoliciesPerUser(n)
+            | LimitKind::PoliciesPerRole(n)
+            | LimitKind::TagsPerRole(n)
+            | LimitKind::PoliciesPerTarget(n)
+            | LimitKind::CaCertificatesPerSubject(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LimitKind::AccessKeysPerUser(n) => {
+                write!(
+                    f,
+                    "the user already has the maximum number of access keys ({n})"
+                )
+            }
+            LimitKind::ManagedPolicyVersions(n) | LimitKind::IotPolicyVersions(n) => {
+                write!(
+                    f,
+                    "the policy already has the maximum number of versions ({n})"
+                )
+            }
+            LimitKind::PoliciesPerUser(n) => {
+                write!(
+                    f,
+                    "at most {n} managed policies can be attached to one user"
+                )
+            }
+            LimitKind::PoliciesPerRole(n) => {
+                write!(
+                    f,
+                    "at most {n} managed policies can be attached to one role"
+                )
+            }
+            LimitKind::TagsPerRole(n) => write!(f, "a role can have at most {n} tags"),
+            LimitKind::PoliciesPerTarget(n) => write!(
+                f,
+                "the target already has the maximum number of policies attached ({n})"
+            ),
+            LimitKind::CaCertificatesPerSubject(n) => {
+                write!(
+                    f,
+                    "{n} CA certificates with the same subject are already registered"
+                )
+            }
+        }
+    }
+}
+
+/// Which state of an entity forbids the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateReason {
+    /// An ACTIVE certificate cannot be deleted.
+    CertificateActive,
+    /// An ACTIVE CA certificate cannot be deleted.
+    CaCertificateActive,
+    /// A deprecated thing type cannot be given to a thing.
+    ThingTypeDeprecated,
+    /// The default version of an IoT policy cannot be deleted.
+    DefaultPolicyVersion,
+}
+
+impl fmt::Display for StateReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StateReason::CertificateActive => "an ACTIVE certificate cannot be deleted",
+            StateReason::CaCertificateActive => "an ACTIVE CA certificate cannot be deleted",
+            StateReason::ThingTypeDeprecated => "the thing type is deprecated",
+            StateReason::DefaultPolicyVersion => {
+                "the default version of a policy cannot be deleted"
+            }
+        })
+    }
+}
+
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -96,8 +267,8 @@ pub enum StoreError {
         entity: Entity,
         /// Its key.
         key: String,
-        /// What is in the way, in a sentence.
-        reason: String,
+        /// What is in the way.
+        reason: ConflictReason,
     },
     /// A count limit would be exceeded.
     #[error("{entity} {key}: {reason}")]
@@ -106,8 +277,8 @@ pub enum StoreError {
         entity: Entity,
         /// Its key.
         key: String,
-        /// Which limit, in a sentence.
-        reason: String,
+        /// Which limit, with the figure the store enforced.
+        reason: LimitKind,
     },
     /// Optimistic concurrency: the stored version is not the expected one.
     #[error("{entity} {key}: the version does not match the expected version")]
@@ -124,8 +295,8 @@ pub enum StoreError {
         entity: Entity,
         /// Its key.
         key: String,
-        /// Which state, in a sentence.
-        reason: String,
+        /// Which state.
+        reason: StateReason,
     },
     /// A paging marker the store did not issue (garbled or truncated): the caller's input is
     /// wrong, and nothing was read.
@@ -157,33 +328,29 @@ impl StoreError {
     }
 
     /// `Conflict` for `entity` with `key`.
-    pub fn conflict(entity: Entity, key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn conflict(entity: Entity, key: impl Into<String>, reason: ConflictReason) -> Self {
         StoreError::Conflict {
             entity,
             key: key.into(),
-            reason: reason.into(),
+            reason,
         }
     }
 
     /// `LimitExceeded` for `entity` with `key`.
-    pub fn limit(entity: Entity, key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn limit(entity: Entity, key: impl Into<String>, reason: LimitKind) -> Self {
         StoreError::LimitExceeded {
             entity,
             key: key.into(),
-            reason: reason.into(),
+            reason,
         }
     }
 
     /// `InvalidState` for `entity` with `key`.
-    pub fn invalid_state(
-        entity: Entity,
-        key: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn invalid_state(entity: Entity, key: impl Into<String>, reason: StateReason) -> Self {
         StoreError::InvalidState {
             entity,
             key: key.into(),
-            reason: reason.into(),
+            reason,
         }
     }
 

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 pub use console::{CredentialEvent, CredentialEventFilter, LoginProfile, LoginProfileUpdate};
-pub use error::{Entity, StoreError};
+pub use error::{ConflictReason, Entity, LimitKind, StateReason, StoreError};
 pub use model::*;
 
 use iotcreds_types::{

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use iotcreds_policy::{Context, Policy, PolicyError, SizeLimit, Target};
-use iotcreds_store::{Entity, Store, StoreError, StoreResult, Tag};
+use iotcreds_store::{ConflictReason, Entity, LimitKind, Store, StoreError, StoreResult, Tag};
 use iotcreds_types::names::{Charset, NameRule};
 use iotcreds_types::{ValidationError, ids};
 
@@ -247,7 +247,6 @@ pub(crate) fn no_such_user(name: &str) -> ApiError {
 /// Map a store error to IAM's code, status and message. This is the only place that decides
 /// which IAM code a store rule becomes.
 pub(crate) fn store_error(e: StoreError) -> ApiError {
-    let limits = iotcreds_store::Limits::default();
     match e {
         StoreError::NotFound { entity, key } => no_such_entity(match entity {
             Entity::Role => format!("The role with name {key} cannot be found."),
@@ -273,60 +272,55 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
                 other => format!("The {other} {key} already exists."),
             },
         ),
-        StoreError::Conflict {
-            entity,
-            key,
-            reason,
-        } => ApiError::new(
+        StoreError::Conflict { reason, .. } => ApiError::new(
             StatusCode::CONFLICT,
             "DeleteConflict",
-            match entity {
-                Entity::User if reason.contains("login profile") => {
-                    "Cannot delete entity, must delete login profile first.".to_owned()
+            match reason {
+                ConflictReason::LoginProfile => {
+                    "Cannot delete entity, must delete login profile first."
                 }
-                Entity::Role | Entity::User if reason.contains("access key") => {
-                    "Cannot delete entity, must delete access keys first.".to_owned()
+                ConflictReason::AccessKeys => {
+                    "Cannot delete entity, must delete access keys first."
                 }
-                Entity::Role | Entity::User if reason.contains("inline") => {
-                    "Cannot delete entity, must delete policies first.".to_owned()
+                ConflictReason::InlinePolicies => {
+                    "Cannot delete entity, must delete policies first."
                 }
-                Entity::Role | Entity::User if reason.contains("attached") => {
-                    "Cannot delete entity, must detach all policies first.".to_owned()
+                ConflictReason::AttachedPolicies => {
+                    "Cannot delete entity, must detach all policies first."
                 }
-                Entity::ManagedPolicy if reason.contains("attached") => {
-                    "Cannot delete a policy attached to entities.".to_owned()
+                ConflictReason::AttachedToHolders => "Cannot delete a policy attached to entities.",
+                ConflictReason::NonDefaultVersions => {
+                    "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
                 }
-                Entity::ManagedPolicy if reason.contains("version") => {
-                    "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".to_owned()
-                }
-                Entity::ManagedPolicyVersion => {
-                    "Cannot delete the default version of a policy.".to_owned()
-                }
-                other => format!("Cannot delete {other} {key}: {reason}."),
+                ConflictReason::DefaultVersion => "Cannot delete the default version of a policy.",
+                // IoT's conflicts never come out of an IAM call; a sentence rather than a panic.
+                ConflictReason::AttachedToTargets
+                | ConflictReason::AttachedToThing
+                | ConflictReason::CertificatePolicies
+                | ConflictReason::ThingPrincipals
+                | ConflictReason::ThingTypeInUse
+                | ConflictReason::AttachedToOtherThing
+                | ConflictReason::AttachedExclusively => "Cannot delete entity.",
             },
         ),
-        StoreError::LimitExceeded { entity, reason, .. } => limit_exceeded(match entity {
-            Entity::AccessKey => format!(
-                "Cannot exceed quota for AccessKeysPerUser: {}",
-                limits.access_keys_per_user
+        // The message names the limit the store enforced (configurable), in IAM's wording.
+        StoreError::LimitExceeded { reason, .. } => limit_exceeded(match reason {
+            LimitKind::AccessKeysPerUser(n) => {
+                format!("Cannot exceed quota for AccessKeysPerUser: {n}")
+            }
+            LimitKind::ManagedPolicyVersions(n) | LimitKind::IotPolicyVersions(n) => format!(
+                "A managed policy can have up to {n} versions. Before you create a new version, you must delete an existing version."
             ),
-            Entity::ManagedPolicy => format!(
-                "A managed policy can have up to {} versions. Before you create a new version, you must delete an existing version.",
-                limits.policy_versions
-            ),
-            Entity::PolicyAttachment if reason.contains("user") => format!(
-                "Cannot exceed quota for PoliciesPerUser: {}",
-                limits.managed_policies_per_holder
-            ),
-            Entity::PolicyAttachment => format!(
-                "Cannot exceed quota for PoliciesPerRole: {}",
-                limits.managed_policies_per_holder
-            ),
-            Entity::Role => format!(
-                "Cannot exceed quota for TagsPerRole: {}",
-                limits.tags_per_role
-            ),
-            _ => format!("Limit exceeded: {reason}."),
+            LimitKind::PoliciesPerUser(n) => {
+                format!("Cannot exceed quota for PoliciesPerUser: {n}")
+            }
+            LimitKind::PoliciesPerRole(n) => {
+                format!("Cannot exceed quota for PoliciesPerRole: {n}")
+            }
+            LimitKind::TagsPerRole(n) => format!("Cannot exceed quota for TagsPerRole: {n}"),
+            other @ (LimitKind::PoliciesPerTarget(_) | LimitKind::CaCertificatesPerSubject(_)) => {
+                format!("Limit exceeded: {other}.")
+            }
         }),
         StoreError::VersionConflict { .. } => ApiError::new(
             StatusCode::CONFLICT,
@@ -511,7 +505,7 @@ mod tests {
         let e = store_error(StoreError::conflict(
             Entity::User,
             "bob",
-            "the user still has access keys",
+            ConflictReason::AccessKeys,
         ));
         assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "DeleteConflict"));
         assert_eq!(
@@ -521,15 +515,26 @@ mod tests {
         let e = store_error(StoreError::conflict(
             Entity::Role,
             "R",
-            "the role still has managed policies attached",
+            ConflictReason::AttachedPolicies,
         ));
         assert_eq!(
             e.message,
             "Cannot delete entity, must detach all policies first."
         );
-        let e = store_error(StoreError::limit(Entity::AccessKey, "bob", "x"));
+        let e = store_error(StoreError::limit(
+            Entity::AccessKey,
+            "bob",
+            LimitKind::AccessKeysPerUser(2),
+        ));
         assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "LimitExceeded"));
         assert_eq!(e.message, "Cannot exceed quota for AccessKeysPerUser: 2");
+        // The figure is the one the store enforced, not a default.
+        let e = store_error(StoreError::limit(
+            Entity::PolicyAttachment,
+            "bob",
+            LimitKind::PoliciesPerUser(3),
+        ));
+        assert_eq!(e.message, "Cannot exceed quota for PoliciesPerUser: 3");
         let e = store_error(StoreError::InvalidMarker);
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         let e = store_error(StoreError::Backend("secret detail".into()));

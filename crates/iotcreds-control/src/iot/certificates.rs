@@ -15,7 +15,7 @@ use iotcreds_pki::ca::{KeyKind, aws_device_not_after};
 use iotcreds_pki::chain::{RegisteredCa, find_issuer};
 use iotcreds_pki::inspect::CertInfo;
 use iotcreds_pki::{IssuedCertificate, PkiError, der_to_pem, pem_chain_to_der};
-use iotcreds_store::{Certificate, PageRequest, StoreError};
+use iotcreds_store::{Certificate, ConflictReason, PageRequest, StoreError};
 use iotcreds_types::{
     CaCertificateStatus, CertificateMode, CertificateStatus, ValidationError, time_fmt,
 };
@@ -425,9 +425,8 @@ pub(super) async fn delete(req: &Req<'_>) -> Reply {
     let cert = authorized(req, &id).await?;
     let (id, arn) = (cert.id.clone(), req.cert_arn(&cert.id));
     if cert.status == CertificateStatus::Active {
-        return Err(certificate_state(format!(
-            "Certificate {id} is ACTIVE; deactivate it before deleting it."
-        )));
+        // AWS's wording, word for word; the certificate id is in the audit line.
+        return Err(certificate_state(CERTIFICATE_ACTIVE));
     }
     if force {
         let things = req
@@ -436,9 +435,7 @@ pub(super) async fn delete(req: &Req<'_>) -> Reply {
             .await
             .map_err(store)?;
         if !things.items.is_empty() {
-            return Err(delete_conflict(format!(
-                "Certificate {id} is attached to one or more things; detach them first."
-            )));
+            return Err(delete_conflict(things_attached(&arn)));
         }
         let policies = req
             .store()
@@ -457,11 +454,24 @@ pub(super) async fn delete(req: &Req<'_>) -> Reply {
     }
     match req.write(req.store().delete_certificate(&id, &arn)).await {
         Ok(()) => Ok(ok_empty()),
-        Err(StoreError::Conflict { .. }) => Err(delete_conflict(format!(
-            "Certificate {id} is still attached to a thing or a policy; detach them, or delete with forceDelete to detach its policies."
+        Err(StoreError::Conflict {
+            reason: ConflictReason::CertificatePolicies,
+            ..
+        }) => Err(delete_conflict(format!(
+            "Certificate policies must be detached before deletion (arn: {arn})"
         ))),
+        Err(StoreError::Conflict { .. }) => Err(delete_conflict(things_attached(&arn))),
         Err(e) => Err(store(e)),
     }
+}
+
+/// What DeleteCertificate answers for an ACTIVE certificate (AWS's wording).
+pub(super) const CERTIFICATE_ACTIVE: &str =
+    "Certificate must be deactivated (not ACTIVE) before deletion.";
+
+/// What DeleteCertificate answers while things are attached (AWS's wording).
+fn things_attached(arn: &str) -> String {
+    format!("Things must be detached before deletion (arn: {arn})")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! registry [`StoreError`]s to them.
 
 use http::StatusCode;
-use iotcreds_store::{Entity, StoreError};
+use iotcreds_store::{ConflictReason, Entity, StateReason, StoreError};
 use iotcreds_types::ValidationError;
 
 use crate::ApiError;
@@ -111,9 +111,27 @@ pub(super) fn store(e: StoreError) -> ApiError {
             "ResourceAlreadyExistsException",
             message,
         ),
+        StoreError::Conflict {
+            reason: ConflictReason::AttachedToTargets,
+            key,
+            ..
+        } => delete_conflict(format!(
+            "The policy cannot be deleted as the policy is attached to one or more principals (name={key})"
+        )),
+        StoreError::Conflict {
+            reason: ConflictReason::NonDefaultVersions,
+            key,
+            ..
+        } => delete_conflict(format!(
+            "Cannot delete the policy because it has one or more non-default versions; delete them first (name={key})"
+        )),
         StoreError::Conflict { .. } => delete_conflict(message),
         StoreError::LimitExceeded { .. } => limit_exceeded(message),
         StoreError::VersionConflict { .. } => version_conflict(message),
+        StoreError::InvalidState {
+            reason: StateReason::CertificateActive,
+            ..
+        } => certificate_state(super::certificates::CERTIFICATE_ACTIVE),
         StoreError::InvalidState {
             entity: Entity::Certificate | Entity::CaCertificate,
             ..
@@ -135,6 +153,7 @@ pub(super) fn store(e: StoreError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iotcreds_store::LimitKind;
 
     fn code(e: StoreError) -> (u16, &'static str) {
         let a = store(e);
@@ -156,11 +175,19 @@ mod tests {
             (409, "ResourceAlreadyExistsException")
         );
         assert_eq!(
-            code(StoreError::conflict(Entity::IotPolicy, "p", "attached")),
+            code(StoreError::conflict(
+                Entity::IotPolicy,
+                "p",
+                ConflictReason::AttachedToTargets
+            )),
             (409, "DeleteConflictException")
         );
         assert_eq!(
-            code(StoreError::limit(Entity::IotPolicy, "p", "ten")),
+            code(StoreError::limit(
+                Entity::IotPolicy,
+                "p",
+                LimitKind::PoliciesPerTarget(10)
+            )),
             (410, "LimitExceededException")
         );
         assert_eq!(
@@ -174,7 +201,7 @@ mod tests {
             code(StoreError::invalid_state(
                 Entity::Certificate,
                 "c",
-                "ACTIVE"
+                StateReason::CertificateActive
             )),
             (406, "CertificateStateException")
         );
@@ -182,7 +209,7 @@ mod tests {
             code(StoreError::invalid_state(
                 Entity::CaCertificate,
                 "c",
-                "ACTIVE"
+                StateReason::CaCertificateActive
             )),
             (406, "CertificateStateException")
         );
@@ -190,7 +217,7 @@ mod tests {
             code(StoreError::invalid_state(
                 Entity::ThingType,
                 "t",
-                "deprecated"
+                StateReason::ThingTypeDeprecated
             )),
             (400, "InvalidRequestException")
         );

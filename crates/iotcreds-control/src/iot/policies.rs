@@ -181,9 +181,10 @@ pub(super) async fn create_version(req: &Req<'_>) -> Reply {
         .await
     {
         Ok(v) => v,
-        Err(StoreError::LimitExceeded { .. }) => {
+        Err(StoreError::LimitExceeded { reason, .. }) => {
             return Err(versions_limit(format!(
-                "The policy {name} already has the maximum number of versions (5); delete one first."
+                "The policy {name} already has the maximum number of versions ({}).",
+                reason.limit()
             )));
         }
         Err(e) => return Err(store(e)),
