@@ -77,6 +77,13 @@ class Relay:
         with self._lock:
             self._stopped = True
         if s:
+            # shutdown() first: on Linux it wakes the thread blocked in accept() (close() alone
+            # does not, and the kernel would keep accepting on the listening socket until that
+            # accept() returned: a connection counted after stop()).
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             s.close()
         with self._lock:
             for c in self._open:
