@@ -387,3 +387,19 @@ def server(tmp_path):
     s = Server(tmp_path / "data")
     yield s
     s.stop()
+
+
+# The administrator's boto3 clients of the `server` fixture, one per control-plane service.
+@pytest.fixture
+def iam(server):
+    return server.boto3_client("iam")
+
+
+@pytest.fixture
+def iot(server):
+    return server.boto3_client("iot")
+
+
+@pytest.fixture
+def sts(server):
+    return server.boto3_client("sts")

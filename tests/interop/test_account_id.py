@@ -24,6 +24,15 @@ def account_of(server):
     return sts.get_caller_identity()["Account"]
 
 
+def account_at_start(data, *extra_args, env=None):
+    """Start a server on `data`, read the account id STS answers, stop it."""
+    server = Server(data, extra_args=list(extra_args), env=env)
+    try:
+        return account_of(server)
+    finally:
+        server.stop()
+
+
 def test_a_new_registry_takes_the_account_id_given_and_its_arns_name_it(tmp_path):
     data = tmp_path / "data"
     server = Server(data, extra_args=["--account-id", ACCOUNT])
@@ -42,45 +51,25 @@ def test_a_new_registry_takes_the_account_id_given_and_its_arns_name_it(tmp_path
     finally:
         server.stop()
     # The same id again on a later start is what a service unit does: accepted.
-    again = Server(data, extra_args=["--account-id", ACCOUNT])
-    try:
-        assert account_of(again) == ACCOUNT
-    finally:
-        again.stop()
+    assert account_at_start(data, "--account-id", ACCOUNT) == ACCOUNT
     # Without the flag, the registry keeps its id.
-    plain = Server(data)
-    try:
-        assert account_of(plain) == ACCOUNT
-    finally:
-        plain.stop()
+    assert account_at_start(data) == ACCOUNT
 
 
 def test_another_account_id_for_an_existing_registry_is_refused_and_changes_nothing(tmp_path):
     data = tmp_path / "data"
-    first = Server(data)
-    try:
-        original = account_of(first)
-    finally:
-        first.stop()
+    original = account_at_start(data)
     other = "210987654321" if original != "210987654321" else "111122223333"
     proc = serve(data, "--account-id", other)
     assert proc.returncode != 0
     assert f"account id is {original}, not {other}" in proc.stderr, proc.stderr
     assert "--account-id" in proc.stderr, "the message says what to drop"
-    after = Server(data)
-    try:
-        assert account_of(after) == original
-    finally:
-        after.stop()
+    assert account_at_start(data) == original
 
 
 def test_the_account_id_comes_from_the_environment_too(tmp_path):
     env = dict(os.environ, IOTCREDS_ACCOUNT_ID=ACCOUNT)
-    server = Server(tmp_path / "data", env=env)
-    try:
-        assert account_of(server) == ACCOUNT
-    finally:
-        server.stop()
+    assert account_at_start(tmp_path / "data", env=env) == ACCOUNT
 
 
 def test_an_account_id_that_is_not_twelve_digits_is_refused_before_anything_is_created(tmp_path):

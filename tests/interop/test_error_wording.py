@@ -32,16 +32,6 @@ def refused(call, **kwargs):
     return e.value.response["ResponseMetadata"]["HTTPStatusCode"], err["Code"], err["Message"]
 
 
-@pytest.fixture
-def iot(server):
-    return server.boto3_client("iot")
-
-
-@pytest.fixture
-def iam(server):
-    return server.boto3_client("iam")
-
-
 def test_deleting_an_active_certificate(server, iot):
     cert = iot.create_keys_and_certificate(setAsActive=True)
     cid = cert["certificateId"]

@@ -40,16 +40,6 @@ S3_POLICY = {
 # -- helpers -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def iam(server):
-    return server.boto3_client("iam")
-
-
-@pytest.fixture
-def sts(server):
-    return server.boto3_client("sts")
-
-
 def account_of(server):
     return server.boto3_client("sts").get_caller_identity()["Account"]
 

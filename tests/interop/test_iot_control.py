@@ -41,11 +41,6 @@ ROLE_MISSING = "Unable to assume the role, or the role to assume does not exist"
 # -- helpers -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def iot(server):
-    return server.boto3_client("iot")
-
-
 def account_of(arn):
     return arn.split(":")[4]
 

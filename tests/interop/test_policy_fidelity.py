@@ -27,16 +27,6 @@ TRUST = {
 }
 
 
-@pytest.fixture
-def iam(server):
-    return server.boto3_client("iam")
-
-
-@pytest.fixture
-def iot(server):
-    return server.boto3_client("iot")
-
-
 def account_of(server):
     return server.boto3_client("sts").get_caller_identity()["Account"]
 
