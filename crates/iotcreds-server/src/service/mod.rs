@@ -46,6 +46,8 @@ pub struct ServiceEndpoint {
     bodies: body::BodyLimits,
     /// The same backend, for the web console's S3 operations.
     objects: Arc<dyn s3s::S3>,
+    /// `x-amz-request-id` and `x-amz-id-2` of every S3 answer.
+    request_ids: s3::request_id::RequestIds,
 }
 
 impl ServiceEndpoint {
@@ -114,6 +116,7 @@ impl ServiceEndpoint {
                 budget: body::BodyBudget::new(config.limits.max_inflight_body_bytes),
             },
             objects,
+            request_ids: s3::request_id::RequestIds::new(),
         })
     }
 
@@ -127,19 +130,12 @@ impl ServiceEndpoint {
 
     /// Answer one request.
     pub async fn handle(&self, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<s3s::Body> {
-        let (mut parts, body) = req.into_parts();
-        let api = match auth::signed_service(&parts).as_deref() {
-            Some("iot") => Some(Api::Iot),
-            Some("iam") => Some(Api::Iam),
-            Some("sts") => Some(Api::Sts),
-            Some("s3") => None,
-            Some(other) => {
-                let msg = format!(
-                    "Credential should be scoped to a valid service ('s3', 'iot', 'iam' or 'sts'), not '{}'.",
-                    other.chars().take(32).collect::<String>()
-                );
-                return s3_xml_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", &msg);
-            }
+        let (parts, body) = req.into_parts();
+        let service = auth::signed_service(&parts);
+        let api = match service.as_deref() {
+            Some("iot") => Api::Iot,
+            Some("iam") => Api::Iam,
+            Some("sts") => Api::Sts,
             None if looks_like_query_protocol(&parts) => {
                 let err = ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -153,42 +149,62 @@ impl ServiceEndpoint {
                 )
                 .map(s3s::Body::from);
             }
-            None => None,
+            // S3, and what is refused in S3's words.
+            _ => {
+                let id = self.request_ids.next();
+                let resp = self.s3(service.as_deref(), conn, parts, body);
+                let mut resp = s3::request_id::scope(&id, resp).await;
+                id.stamp(&mut resp);
+                return resp;
+            }
         };
-        match api {
-            Some(api) => self.control(api, &conn, parts, body).await,
-            None => {
-                if let Some((status, code, message)) = s3::precheck(&parts) {
-                    return s3_xml_error(status, code, message);
-                }
-                if s3::post::is_form_post(&parts) {
-                    return self.post.handle(&conn, &parts, body).await;
-                }
-                if let Some(fast) = &self.fast_get
-                    && let Some(resp) = fast.try_serve(&conn, &parts).await
-                {
-                    return resp;
-                }
-                if conn.sendfile && parts.version <= http::Version::HTTP_11 {
-                    // An HTTP/1 response body goes to the socket as written: large object
-                    // reads may be mapped and sent from the file.
-                    parts
-                        .extensions
-                        .insert(iotcreds_objects::zerocopy::Sendfile);
-                }
-                parts.extensions.insert(conn);
-                let req = Request::from_parts(parts, body);
-                match hyper::service::Service::call(&self.s3, req).await {
-                    Ok(resp) => resp,
-                    Err(e) => {
-                        tracing::error!(error = ?e, "S3 service error");
-                        s3_xml_error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "InternalError",
-                            "We encountered an internal error. Please try again.",
-                        )
-                    }
-                }
+        self.control(api, &conn, parts, body).await
+    }
+
+    /// Answer an S3 request (or one signed for a service this endpoint does not serve).
+    async fn s3(
+        &self,
+        service: Option<&str>,
+        conn: Arc<ConnInfo>,
+        mut parts: http::request::Parts,
+        body: Incoming,
+    ) -> Response<s3s::Body> {
+        if let Some(other) = service.filter(|s| *s != "s3") {
+            let msg = format!(
+                "Credential should be scoped to a valid service ('s3', 'iot', 'iam' or 'sts'), not '{}'.",
+                other.chars().take(32).collect::<String>()
+            );
+            return s3_xml_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", &msg);
+        }
+        if let Some((status, code, message)) = s3::precheck(&parts) {
+            return s3_xml_error(status, code, message);
+        }
+        if s3::post::is_form_post(&parts) {
+            return self.post.handle(&conn, &parts, body).await;
+        }
+        if let Some(fast) = &self.fast_get
+            && let Some(resp) = fast.try_serve(&conn, &parts).await
+        {
+            return resp;
+        }
+        if conn.sendfile && parts.version <= http::Version::HTTP_11 {
+            // An HTTP/1 response body goes to the socket as written: large object
+            // reads may be mapped and sent from the file.
+            parts
+                .extensions
+                .insert(iotcreds_objects::zerocopy::Sendfile);
+        }
+        parts.extensions.insert(conn);
+        let req = Request::from_parts(parts, body);
+        match hyper::service::Service::call(&self.s3, req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(error = ?e, "S3 service error");
+                s3_xml_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
             }
         }
     }
@@ -425,14 +441,13 @@ fn auth_api_error(api: Api, e: AuthError) -> ApiError {
     }
 }
 
-/// An S3-style XML error for requests refused before s3s sees them.
+/// An S3-style XML error for requests refused before s3s sees them (its request ids are added
+/// with every S3 answer's, by [`s3::request_id::RequestId::stamp`]).
 fn s3_xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
-    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
     let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
         control::xml_escape(code),
         control::xml_escape(message),
-        request_id
     );
     let mut resp = Response::new(s3s::Body::from(Bytes::from(body)));
     *resp.status_mut() = status;

@@ -14,7 +14,9 @@ pub mod actions;
 pub mod console;
 pub mod fast;
 pub mod gate;
+pub mod host;
 pub mod post;
+pub mod request_id;
 
 use std::sync::Arc;
 
@@ -215,6 +217,7 @@ pub(crate) fn authorize(
     tracing::info!(
         target: "iotcreds::audit",
         event = "authorize",
+        request_id = %request_id::current(),
         decision = decision.effect.as_str(),
         principal = %principal.arn(),
         access_key_id = %principal.access_key_id(),
@@ -448,10 +451,7 @@ pub fn service(
         region: region.to_owned(),
     });
     if let Some(domain) = virtual_host_domain {
-        builder.set_host(
-            s3s::host::SingleDomain::new(domain)
-                .map_err(|e| anyhow::anyhow!("virtual_host_domain {domain}: {e}"))?,
-        );
+        builder.set_host(host::VirtualHostDomain::new(domain)?);
     }
     Ok(builder.build())
 }

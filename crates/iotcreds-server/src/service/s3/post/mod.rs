@@ -60,7 +60,7 @@ pub struct PostObject {
     registry: Arc<Registry>,
     backend: Arc<dyn S3>,
     region: String,
-    host: Option<s3s::host::SingleDomain>,
+    host: Option<super::host::VirtualHostDomain>,
     max_bytes: u64,
 }
 
@@ -100,10 +100,7 @@ impl PostObject {
         max_bytes: u64,
     ) -> anyhow::Result<Self> {
         let host = virtual_host_domain
-            .map(|d| {
-                s3s::host::SingleDomain::new(d)
-                    .map_err(|e| anyhow::anyhow!("virtual_host_domain {d}: {e}"))
-            })
+            .map(super::host::VirtualHostDomain::new)
             .transpose()?;
         Ok(Self {
             registry,
@@ -147,11 +144,7 @@ impl PostObject {
                 if host.parse::<std::net::SocketAddr>().is_err()
                     && host.parse::<std::net::IpAddr>().is_err() =>
             {
-                use s3s::host::S3Host as _;
-                let vh = domain
-                    .parse_host_header(host)
-                    .map_err(|e| Refusal::from_s3(&e))?;
-                s3s::path::parse_virtual_hosted_style(vh.bucket(), &path)
+                s3s::path::parse_virtual_hosted_style(domain.bucket(host).as_deref(), &path)
             }
             _ => s3s::path::parse_path_style(&path),
         };
@@ -259,6 +252,7 @@ impl PostObject {
             tracing::info!(
                 target: "iotcreds::audit",
                 event = "authenticate",
+                request_id = %super::request_id::current(),
                 decision = "deny",
                 service = "s3",
                 action = "s3:PutObject",
