@@ -248,6 +248,15 @@ impl UpstreamBackend {
         let device = req.input.bucket.clone();
         let (up, pair) = self.upstream(&device)?;
         let i = &mut req.input;
+        // S3's rules whatever the upstream's: an empty token is refused (tokens are opaque and
+        // never empty), an empty delimiter is no delimiter and is not echoed.
+        if i.continuation_token.as_deref() == Some("") {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            ));
+        }
+        i.delimiter = i.delimiter.take().filter(|d| !d.is_empty());
         i.bucket = up;
         i.expected_bucket_owner = None;
         i.request_payer = None;
@@ -269,6 +278,7 @@ impl UpstreamBackend {
         let device = req.input.bucket.clone();
         let (up, pair) = self.upstream(&device)?;
         let i = &mut req.input;
+        i.delimiter = i.delimiter.take().filter(|d| !d.is_empty());
         i.bucket = up;
         i.expected_bucket_owner = None;
         i.request_payer = None;

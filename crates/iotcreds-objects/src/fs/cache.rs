@@ -215,6 +215,7 @@ mod tests {
             checksum: None,
             parts: Vec::new(),
             part_number: None,
+            upload_id: None,
         })
     }
 

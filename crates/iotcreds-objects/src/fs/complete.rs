@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use s3s::dto::{CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CompletedPart, ETag};
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio_util::io::ReaderStream;
 
@@ -81,12 +81,27 @@ impl FsBackend {
         let inner = Arc::clone(self.inner());
         let bucket = inner.bucket(&i.bucket)?;
         let (b, k, id) = (Arc::clone(&bucket), i.key.clone(), i.upload_id.clone());
-        let upload = blocking(move || load_upload(&b, &k, &id)).await?;
         let listed = i
             .multipart_upload
             .as_ref()
             .and_then(|m| m.parts.clone())
             .unwrap_or_default();
+        let upload = match blocking(move || load_upload(&b, &k, &id)).await {
+            Ok(upload) => upload,
+            Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {
+                let (b, k, id, l) = (
+                    Arc::clone(&bucket),
+                    i.key.clone(),
+                    i.upload_id.clone(),
+                    listed.clone(),
+                );
+                return match blocking(move || completed_before(&b, &k, &id, &l)).await? {
+                    Some(meta) => Ok(S3Response::new(completed(&i, &meta))),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if listed.is_empty() {
             return Err(s3_error!(
                 MalformedXML,
@@ -186,6 +201,7 @@ impl FsBackend {
             }),
             parts: infos,
             part_number: None,
+            upload_id: Some(i.upload_id.clone()),
         };
         let staged = Staged::from_file(tmp, file, total);
         let tmp = staged.finish(&meta).await?;
@@ -232,17 +248,53 @@ impl FsBackend {
             Ok(())
         })
         .await?;
-        let mut out = CompleteMultipartUploadOutput {
-            bucket: Some(i.bucket.clone()),
-            key: Some(i.key.clone()),
-            e_tag: Some(ETag::Strong(meta.etag.clone())),
-            location: Some(format!("/{}/{}", i.bucket, percent_path(&i.key))),
-            checksum_type: Some(kind.into()),
-            ..CompleteMultipartUploadOutput::default()
-        };
-        put_checksum!(out, Some(algo.name()), Some(shown));
-        Ok(S3Response::new(out))
+        Ok(S3Response::new(completed(&i, &meta)))
     }
+}
+
+/// The answer to a completed upload, from the object it made.
+fn completed(i: &CompleteMultipartUploadInput, meta: &ObjectMeta) -> CompleteMultipartUploadOutput {
+    let mut out = CompleteMultipartUploadOutput {
+        bucket: Some(i.bucket.clone()),
+        key: Some(i.key.clone()),
+        e_tag: Some(ETag::Strong(meta.etag.clone())),
+        location: Some(format!("/{}/{}", i.bucket, percent_path(&i.key))),
+        ..CompleteMultipartUploadOutput::default()
+    };
+    if let Some(c) = &meta.checksum {
+        let shown = if c.kind == "COMPOSITE" {
+            format!("{}-{}", c.value, meta.parts.len())
+        } else {
+            c.value.clone()
+        };
+        out.checksum_type = Some(c.kind.clone().into());
+        put_checksum!(out, Some(c.algorithm.as_str()), Some(shown));
+    }
+    out
+}
+
+/// The object a retried CompleteMultipartUpload already made (blocking): the object now at `key`
+/// was completed from `upload_id`, from the parts listed again (SDKs retry a Complete whose
+/// answer was lost, and S3 answers the retry as it answered the first). `None` otherwise: the
+/// upload is unknown, or the object has since been overwritten or deleted, or the part list
+/// differs.
+fn completed_before(
+    bucket: &Bucket,
+    key: &str,
+    upload_id: &str,
+    listed: &[CompletedPart],
+) -> S3Result<Option<ObjectMeta>> {
+    let object = match super::read::open_object(bucket, key, false) {
+        Ok(object) => object,
+        Err(e) if *e.code() == S3ErrorCode::NoSuchKey => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = object.meta;
+    let same_parts = meta.parts.len() == listed.len()
+        && meta.parts.iter().zip(listed).all(|(stored, given)| {
+            given.e_tag.as_ref().map(ETag::value) == Some(stored.etag.as_str())
+        });
+    Ok((meta.upload_id.as_deref() == Some(upload_id) && same_parts).then(|| (*meta).clone()))
 }
 
 /// A full-object checksum sent with CompleteMultipartUpload must match.

@@ -230,6 +230,7 @@ impl FsBackend {
             }),
             parts: Vec::new(),
             part_number: None,
+            upload_id: None,
         };
         let tmp = staged.finish(&meta).await?;
         let meta2 = meta.clone();

@@ -119,6 +119,10 @@ pub(crate) struct ObjectMeta {
     /// Set on staged part files only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_number: Option<u32>,
+    /// The multipart upload the object was completed from: a CompleteMultipartUpload of that
+    /// upload retried after it succeeded answers as the first one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 /// Reads and validates the header and footer of an object file; returns its metadata. The data
@@ -266,6 +270,7 @@ mod tests {
             checksum: None,
             parts: vec![],
             part_number: None,
+            upload_id: None,
         }
     }
 

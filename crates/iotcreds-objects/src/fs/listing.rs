@@ -89,7 +89,8 @@ impl FsBackend {
                 .flatten(),
             contents: (!contents.is_empty()).then_some(contents),
             common_prefixes: prefixes_dto(&page.prefixes, &e),
-            delimiter: i.delimiter.as_deref().map(&e),
+            // An empty delimiter is no delimiter, and S3 does not echo it.
+            delimiter: i.delimiter.as_deref().filter(|d| !d.is_empty()).map(&e),
             encoding_type: i.encoding_type,
             start_after: i.start_after.as_deref().map(&e),
             request_charged: None,
@@ -115,7 +116,7 @@ impl FsBackend {
             .map(|(k, s)| object_dto(&e(k), s, own.clone()))
             .collect();
         // NextMarker is returned only with a delimiter; without one clients use the last key.
-        let next_marker = (page.truncated && i.delimiter.is_some())
+        let next_marker = (page.truncated && i.delimiter.as_deref().is_some_and(|d| !d.is_empty()))
             .then(|| page.last.as_deref().map(&e))
             .flatten();
         Ok(S3Response::new(ListObjectsOutput {
@@ -126,7 +127,8 @@ impl FsBackend {
             is_truncated: Some(page.truncated),
             contents: (!contents.is_empty()).then_some(contents),
             common_prefixes: prefixes_dto(&page.prefixes, &e),
-            delimiter: i.delimiter.as_deref().map(&e),
+            // An empty delimiter is no delimiter, and S3 does not echo it.
+            delimiter: i.delimiter.as_deref().filter(|d| !d.is_empty()).map(&e),
             next_marker,
             encoding_type: i.encoding_type,
             request_charged: None,
@@ -180,7 +182,8 @@ impl FsBackend {
         Ok(S3Response::new(ListObjectVersionsOutput {
             common_prefixes: prefixes_dto(&page.prefixes, &e),
             delete_markers: None,
-            delimiter: i.delimiter.as_deref().map(&e),
+            // An empty delimiter is no delimiter, and S3 does not echo it.
+            delimiter: i.delimiter.as_deref().filter(|d| !d.is_empty()).map(&e),
             encoding_type: i.encoding_type,
             is_truncated: Some(page.truncated),
             key_marker: Some(i.key_marker.as_deref().map(&e).unwrap_or_default()),

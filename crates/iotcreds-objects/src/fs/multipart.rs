@@ -131,6 +131,7 @@ fn part_meta(key: &str, n: u32, staged: &super::write::Staged, algo: Algo) -> Ob
         }),
         parts: Vec::new(),
         part_number: Some(n),
+        upload_id: None,
     }
 }
 

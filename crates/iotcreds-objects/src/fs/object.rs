@@ -237,6 +237,7 @@ impl FsBackend {
             }),
             parts: Vec::new(),
             part_number: None,
+            upload_id: None,
         };
         let tmp = staged.finish(&meta).await?;
         let if_match = req.input.if_match.clone();

@@ -1,0 +1,114 @@
+"""S3 edges as the S3 API reference states them, with boto3 and aws-cli, on the embedded store and,
+where the gateway decides, through an upstream (moto, which answers some of them differently: the
+gateway keeps S3's rules whatever its upstream does).
+
+- ListObjects/ListObjectsV2: an empty delimiter is no delimiter and is not echoed; an empty
+  continuation token is refused with InvalidArgument; paginators visit every key once.
+- CompleteMultipartUpload retried after it succeeded (SDKs retry a Complete whose answer was
+  lost) answers 200 with the same ETag; parts uploaded out of order or sent twice still complete;
+  a retry after the object changed, or with another part list, is NoSuchUpload."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import BUCKET, REGION, Moto, Server
+
+KEYS = ["ADCTestThing/a.txt", "ADCTestThing/b/c.txt", "top.txt"]
+
+
+@pytest.fixture(params=["embedded", "upstream-moto"])
+def s3(request, tmp_path):
+    """The administrator's boto3 S3 client, the bucket holding KEYS; yields (server, client)."""
+    moto = None
+    args = []
+    if request.param == "upstream-moto":
+        moto = Moto(tmp_path / "moto.log")
+        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
+    server = Server(tmp_path / "data", extra_args=args, upstream=moto)
+    try:
+        client = server.boto3_client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for key in KEYS:
+            client.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+        yield server, client
+    finally:
+        server.stop()
+        if moto:
+            moto.stop()
+
+
+def test_an_empty_delimiter_is_no_delimiter_and_is_not_echoed(s3):
+    _, client = s3
+    for listing in (client.list_objects_v2(Bucket=BUCKET, Delimiter=""),
+                    client.list_objects(Bucket=BUCKET, Delimiter="")):
+        assert "Delimiter" not in listing, listing
+        assert [o["Key"] for o in listing["Contents"]] == KEYS
+        assert "CommonPrefixes" not in listing
+    grouped = client.list_objects_v2(Bucket=BUCKET, Delimiter="/")
+    assert grouped["Delimiter"] == "/"
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["ADCTestThing/"]
+
+
+def test_an_empty_continuation_token_is_refused(s3):
+    _, client = s3
+    with pytest.raises(ClientError) as e:
+        client.list_objects_v2(Bucket=BUCKET, ContinuationToken="")
+    err = e.value.response["Error"]
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert (err["Code"], err["Message"]) == ("InvalidArgument", "The continuation token provided is incorrect")
+
+
+def test_paging_with_the_tokens_we_give_visits_every_key_once(s3):
+    server, client = s3
+    pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, PaginationConfig={"PageSize": 1}))
+    assert [o["Key"] for p in pages for o in p.get("Contents", [])] == KEYS
+    assert [p["KeyCount"] for p in pages] == [1, 1, 1]
+    # aws-cli pages the same way.
+    out = server.aws("s3api", "list-objects-v2", "--bucket", BUCKET, "--page-size", "1")
+    assert [o["Key"] for o in out["Contents"]] == KEYS
+
+
+MIB5 = 5 * 1024 * 1024
+
+
+def test_a_retried_complete_answers_as_the_first(tmp_path):
+    server = Server(tmp_path / "data")
+    try:
+        client = server.boto3_client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        key = "ADCTestThing/firmware.bin"
+        upload = client.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+        # Part 2 first, then part 1 twice (a retried UploadPart): the last one counts.
+        etag2 = client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=2, Body=b"2" * 10,
+                                   ChecksumAlgorithm="CRC32")["ETag"]
+        client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=b"0" * MIB5,
+                           ChecksumAlgorithm="CRC32")
+        part1 = client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=b"1" * MIB5,
+                                   ChecksumAlgorithm="CRC32")
+        parts = {"Parts": [{"PartNumber": 1, "ETag": part1["ETag"], "ChecksumCRC32": part1["ChecksumCRC32"]},
+                           {"PartNumber": 2, "ETag": etag2}]}
+        first = client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload=parts)
+        again = client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload=parts)
+        for field in ("ETag", "ChecksumCRC32", "ChecksumType", "Key", "Bucket"):
+            assert again.get(field) == first.get(field), field
+        assert first["ETag"].endswith('-2"')
+        body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert body == b"1" * MIB5 + b"2" * 10
+        # Another part list is not the completed upload.
+        with pytest.raises(ClientError) as e:
+            client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload,
+                                             MultipartUpload={"Parts": parts["Parts"][:1]})
+        assert e.value.response["Error"]["Code"] == "NoSuchUpload"
+        # Once the object is overwritten, the upload is gone for good.
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"newer")
+        with pytest.raises(ClientError) as e:
+            client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload=parts)
+        assert e.value.response["Error"]["Code"] == "NoSuchUpload"
+        assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"newer"
+        # An upload id that never was answers NoSuchUpload, whatever the object's parts.
+        with pytest.raises(ClientError) as e:
+            client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId="made-up", MultipartUpload=parts)
+        assert e.value.response["Error"]["Code"] == "NoSuchUpload"
+    finally:
+        server.stop()
+
