@@ -418,3 +418,25 @@ mod tests {
         }
     }
 }
+
+pub(crate) async fn tag(
+    c: &mut AnyConnection,
+    arn: &str,
+    new: &[Tag],
+    limit: usize,
+) -> StoreResult<()> {
+    let key = require(&mut *c, arn).await?;
+    if tags::count_after(&mut *c, Owner::ManagedPolicy, &key, new).await? > limit {
+        return Err(StoreError::limit(
+            Entity::ManagedPolicy,
+            arn,
+            LimitKind::TagsPerPolicy(limit),
+        ));
+    }
+    tags::put(c, Owner::ManagedPolicy, &key, new).await
+}
+
+pub(crate) async fn untag(c: &mut AnyConnection, arn: &str, keys: &[String]) -> StoreResult<()> {
+    let key = require(&mut *c, arn).await?;
+    tags::remove(c, Owner::ManagedPolicy, &key, keys).await
+}

@@ -283,3 +283,25 @@ pub(crate) async fn delete_access_key(
     }
     Ok(())
 }
+
+pub(crate) async fn tag(
+    c: &mut AnyConnection,
+    name: &str,
+    new: &[Tag],
+    limit: usize,
+) -> StoreResult<()> {
+    let key = require(&mut *c, name).await?;
+    if tags::count_after(&mut *c, Owner::User, &key, new).await? > limit {
+        return Err(StoreError::limit(
+            Entity::User,
+            name,
+            LimitKind::TagsPerUser(limit),
+        ));
+    }
+    tags::put(c, Owner::User, &key, new).await
+}
+
+pub(crate) async fn untag(c: &mut AnyConnection, name: &str, keys: &[String]) -> StoreResult<()> {
+    let key = require(&mut *c, name).await?;
+    tags::remove(c, Owner::User, &key, keys).await
+}

@@ -235,6 +235,8 @@ write_tx fn set_default_managed_policy_version(arn: &str, version_id: &str, at: 
 write_tx fn delete_managed_policy_version(arn: &str, version_id: &str) -> ()
     => iam_managed::delete_version[arn, version_id];
 write_tx fn delete_managed_policy(arn: &str) -> () => iam_managed::delete[arn];
+write_tx fn tag_managed_policy(arn: &str, tags: &[Tag]) -> () => iam_managed::tag[arn, tags, self.limits.tags_per_role];
+write_tx fn untag_managed_policy(arn: &str, keys: &[String]) -> () => iam_managed::untag[arn, keys];
 write_maybe fn attach_managed_policy(holder: PolicyHolder<'_>, arn: &str) -> ()
     => iam_managed_attach::attach[&Holder::from(holder), arn, self.limits.managed_policies_per_holder];
 write_tx fn detach_managed_policy(holder: PolicyHolder<'_>, arn: &str) -> ()
@@ -250,6 +252,8 @@ write_tx fn insert_user(user: &User) -> () => iam_users::insert[user];
 read_tx fn user(name: &str) -> Option<User> => iam_users::get[name];
 read_tx fn list_users(path_prefix: Option<&str>, page: &PageRequest) -> Page<User> => iam_users::list[path_prefix, page];
 write_tx fn delete_user(name: &str) -> () => iam_users::delete[name];
+write_tx fn tag_user(name: &str, tags: &[Tag]) -> () => iam_users::tag[name, tags, self.limits.tags_per_role];
+write_tx fn untag_user(name: &str, keys: &[String]) -> () => iam_users::untag[name, keys];
 write_tx fn put_user_policy(user: &str, policy: &InlinePolicy) -> () => iam_inline::put[&Holder::user(user), policy];
 read_tx fn user_policy(user: &str, policy_name: &str) -> Option<InlinePolicy>
     => iam_inline::get[&Holder::user(user), policy_name];

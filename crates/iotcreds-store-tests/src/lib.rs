@@ -104,12 +104,14 @@ macro_rules! store_suite {
                 managed_policy_delete_rules,
                 managed_policies_list_filters,
                 effective_policies_order_and_content,
+                managed_policy_tags_and_limit,
             }
             iam_users {
                 user_names_ignore_case_and_paths,
                 user_inline_policies,
                 access_keys_lifecycle,
                 user_delete_rules,
+                user_tags_and_limit,
             }
             console {
                 login_profile_lifecycle,

@@ -151,6 +151,10 @@ pub enum LimitKind {
     PoliciesPerRole(usize),
     /// Tags of one role.
     TagsPerRole(usize),
+    /// Tags of one user.
+    TagsPerUser(usize),
+    /// Tags of one managed policy.
+    TagsPerPolicy(usize),
     /// IoT policies attached to one target.
     PoliciesPerTarget(usize),
     /// CA certificates registered with the same subject.
@@ -167,6 +171,8 @@ impl LimitKind {
             | LimitKind::PoliciesPerUser(n)
             | LimitKind::PoliciesPerRole(n)
             | LimitKind::TagsPerRole(n)
+            | LimitKind::TagsPerUser(n)
+            | LimitKind::TagsPerPolicy(n)
             | LimitKind::PoliciesPerTarget(n)
             | LimitKind::CaCertificatesPerSubject(n) => n,
         }
@@ -201,6 +207,10 @@ impl fmt::Display for LimitKind {
                 )
             }
             LimitKind::TagsPerRole(n) => write!(f, "a role can have at most {n} tags"),
+            LimitKind::TagsPerUser(n) => write!(f, "a user can have at most {n} tags"),
+            LimitKind::TagsPerPolicy(n) => {
+                write!(f, "a managed policy can have at most {n} tags")
+            }
             LimitKind::PoliciesPerTarget(n) => write!(
                 f,
                 "the target already has the maximum number of policies attached ({n})"

@@ -156,7 +156,7 @@ pub struct Limits {
     pub managed_policies_per_holder: usize,
     /// Access keys per user (AWS: 2).
     pub access_keys_per_user: usize,
-    /// Tags per role (AWS: 50).
+    /// Tags per IAM role, user and managed policy (AWS: 50 each).
     pub tags_per_role: usize,
     /// CA certificates with the same subject (AWS: 10).
     pub ca_certificates_per_subject: usize,
@@ -549,6 +549,14 @@ pub trait Store: Send + Sync + 'static {
     /// versions other than the default.
     async fn delete_managed_policy(&self, arn: &str) -> StoreResult<()>;
 
+    /// Add or replace tags of a managed policy (by key). `NotFound` if absent;
+    /// `LimitExceeded` if it would have more than `tags_per_role` tags.
+    async fn tag_managed_policy(&self, arn: &str, tags: &[Tag]) -> StoreResult<()>;
+
+    /// Remove tags of a managed policy by key (absent keys are ignored). `NotFound` if the
+    /// policy is absent.
+    async fn untag_managed_policy(&self, arn: &str, keys: &[String]) -> StoreResult<()>;
+
     /// Attach a managed policy to a role or user; attaching again is a no-op.
     /// `NotFound` (entity `Role`/`User` or `ManagedPolicy`) if either is absent;
     /// `LimitExceeded` if the holder already has `managed_policies_per_holder` policies.
@@ -592,6 +600,14 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a user. `NotFound` if absent; `Conflict` if it has access keys, a login
     /// profile, inline or attached policies.
     async fn delete_user(&self, name: &str) -> StoreResult<()>;
+
+    /// Add or replace tags of a user (by key). `NotFound` if absent; `LimitExceeded` if the
+    /// user would have more than `tags_per_role` tags.
+    async fn tag_user(&self, name: &str, tags: &[Tag]) -> StoreResult<()>;
+
+    /// Remove tags of a user by key (absent keys are ignored). `NotFound` if the user is
+    /// absent.
+    async fn untag_user(&self, name: &str, keys: &[String]) -> StoreResult<()>;
 
     /// Add or replace an inline policy of a user. `NotFound` if the user is absent.
     async fn put_user_policy(&self, user: &str, policy: &InlinePolicy) -> StoreResult<()>;

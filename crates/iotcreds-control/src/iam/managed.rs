@@ -14,7 +14,8 @@ use iotcreds_types::{ValidationError, ids};
 
 use super::{
     Cx, Output, check_document, check_document_length, check_policy_path, insert_request_tags,
-    lookup, no_such_entity, policy_arn_param, store_error, to_tags,
+    list_tags, lookup, no_such_entity, policy_arn_param, store_error, tag_keys_to_remove,
+    tags_to_add, to_tags,
 };
 use crate::query::{Paging, Params, Xml};
 use crate::resource::{self, Lookup};
@@ -92,9 +93,18 @@ fn absent_policy(policy_arn: &str) -> ApiError {
 /// The `PolicyArn` parameter's policy (matched exactly), authorised for the operation's action
 /// on its ARN.
 async fn authorized_policy(cx: &Cx<'_>, p: &Params) -> Result<Lookup<ManagedPolicy>, ApiError> {
+    authorized_policy_with(cx, p, |_| {}).await
+}
+
+/// [`authorized_policy`] with `extra` condition keys (the tags a request sets or removes).
+async fn authorized_policy_with(
+    cx: &Cx<'_>,
+    p: &Params,
+    extra: impl FnOnce(&mut iotcreds_policy::Context),
+) -> Result<Lookup<ManagedPolicy>, ApiError> {
     let policy_arn = policy_arn_param(p)?;
     let policy = lookup(resource::managed_policy(cx.registry(), policy_arn).await)?;
-    cx.authorize(policy.resource())?;
+    cx.authorize_with(policy.resource(), extra)?;
     Ok(policy)
 }
 
@@ -338,4 +348,34 @@ mod tests {
             assert_eq!(version_id(&p).unwrap_err().code, "ValidationError", "{bad}");
         }
     }
+}
+
+pub(super) async fn tag_policy(cx: &Cx<'_>, p: &Params) -> Output {
+    let policy_arn = policy_arn_param(p)?;
+    let tags = tags_to_add(p)?;
+    let mp = authorized_policy_with(cx, p, |ctx| insert_request_tags(ctx, &tags))
+        .await?
+        .require(|| absent_policy(policy_arn))?;
+    cx.write(cx.store().tag_managed_policy(&mp.arn, &tags))
+        .await?;
+    Ok(None)
+}
+
+pub(super) async fn untag_policy(cx: &Cx<'_>, p: &Params) -> Output {
+    let policy_arn = policy_arn_param(p)?;
+    let keys = tag_keys_to_remove(p)?;
+    let mp = authorized_policy_with(cx, p, |ctx| ctx.insert_multi("aws:TagKeys", keys.clone()))
+        .await?
+        .require(|| absent_policy(policy_arn))?;
+    cx.write(cx.store().untag_managed_policy(&mp.arn, &keys))
+        .await?;
+    Ok(None)
+}
+
+pub(super) async fn list_policy_tags(cx: &Cx<'_>, p: &Params) -> Output {
+    let policy_arn = policy_arn_param(p)?;
+    let mp = authorized_policy(cx, p)
+        .await?
+        .require(|| absent_policy(policy_arn))?;
+    list_tags(p, &mp.tags)
 }

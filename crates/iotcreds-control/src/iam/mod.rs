@@ -28,7 +28,7 @@ use iotcreds_store::{ConflictReason, Entity, LimitKind, Store, StoreError, Store
 use iotcreds_types::names::{Charset, NameRule};
 use iotcreds_types::{ValidationError, ids};
 
-use crate::query::{self, Params};
+use crate::query::{self, Paging, Params, Xml};
 use crate::{ApiError, Caller, ControlContext, Resource};
 
 /// XML namespace of IAM answers.
@@ -187,6 +187,9 @@ operations! {
     "CreatePolicy" => managed::create_policy,
     "GetPolicy" => managed::get_policy,
     "DeletePolicy" => managed::delete_policy,
+    "TagPolicy" => managed::tag_policy,
+    "UntagPolicy" => managed::untag_policy,
+    "ListPolicyTags" => managed::list_policy_tags,
     "ListPolicies" => managed::list_policies,
     "CreatePolicyVersion" => managed::create_policy_version,
     "GetPolicyVersion" => managed::get_policy_version,
@@ -196,6 +199,9 @@ operations! {
     "CreateUser" => users::create_user,
     "GetUser" => users::get_user,
     "DeleteUser" => users::delete_user,
+    "TagUser" => users::tag_user,
+    "UntagUser" => users::untag_user,
+    "ListUserTags" => users::list_user_tags,
     "ListUsers" => users::list_users,
     "CreateAccessKey" => access_keys::create_access_key,
     "DeleteAccessKey" => access_keys::delete_access_key,
@@ -318,6 +324,8 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
                 format!("Cannot exceed quota for PoliciesPerRole: {n}")
             }
             LimitKind::TagsPerRole(n) => format!("Cannot exceed quota for TagsPerRole: {n}"),
+            LimitKind::TagsPerUser(n) => format!("Cannot exceed quota for TagsPerUser: {n}"),
+            LimitKind::TagsPerPolicy(n) => format!("Cannot exceed quota for TagsPerPolicy: {n}"),
             other @ (LimitKind::PoliciesPerTarget(_) | LimitKind::CaCertificatesPerSubject(_)) => {
                 format!("Limit exceeded: {other}.")
             }
@@ -449,6 +457,57 @@ pub(crate) fn to_tags(tags: Vec<(String, String)>) -> Vec<Tag> {
         .collect();
     tags.sort();
     tags
+}
+
+/// The `Tags` of a `Tag*` operation (`TagRole`, `TagUser`, `TagPolicy`): at least one, at most
+/// 50, each key and value checked.
+pub(crate) fn tags_to_add(p: &Params) -> Result<Vec<Tag>, ApiError> {
+    if !p.has_list("Tags") {
+        return Err(crate::query::missing("tags"));
+    }
+    let tags = to_tags(p.tags("Tags", 50)?);
+    if tags.is_empty() {
+        return Err(ValidationError::new(
+            "tags",
+            "[]",
+            "Member must have length greater than or equal to 1",
+        )
+        .into());
+    }
+    Ok(tags)
+}
+
+/// The `TagKeys` of an `Untag*` operation: at most 50, each checked.
+pub(crate) fn tag_keys_to_remove(p: &Params) -> Result<Vec<String>, ApiError> {
+    if !p.has_list("TagKeys") {
+        return Err(crate::query::missing("tagKeys"));
+    }
+    let keys = p.strings("TagKeys")?;
+    if keys.len() > 50 {
+        return Err(ValidationError::new(
+            "tagKeys",
+            "[...]",
+            "Member must have length less than or equal to 50",
+        )
+        .into());
+    }
+    for (i, k) in keys.iter().enumerate() {
+        crate::query::check_tag_text(&format!("tagKeys.{}.member", i + 1), k, 1, 128)?;
+    }
+    Ok(keys)
+}
+
+/// The `List*Tags` answer: one page of `tags`.
+pub(crate) fn list_tags(p: &Params, tags: &[Tag]) -> Output {
+    let paging = Paging::from_params(p)?;
+    let (page, next) = paging.slice(tags)?;
+    let mut x = Xml::new();
+    x.tags(
+        "Tags",
+        page.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+    )
+    .truncation(next.as_deref());
+    Ok(Some(x.finish()))
 }
 
 /// `aws:RequestTag/KEY` and `aws:TagKeys` for a request that sets tags.

@@ -8,14 +8,14 @@ use iotcreds_policy::{SizeLimit, Target};
 use iotcreds_registry::CachedRole;
 use iotcreds_store::{Role, RoleUpdate};
 use iotcreds_types::names::{IAM_DESCRIPTION, IAM_ROLE_NAME, check_iam_path, check_range};
-use iotcreds_types::{ValidationError, arn, ids};
+use iotcreds_types::{arn, ids};
 
 use super::{
     Cx, Output, authorize_on, check_arn_length, check_document, check_document_length,
-    check_path_prefix, insert_request_tags, invalid_input, lookup, no_such_role, store_error,
-    to_tags, unsupported,
+    check_path_prefix, insert_request_tags, invalid_input, list_tags, lookup, no_such_role,
+    store_error, tag_keys_to_remove, tags_to_add, to_tags, unsupported,
 };
-use crate::query::{Paging, Params, Xml, check_tag_text};
+use crate::query::{Paging, Params, Xml};
 use crate::resource::{self, Lookup};
 use crate::{ApiError, Resource};
 
@@ -231,18 +231,7 @@ pub(super) async fn update_assume_role_policy(cx: &Cx<'_>, p: &Params) -> Output
 
 pub(super) async fn tag_role(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
-    if !p.has_list("Tags") {
-        return Err(crate::query::missing("tags"));
-    }
-    let tags = to_tags(p.tags("Tags", 50)?);
-    if tags.is_empty() {
-        return Err(ValidationError::new(
-            "tags",
-            "[]",
-            "Member must have length greater than or equal to 1",
-        )
-        .into());
-    }
+    let tags = tags_to_add(p)?;
     let role = authorized_role(cx, name, |ctx| insert_request_tags(ctx, &tags)).await?;
     cx.write(cx.store().tag_role(&role.role.name, &tags))
         .await?;
@@ -251,21 +240,7 @@ pub(super) async fn tag_role(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn untag_role(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
-    if !p.has_list("TagKeys") {
-        return Err(crate::query::missing("tagKeys"));
-    }
-    let keys = p.strings("TagKeys")?;
-    if keys.len() > 50 {
-        return Err(ValidationError::new(
-            "tagKeys",
-            "[...]",
-            "Member must have length less than or equal to 50",
-        )
-        .into());
-    }
-    for (i, k) in keys.iter().enumerate() {
-        check_tag_text(&format!("tagKeys.{}.member", i + 1), k, 1, 128)?;
-    }
+    let keys = tag_keys_to_remove(p)?;
     let role = authorized_role(cx, name, |ctx| {
         ctx.insert_multi("aws:TagKeys", keys.clone())
     })
@@ -277,14 +252,6 @@ pub(super) async fn untag_role(cx: &Cx<'_>, p: &Params) -> Output {
 
 pub(super) async fn list_role_tags(cx: &Cx<'_>, p: &Params) -> Output {
     let name = role_name(p)?;
-    let paging = Paging::from_params(p)?;
     let role = authorized_role(cx, name, |_| {}).await?;
-    let (page, next) = paging.slice(&role.role.tags)?;
-    let mut x = Xml::new();
-    x.tags(
-        "Tags",
-        page.iter().map(|t| (t.key.as_str(), t.value.as_str())),
-    )
-    .truncation(next.as_deref());
-    Ok(Some(x.finish()))
+    list_tags(p, &role.role.tags)
 }

@@ -1,5 +1,5 @@
 //! IAM users: `CreateUser`, `GetUser` (without `UserName`: the caller), `DeleteUser`,
-//! `ListUsers`.
+//! `ListUsers`, and the user tags (`TagUser`, `UntagUser`, `ListUserTags`).
 
 use std::sync::Arc;
 
@@ -10,8 +10,9 @@ use iotcreds_types::names::{IAM_USER_NAME, check_iam_path};
 use iotcreds_types::{arn, ids};
 
 use super::{
-    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags, lookup,
-    no_such_user, store_error, to_tags, unsupported,
+    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags,
+    list_tags, lookup, no_such_user, store_error, tag_keys_to_remove, tags_to_add, to_tags,
+    unsupported,
 };
 use crate::Resource;
 use crate::query::{Paging, Params, Xml};
@@ -38,9 +39,18 @@ pub(crate) async fn authorized_target(
     cx: &Cx<'_>,
     name: &str,
 ) -> Result<Option<Arc<CachedUser>>, crate::ApiError> {
+    authorized_target_with(cx, name, |_| {}).await
+}
+
+/// [`authorized_target`] with `extra` condition keys (the tags a request sets or removes).
+async fn authorized_target_with(
+    cx: &Cx<'_>,
+    name: &str,
+    extra: impl FnOnce(&mut iotcreds_policy::Context),
+) -> Result<Option<Arc<CachedUser>>, crate::ApiError> {
     let user = lookup(resource::iam_user(cx.registry(), name).await)?;
     let tags = user.found().map(|u| u.user.tags.as_slice()).unwrap_or(&[]);
-    authorize_on(cx, user.resource(), tags, |_| {})?;
+    authorize_on(cx, user.resource(), tags, extra)?;
     Ok(user.found().cloned())
 }
 
@@ -135,4 +145,39 @@ pub(super) async fn list_users(cx: &Cx<'_>, p: &Params) -> Output {
     })
     .truncation(page.next_marker.as_deref());
     Ok(Some(x.finish()))
+}
+
+pub(super) async fn tag_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    EXISTING_USER_NAME.check("userName", name)?;
+    let tags = tags_to_add(p)?;
+    let user = authorized_target_with(cx, name, |ctx| insert_request_tags(ctx, &tags))
+        .await?
+        .ok_or_else(|| no_such_user(name))?;
+    cx.write(cx.store().tag_user(&user.user.name, &tags))
+        .await?;
+    Ok(None)
+}
+
+pub(super) async fn untag_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    EXISTING_USER_NAME.check("userName", name)?;
+    let keys = tag_keys_to_remove(p)?;
+    let user = authorized_target_with(cx, name, |ctx| {
+        ctx.insert_multi("aws:TagKeys", keys.clone())
+    })
+    .await?
+    .ok_or_else(|| no_such_user(name))?;
+    cx.write(cx.store().untag_user(&user.user.name, &keys))
+        .await?;
+    Ok(None)
+}
+
+pub(super) async fn list_user_tags(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    EXISTING_USER_NAME.check("userName", name)?;
+    let user = authorized_target(cx, name)
+        .await?
+        .ok_or_else(|| no_such_user(name))?;
+    list_tags(p, &user.user.tags)
 }

@@ -523,3 +523,36 @@ pub async fn effective_policies_order_and_content<H: Harness>() {
         vec!["own", policy_arn("/", "ma").as_str()]
     );
 }
+
+/// Managed policy tags: added or replaced by key, removed by key, capped at `tags_per_role`;
+/// found by the policy's ARN only.
+pub async fn managed_policy_tags_and_limit<H: Harness>() {
+    let h = H::create(small_limits()).await;
+    let s = h.store();
+    let m = managed("ADCTestPolicy", "/");
+    s.insert_managed_policy(&m, &doc("v1")).await.unwrap();
+    s.tag_managed_policy(
+        &m.arn,
+        &[tag("site", "tokyo"), tag("env", "dev"), tag("cost", "1")],
+    )
+    .await
+    .unwrap();
+    expect_err(
+        s.tag_managed_policy(&m.arn, &[tag("more", "x")]).await,
+        "LimitExceeded",
+        Entity::ManagedPolicy,
+    );
+    s.untag_managed_policy(&m.arn, &["env".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.managed_policy(&m.arn).await.unwrap().unwrap().tags,
+        vec![tag("cost", "1"), tag("site", "tokyo")]
+    );
+    expect_err(
+        s.tag_managed_policy(&policy_arn("/other/", "ADCTestPolicy"), &[tag("a", "b")])
+            .await,
+        "NotFound",
+        Entity::ManagedPolicy,
+    );
+}

@@ -246,3 +246,56 @@ pub async fn user_delete_rules<H: Harness>() {
         "old tags are gone"
     );
 }
+
+/// User tags are added or replaced by key, removed by key, capped at `tags_per_role`, and go
+/// with the user; a refused call changes nothing.
+pub async fn user_tags_and_limit<H: Harness>() {
+    let h = H::create(small_limits()).await;
+    let s = h.store();
+    s.insert_user(&user("ADCTestUser", "/")).await.unwrap();
+    s.tag_user("adctestuser", &[tag("site", "tokyo"), tag("env", "dev")])
+        .await
+        .unwrap();
+    s.tag_user("ADCTestUser", &[tag("site", "osaka"), tag("cost", "1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user("ADCTestUser").await.unwrap().unwrap().tags,
+        vec![tag("cost", "1"), tag("env", "dev"), tag("site", "osaka")]
+    );
+    expect_err_key(
+        s.tag_user("ADCTestUser", &[tag("more", "x")]).await,
+        "LimitExceeded",
+        Entity::User,
+        "ADCTestUser",
+    );
+    assert_eq!(s.user("ADCTestUser").await.unwrap().unwrap().tags.len(), 3);
+    s.untag_user("ADCTestUser", &["env".into(), "absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user("ADCTestUser").await.unwrap().unwrap().tags,
+        vec![tag("cost", "1"), tag("site", "osaka")]
+    );
+    expect_err(
+        s.tag_user("ghost", &[tag("a", "b")]).await,
+        "NotFound",
+        Entity::User,
+    );
+    expect_err(
+        s.untag_user("ghost", &["a".into()]).await,
+        "NotFound",
+        Entity::User,
+    );
+    // A user made again under the same name starts without the old one's tags.
+    s.delete_user("ADCTestUser").await.unwrap();
+    s.insert_user(&user("ADCTestUser", "/")).await.unwrap();
+    assert!(
+        s.user("ADCTestUser")
+            .await
+            .unwrap()
+            .unwrap()
+            .tags
+            .is_empty()
+    );
+}

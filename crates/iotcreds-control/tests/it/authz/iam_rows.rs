@@ -137,6 +137,56 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
             )
         }),
     );
+    r.insert(
+        "TagUser",
+        row(vec![user("TagUser", USER)], |_, s| {
+            Call::iam(
+                "TagUser",
+                &[
+                    ("UserName", s[0].clone()),
+                    ("Tags.member.1.Key", "k".into()),
+                    ("Tags.member.1.Value", "v".into()),
+                ],
+            )
+        }),
+    );
+    r.insert(
+        "UntagUser",
+        row(vec![user("UntagUser", USER)], |_, s| {
+            Call::iam(
+                "UntagUser",
+                &[
+                    ("UserName", s[0].clone()),
+                    ("TagKeys.member.1", "team".into()),
+                ],
+            )
+        }),
+    );
+    r.insert(
+        "TagPolicy",
+        row(vec![managed("TagPolicy", MANAGED)], |_, s| {
+            Call::iam(
+                "TagPolicy",
+                &[
+                    ("PolicyArn", s[0].clone()),
+                    ("Tags.member.1.Key", "k".into()),
+                    ("Tags.member.1.Value", "v".into()),
+                ],
+            )
+        }),
+    );
+    r.insert(
+        "UntagPolicy",
+        row(vec![managed("UntagPolicy", MANAGED)], |_, s| {
+            Call::iam(
+                "UntagPolicy",
+                &[
+                    ("PolicyArn", s[0].clone()),
+                    ("TagKeys.member.1", "team".into()),
+                ],
+            )
+        }),
+    );
     for (kind, holder) in [("Role", ROLE), ("User", USER)] {
         let name_param: &'static str = if kind == "Role" {
             "RoleName"
@@ -204,6 +254,7 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         "ListUserPolicies",
         "ListAttachedUserPolicies",
         "GetUser",
+        "ListUserTags",
         "ListAccessKeys",
         "CreateAccessKey",
     ] {
@@ -235,7 +286,7 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
             },
         )
     });
-    for op in ["GetPolicy", "ListPolicyVersions"] {
+    for op in ["GetPolicy", "ListPolicyVersions", "ListPolicyTags"] {
         r.insert(
             op,
             row(vec![managed(op, MANAGED)], move |_, s| {
