@@ -405,20 +405,6 @@ pub(crate) async fn delete(c: &mut AnyConnection, arn: &str) -> StoreResult<()> 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_names_round_trip_strictly() {
-        assert_eq!(parse_version("v1"), Some(1));
-        assert_eq!(parse_version("v12"), Some(12));
-        for bad in ["1", "v", "v0", "v01", "v+1", "v-1", "V1", "v1 "] {
-            assert_eq!(parse_version(bad), None, "{bad}");
-        }
-    }
-}
-
 pub(crate) async fn tag(
     c: &mut AnyConnection,
     arn: &str,
@@ -439,4 +425,18 @@ pub(crate) async fn tag(
 pub(crate) async fn untag(c: &mut AnyConnection, arn: &str, keys: &[String]) -> StoreResult<()> {
     let key = require(&mut *c, arn).await?;
     tags::remove(c, Owner::ManagedPolicy, &key, keys).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names_round_trip_strictly() {
+        assert_eq!(parse_version("v1"), Some(1));
+        assert_eq!(parse_version("v12"), Some(12));
+        for bad in ["1", "v", "v0", "v01", "v+1", "v-1", "V1", "v1 "] {
+            assert_eq!(parse_version(bad), None, "{bad}");
+        }
+    }
 }

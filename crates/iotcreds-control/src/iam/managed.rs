@@ -333,23 +333,6 @@ pub(super) async fn delete_policy_version(cx: &Cx<'_>, p: &Params) -> Output {
     Ok(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_ids() {
-        for ok in ["v1", "v12", "v3.a-b"] {
-            let p = Params::from_form(&format!("VersionId={ok}")).unwrap();
-            assert!(version_id(&p).is_ok(), "{ok}");
-        }
-        for bad in ["1", "v0", "v01", "v", "vx", "v1.a_b"] {
-            let p = Params::from_form(&format!("VersionId={bad}")).unwrap();
-            assert_eq!(version_id(&p).unwrap_err().code, "ValidationError", "{bad}");
-        }
-    }
-}
-
 pub(super) async fn tag_policy(cx: &Cx<'_>, p: &Params) -> Output {
     let policy_arn = policy_arn_param(p)?;
     let tags = tags_to_add(p)?;
@@ -378,4 +361,21 @@ pub(super) async fn list_policy_tags(cx: &Cx<'_>, p: &Params) -> Output {
         .await?
         .require(|| absent_policy(policy_arn))?;
     list_tags(p, &mp.tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ids() {
+        for ok in ["v1", "v12", "v3.a-b"] {
+            let p = Params::from_form(&format!("VersionId={ok}")).unwrap();
+            assert!(version_id(&p).is_ok(), "{ok}");
+        }
+        for bad in ["1", "v0", "v01", "v", "vx", "v1.a_b"] {
+            let p = Params::from_form(&format!("VersionId={bad}")).unwrap();
+            assert_eq!(version_id(&p).unwrap_err().code, "ValidationError", "{bad}");
+        }
+    }
 }
