@@ -630,6 +630,35 @@ def test_thing_principals(server, iot):
     assert iot.describe_thing(thingName="T1")["thingName"] == "T1"
 
 
+def test_thing_principals_v2(server, iot):
+    """ListThingPrincipalsV2 / ListPrincipalThingsV2 say how each principal is attached and filter by it;
+    boto3's paginators and aws-cli read them."""
+    shared = iot.create_keys_and_certificate(setAsActive=True)["certificateArn"]
+    own = iot.create_keys_and_certificate(setAsActive=True)["certificateArn"]
+    for name in ("ADCTestThing", "ADCTestThing2"):
+        iot.create_thing(thingName=name)
+        iot.attach_thing_principal(thingName=name, principal=shared)
+    iot.attach_thing_principal(thingName="ADCTestThing", principal=own, thingPrincipalType="EXCLUSIVE_THING")
+
+    objects = iot.list_thing_principals_v2(thingName="ADCTestThing")["thingPrincipalObjects"]
+    assert sorted((o["principal"], o["thingPrincipalType"]) for o in objects) == sorted(
+        [(shared, "NON_EXCLUSIVE_THING"), (own, "EXCLUSIVE_THING")])
+    exclusive = iot.list_thing_principals_v2(thingName="ADCTestThing", thingPrincipalType="EXCLUSIVE_THING")
+    assert exclusive["thingPrincipalObjects"] == [{"principal": own, "thingPrincipalType": "EXCLUSIVE_THING"}]
+    things = server.aws("iot", "list-principal-things-v2", "--principal", shared)["principalThingObjects"]
+    assert things == [{"thingName": "ADCTestThing", "thingPrincipalType": "NON_EXCLUSIVE_THING"},
+                      {"thingName": "ADCTestThing2", "thingPrincipalType": "NON_EXCLUSIVE_THING"}]
+    pages = list(iot.get_paginator("list_principal_things_v2").paginate(
+        principal=shared, PaginationConfig={"PageSize": 1}))
+    assert [o["thingName"] for p in pages for o in p["principalThingObjects"]] == ["ADCTestThing", "ADCTestThing2"]
+    assert iot.list_principal_things_v2(principal=shared, thingPrincipalType="EXCLUSIVE_THING")[
+        "principalThingObjects"] == []
+    expect(iot, "InvalidRequestException", "InvalidRequestException", 400, iot.list_thing_principals_v2,
+           thingName="ADCTestThing", thingPrincipalType="SOMETIMES")
+    expect(iot, "ResourceNotFoundException", "ResourceNotFoundException", 404, iot.list_thing_principals_v2,
+           thingName="Nope")
+
+
 # -- role aliases ---------------------------------------------------------------------------
 
 

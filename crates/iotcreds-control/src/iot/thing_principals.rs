@@ -1,5 +1,6 @@
 //! Certificates attached to things: `AttachThingPrincipal`, `DetachThingPrincipal`,
-//! `ListThingPrincipals`, `ListPrincipalThings`.
+//! `ListThingPrincipals`, `ListPrincipalThings`, and their V2 forms, which also say how each
+//! principal is attached (`EXCLUSIVE_THING` or `NON_EXCLUSIVE_THING`) and filter by it.
 //!
 //! The principal travels in the `x-amzn-principal` header and must be a registered
 //! certificate of this account. The credentials endpoint checks these attachments when a
@@ -128,5 +129,61 @@ pub(super) async fn list_principal_things(req: &Req<'_>) -> Reply {
     let things: Vec<&str> = page.items.iter().map(|p| p.thing_name.as_str()).collect();
     Ok(ok(compact(
         json!({"things": things, "nextToken": page.next_marker}),
+    )))
+}
+
+/// The `thingPrincipalType` filter of the V2 lists, if given.
+fn kind_filter(req: &Req<'_>) -> Result<Option<ThingPrincipalType>, ApiError> {
+    req.query
+        .get("thingPrincipalType")
+        .map(|k| parse_enum::<ThingPrincipalType>("thingPrincipalType", k))
+        .transpose()
+}
+
+/// `GET /things/{thingName}/principals-v2?nextToken=&maxResults=&thingPrincipalType=`. A
+/// filtered page may hold fewer than `maxResults` entries, with a `nextToken` still to follow.
+pub(super) async fn list_thing_principals_v2(req: &Req<'_>) -> Reply {
+    let name = thing_name(req)?;
+    let kind = kind_filter(req)?;
+    let page = token_page(&req.query)?;
+    let thing = authorized_thing(req, &name)
+        .await?
+        .require(|| no_such_thing(&name))?;
+    let page = req
+        .store()
+        .list_thing_principals(&thing.name, &page)
+        .await
+        .map_err(store)?;
+    let objects: Vec<serde_json::Value> = page
+        .items
+        .iter()
+        .filter(|p| kind.is_none_or(|k| p.kind == k))
+        .map(|p| json!({"principal": p.principal, "thingPrincipalType": p.kind.as_str()}))
+        .collect();
+    Ok(ok(compact(
+        json!({"thingPrincipalObjects": objects, "nextToken": page.next_marker}),
+    )))
+}
+
+/// `GET /principals/things-v2?nextToken=&maxResults=&thingPrincipalType=` with header
+/// `x-amzn-principal`.
+pub(super) async fn list_principal_things_v2(req: &Req<'_>) -> Reply {
+    let principal = principal(req)?;
+    let kind = kind_filter(req)?;
+    let page = token_page(&req.query)?;
+    let principal = authorized(req, &principal).await?;
+    let page = req
+        .store()
+        .list_principal_things(&principal, &page)
+        .await
+        .map_err(store)?;
+    let objects: Vec<serde_json::Value> = page
+        .items
+        .iter()
+        .filter(|p| kind.is_none_or(|k| p.kind == k))
+        .map(|p| json!({"thingName": p.thing_name, "thingPrincipalType": p.kind.as_str()}))
+        .collect();
+    Ok(ok(compact(
+        json!({"principalThingObjects": objects, "nextToken": page.next_marker}),
     )))
 }

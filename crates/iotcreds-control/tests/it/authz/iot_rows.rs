@@ -137,6 +137,40 @@ pub(crate) fn iot_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         ),
     );
     r.insert(
+        "ListThingPrincipalsV2",
+        row(
+            vec![iot_name(
+                fx,
+                a("ListThingPrincipalsV2"),
+                "thing",
+                THING,
+                false,
+            )],
+            |_, s| {
+                Call::iot(
+                    "GET",
+                    format!("/things/{}/principals-v2", s[0]),
+                    Value::Null,
+                )
+            },
+        ),
+    );
+    r.insert(
+        "ListPrincipalThingsV2",
+        row(
+            vec![cert_arn(
+                fx,
+                a("ListPrincipalThingsV2"),
+                &fx.cert_id,
+                Loc::Header,
+            )],
+            |_, s| {
+                Call::iot("GET", "/principals/things-v2", Value::Null)
+                    .header("x-amzn-principal", &s[0])
+            },
+        ),
+    );
+    r.insert(
         "ListThingTypes",
         row(vec![any(a("ListThingTypes"))], |_, _| {
             Call::iot("GET", "/thing-types", Value::Null)
