@@ -6,7 +6,12 @@ gateway keeps S3's rules whatever its upstream does).
   continuation token is refused with InvalidArgument; paginators visit every key once.
 - CompleteMultipartUpload retried after it succeeded (SDKs retry a Complete whose answer was
   lost) answers 200 with the same ETag; parts uploaded out of order or sent twice still complete;
-  a retry after the object changed, or with another part list, is NoSuchUpload."""
+  a retry after the object changed, or with another part list, is NoSuchUpload.
+- Conditional CompleteMultipartUpload (If-None-Match: *, If-Match), as S3 supports since 2024:
+  412 PreconditionFailed when the condition does not hold, nothing changed; of concurrent
+  conditional Completes of one key exactly one wins."""
+
+import threading
 
 import pytest
 from botocore.exceptions import ClientError
@@ -112,3 +117,77 @@ def test_a_retried_complete_answers_as_the_first(tmp_path):
     finally:
         server.stop()
 
+
+
+def one_part_upload(client, key, body):
+    """An open upload of `key` with one part; returns (upload id, parts)."""
+    upload = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    etag = client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=body)["ETag"]
+    return upload, {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+
+
+def test_conditional_completes(tmp_path):
+    server = Server(tmp_path / "data")
+    try:
+        client = server.boto3_client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        key = "ADCTestThing/config.json"
+        first, first_parts = one_part_upload(client, key, b"first")
+        done = client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=first, MultipartUpload=first_parts,
+                                                IfNoneMatch="*")
+        second, second_parts = one_part_upload(client, key, b"second")
+        for condition in ({"IfNoneMatch": "*"}, {"IfMatch": '"0123456789abcdef0123456789abcdef"'}):
+            with pytest.raises(ClientError) as e:
+                client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=second,
+                                                 MultipartUpload=second_parts, **condition)
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+            assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+            assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"first"
+        replaced = client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=second,
+                                                    MultipartUpload=second_parts, IfMatch=done["ETag"])
+        assert replaced["ETag"] != done["ETag"]
+        assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"second"
+        # If-Match on a key that does not exist: nothing to match.
+        third, third_parts = one_part_upload(client, "ADCTestThing/absent.json", b"third")
+        with pytest.raises(ClientError) as e:
+            client.complete_multipart_upload(Bucket=BUCKET, Key="ADCTestThing/absent.json", UploadId=third,
+                                             MultipartUpload=third_parts, IfMatch=done["ETag"])
+        assert e.value.response["Error"]["Code"] in ("NoSuchKey", "PreconditionFailed")
+    finally:
+        server.stop()
+
+
+def test_concurrent_conditional_completes_have_one_winner(tmp_path):
+    """Six writers race to create the same key with If-None-Match: *; one wins, the others are refused
+    (412, or 409 ConditionalRequestConflict), and the object is the winner's."""
+    server = Server(tmp_path / "data")
+    try:
+        client = server.boto3_client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        key = "ADCTestThing/lock"
+        uploads = [one_part_upload(client, key, f"writer {i}".encode()) for i in range(6)]
+        start = threading.Barrier(len(uploads))
+        outcomes = [None] * len(uploads)
+
+        def complete(i):
+            own = server.boto3_client("s3")
+            upload, parts = uploads[i]
+            start.wait()
+            try:
+                own.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload=parts,
+                                              IfNoneMatch="*")
+                outcomes[i] = "won"
+            except ClientError as e:
+                outcomes[i] = e.response["Error"]["Code"]
+
+        threads = [threading.Thread(target=complete, args=(i,)) for i in range(len(uploads))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert outcomes.count("won") == 1, outcomes
+        assert set(outcomes) - {"won"} <= {"PreconditionFailed", "ConditionalRequestConflict"}, outcomes
+        winner = outcomes.index("won")
+        assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == f"writer {winner}".encode()
+    finally:
+        server.stop()
