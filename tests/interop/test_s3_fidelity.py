@@ -9,8 +9,12 @@ gateway keeps S3's rules whatever its upstream does).
   a retry after the object changed, or with another part list, is NoSuchUpload.
 - Conditional CompleteMultipartUpload (If-None-Match: *, If-Match), as S3 supports since 2024:
   412 PreconditionFailed when the condition does not hold, nothing changed; of concurrent
-  conditional Completes of one key exactly one wins."""
+  conditional Completes of one key exactly one wins.
+- A part number beyond the object's parts answers 416 InvalidPartNumber; a body that does not
+  match its Content-MD5 or x-amz-checksum-* answers 400 BadDigest and stores nothing."""
 
+import base64
+import hashlib
 import threading
 
 import pytest
@@ -189,5 +193,36 @@ def test_concurrent_conditional_completes_have_one_winner(tmp_path):
         assert set(outcomes) - {"won"} <= {"PreconditionFailed", "ConditionalRequestConflict"}, outcomes
         winner = outcomes.index("won")
         assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == f"writer {winner}".encode()
+    finally:
+        server.stop()
+
+
+def test_part_numbers_and_digests(tmp_path):
+    server = Server(tmp_path / "data")
+    try:
+        client = server.boto3_client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        key = "ADCTestThing/firmware.bin"
+        upload = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        parts = []
+        for n, body in ((1, b"a" * MIB5), (2, b"b" * 10)):
+            etag = client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=n, Body=body)["ETag"]
+            parts.append({"PartNumber": n, "ETag": etag})
+        client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+        assert client.get_object(Bucket=BUCKET, Key=key, PartNumber=2)["Body"].read() == b"b" * 10
+        assert client.head_object(Bucket=BUCKET, Key=key, PartNumber=1)["ContentLength"] == MIB5
+        with pytest.raises(ClientError) as e:
+            client.get_object(Bucket=BUCKET, Key=key, PartNumber=3)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+        assert e.value.response["Error"]["Code"] == "InvalidPartNumber"
+
+        wrong_md5 = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+        wrong_sha = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
+        for kwargs in ({"ContentMD5": wrong_md5}, {"ChecksumSHA256": wrong_sha}):
+            with pytest.raises(ClientError) as e:
+                client.put_object(Bucket=BUCKET, Key="ADCTestThing/reading.txt", Body=b"21.5 C", **kwargs)
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, kwargs
+            assert e.value.response["Error"]["Code"] == "BadDigest", kwargs
+        assert "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix="ADCTestThing/reading")
     finally:
         server.stop()
