@@ -11,7 +11,8 @@
 //! - all bodies being buffered share one byte budget ([`BodyBudget`]). When a new chunk does
 //!   not fit, the bodies that have been arriving *longest* are refused first: a stalled or
 //!   trickling body is the one to go, and a prompt request (the legitimate client during a
-//!   slow-body attack) always gets its room.
+//!   slow-body attack) always gets its room. A small body is never evicted, even when it
+//!   started before the attackers' (see [`SPARED_FRACTION`]).
 //!
 //! Memory is accounted as allocated (a body's buffer capacity). A body with a `Content-Length`
 //! gets its whole buffer at once, and the budget counts it all from the start (a client that
@@ -119,7 +120,14 @@ pub struct BodyLimits {
     pub budget: Arc<BodyBudget>,
 }
 
-/// Bytes of buffered bodies, bounded; when full, the oldest readers are evicted.
+/// A reader holding at most this fraction of the budget is never evicted to make room: it would
+/// free almost nothing, and it is the small, prompt request (a legitimate `GetCallerIdentity`
+/// whose body has not been polled yet on a busy machine) that eviction exists to protect. Such
+/// readers still end at the body timeout.
+const SPARED_FRACTION: usize = 256;
+
+/// Bytes of buffered bodies, bounded; when full, the oldest readers (except small ones, see
+/// [`SPARED_FRACTION`]) are evicted.
 #[derive(Debug)]
 pub struct BodyBudget {
     limit: usize,
@@ -207,6 +215,7 @@ impl Reservation {
                 }
                 if let Some(victim) = s.readers.get_mut(&id)
                     && !victim.evicted
+                    && victim.reserved > limit / SPARED_FRACTION
                 {
                     victim.evicted = true;
                     let freed = std::mem::take(&mut victim.reserved);
@@ -417,5 +426,44 @@ mod tests {
         assert!(!second.is_finished(), "only as many as needed are evicted");
         assert!(l.budget.used() <= 2000);
         second.abort();
+    }
+
+    #[tokio::test]
+    async fn a_small_body_that_started_first_is_not_evicted_by_later_large_ones() {
+        // Budget 8192: a reader of at most 32 bytes is spared.
+        let l = limits(4096, 8192, 60_000);
+        // A small request whose body has not fully arrived yet (its last byte is still due).
+        let (small_tx, small_body) = fed();
+        small_tx
+            .send(Bytes::from_static(b"Action=GetCallerIdentit"))
+            .unwrap();
+        let l1 = l.clone();
+        let small = tokio::spawn(async move { read(small_body, Some(24), &l1).await });
+        while l.budget.used() < 24 {
+            tokio::task::yield_now().await;
+        }
+        // Then large bodies that need the whole budget between them.
+        let mut large = Vec::new();
+        for _ in 0..2 {
+            let (tx, body) = fed();
+            tx.send(Bytes::from(vec![b'x'; 4095])).unwrap();
+            let l2 = l.clone();
+            large.push((
+                tx,
+                tokio::spawn(async move { read(body, Some(4096), &l2).await }),
+            ));
+        }
+        // The second large body made its room by evicting the first, not the older small one.
+        let (_tx0, first) = large.remove(0);
+        assert_eq!(first.await.unwrap().unwrap_err(), BodyError::Timeout);
+        // The small one was spared; it completes.
+        small_tx.send(Bytes::from_static(b"y")).unwrap();
+        drop(small_tx);
+        let (bytes, _kept) = small.await.unwrap().unwrap();
+        assert_eq!(bytes, "Action=GetCallerIdentity");
+        assert!(l.budget.used() <= 8192);
+        for (_tx, h) in large {
+            h.abort();
+        }
     }
 }
