@@ -12,7 +12,7 @@
 //!   not fit, the bodies that have been arriving *longest* are refused first: a stalled or
 //!   trickling body is the one to go, and a prompt request (the legitimate client during a
 //!   slow-body attack) always gets its room. A small body is never evicted, even when it
-//!   started before the attackers' (see [`SPARED_FRACTION`]).
+//!   started before the attackers' (see `SPARED_FRACTION`).
 //!
 //! Memory is accounted as allocated (a body's buffer capacity). A body with a `Content-Length`
 //! gets its whole buffer at once, and the budget counts it all from the start (a client that
