@@ -127,7 +127,7 @@ pub struct BodyLimits {
 const SPARED_FRACTION: usize = 256;
 
 /// Bytes of buffered bodies, bounded; when full, the oldest readers (except small ones, see
-/// [`SPARED_FRACTION`]) are evicted.
+/// `SPARED_FRACTION`) are evicted.
 #[derive(Debug)]
 pub struct BodyBudget {
     limit: usize,
