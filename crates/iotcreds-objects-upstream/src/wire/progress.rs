@@ -117,9 +117,10 @@ mod tests {
             waited >= first && waited < Duration::from_secs(5),
             "{waited:?}"
         );
-        // the body is sent: the response may take `first_byte`
-        p.sent();
+        // the body is sent: the response may take `first_byte`, counted from the send (so the
+        // clock starts before it)
         let t = Instant::now();
+        p.sent();
         p.stalled(idle, first).await;
         assert!(t.elapsed() >= first, "{:?}", t.elapsed());
     }
