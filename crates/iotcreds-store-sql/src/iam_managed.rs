@@ -412,14 +412,10 @@ pub(crate) async fn tag(
     limit: usize,
 ) -> StoreResult<()> {
     let key = require(&mut *c, arn).await?;
-    if tags::count_after(&mut *c, Owner::ManagedPolicy, &key, new).await? > limit {
-        return Err(StoreError::limit(
-            Entity::ManagedPolicy,
-            arn,
-            LimitKind::TagsPerPolicy(limit),
-        ));
-    }
-    tags::put(c, Owner::ManagedPolicy, &key, new).await
+    tags::add_within(c, Owner::ManagedPolicy, &key, new, limit, || {
+        StoreError::limit(Entity::ManagedPolicy, arn, LimitKind::TagsPerPolicy(limit))
+    })
+    .await
 }
 
 pub(crate) async fn untag(c: &mut AnyConnection, arn: &str, keys: &[String]) -> StoreResult<()> {

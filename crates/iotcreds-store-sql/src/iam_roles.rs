@@ -200,14 +200,10 @@ pub(crate) async fn tag(
     limit: usize,
 ) -> StoreResult<()> {
     let key = require(&mut *c, name).await?;
-    if tags::count_after(&mut *c, Owner::Role, &key, new).await? > limit {
-        return Err(StoreError::limit(
-            Entity::Role,
-            name,
-            LimitKind::TagsPerRole(limit),
-        ));
-    }
-    tags::put(c, Owner::Role, &key, new).await
+    tags::add_within(c, Owner::Role, &key, new, limit, || {
+        StoreError::limit(Entity::Role, name, LimitKind::TagsPerRole(limit))
+    })
+    .await
 }
 
 pub(crate) async fn untag(c: &mut AnyConnection, name: &str, keys: &[String]) -> StoreResult<()> {

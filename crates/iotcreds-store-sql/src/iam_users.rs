@@ -291,14 +291,10 @@ pub(crate) async fn tag(
     limit: usize,
 ) -> StoreResult<()> {
     let key = require(&mut *c, name).await?;
-    if tags::count_after(&mut *c, Owner::User, &key, new).await? > limit {
-        return Err(StoreError::limit(
-            Entity::User,
-            name,
-            LimitKind::TagsPerUser(limit),
-        ));
-    }
-    tags::put(c, Owner::User, &key, new).await
+    tags::add_within(c, Owner::User, &key, new, limit, || {
+        StoreError::limit(Entity::User, name, LimitKind::TagsPerUser(limit))
+    })
+    .await
 }
 
 pub(crate) async fn untag(c: &mut AnyConnection, name: &str, keys: &[String]) -> StoreResult<()> {

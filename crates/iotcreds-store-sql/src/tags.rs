@@ -102,6 +102,22 @@ pub(crate) fn joined(rows: &[AnyRow]) -> StoreResult<Vec<Tag>> {
 }
 
 /// How many tags the owner would have after adding or replacing `tags`.
+/// Add or replace `new` on an owner that exists (keyed `key`), refusing with `too_many` when it
+/// would then have more than `limit` tags: the one rule of `TagRole`, `TagUser` and `TagPolicy`.
+pub(crate) async fn add_within(
+    c: &mut AnyConnection,
+    owner: Owner,
+    key: &str,
+    new: &[Tag],
+    limit: usize,
+    too_many: impl FnOnce() -> iotcreds_store::StoreError,
+) -> StoreResult<()> {
+    if count_after(&mut *c, owner, key, new).await? > limit {
+        return Err(too_many());
+    }
+    put(c, owner, key, new).await
+}
+
 pub(crate) async fn count_after(
     c: &mut AnyConnection,
     owner: Owner,
