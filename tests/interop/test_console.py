@@ -25,7 +25,7 @@ import pytest
 from conftest import BIN, BUCKET, REGION, REPO, Server
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -84,14 +84,19 @@ class Browser:
         self.d.get(self.base + path)
 
     def wait(self, cond, timeout=20):
+        # While a page is replaced, Chromium answers a command about the old document with one
+        # of several errors (a stale element, "Node with given id does not belong to the
+        # document", a lost execution context): all mean "not yet", so the condition is asked
+        # again until it holds or the time is up.
         return WebDriverWait(self.d, timeout, poll_frequency=0.1,
-                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(cond)
+                             ignored_exceptions=(WebDriverException,)).until(cond)
 
     def css(self, sel):
         return self.d.find_element(By.CSS_SELECTOR, sel)
 
     def text(self):
-        return self.d.find_element(By.TAG_NAME, "body").text
+        # One script, not find-then-read: no element handle can outlive the page it came from.
+        return self.d.execute_script("return document.body ? document.body.innerText : ''")
 
     def fill(self, sel, value):
         el = self.css(sel)
@@ -100,22 +105,22 @@ class Browser:
 
     def submit(self, form_sel):
         """Submit a form with its submit button and wait for the next page."""
-        old = self.css("body")
-        self.css(f"{form_sel} button[type=submit]").click()
-        self.wait(lambda d: self._stale(old))
+        self.navigating(lambda: self.css(f"{form_sel} button[type=submit]").click())
 
     def click(self, sel):
-        old = self.css("body")
-        self.css(sel).click()
-        self.wait(lambda d: self._stale(old))
+        self.navigating(lambda: self.css(sel).click())
 
-    @staticmethod
-    def _stale(el):
-        try:
-            el.is_enabled()
-            return False
-        except StaleElementReferenceException:
-            return True
+    def navigating(self, action):
+        """Run `action`, which loads a new page, and wait until that page has loaded.
+
+        The old page's window is marked first; a new document has a new window without the mark.
+        (Asking an element of the old page whether it is stale raced with Chromium replacing
+        the document and failed with "Node with given id does not belong to the document".)
+        """
+        self.d.execute_script("window.__iotcredsOldPage = true")
+        action()
+        self.wait(lambda d: d.execute_script(
+            "return window.__iotcredsOldPage !== true && document.readyState === 'complete'"))
 
     def flash(self):
         msgs = self.d.find_elements(By.CSS_SELECTOR, "main .msg")
@@ -204,9 +209,7 @@ def test_the_seed_through_the_console_then_curl_aws_cli_and_activity(seeded, tmp
     upload = tmp_path / "test.txt"
     upload.write_text("hello from the console\n")
     b.css("#upload-file").send_keys(str(upload))
-    old = b.css("body")
-    b.css("#upload-form button[type=submit]").click()
-    b.wait(lambda d: b._stale(old))
+    b.navigating(lambda: b.css("#upload-form button[type=submit]").click())
     b.wait(lambda d: "test.txt" in b.text())
     b.shot("bucket")
 
