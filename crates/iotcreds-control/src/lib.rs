@@ -16,6 +16,7 @@ pub mod iot;
 pub mod query;
 pub mod resource;
 pub mod sts;
+mod tag_keys;
 
 use std::net::IpAddr;
 use std::sync::Arc;

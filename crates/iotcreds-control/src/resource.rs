@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use iotcreds_registry::{CachedRole, CachedUser, Registry};
 use iotcreds_store::{
-    CaCertificate, Certificate, IotPolicy, ManagedPolicy, RoleAlias, StoreResult, Thing, ThingType,
+    CaCertificate, Certificate, IotPolicy, IotTagged, ManagedPolicy, RoleAlias, StoreResult, Thing,
+    ThingType,
 };
 use iotcreds_types::arn;
 
@@ -268,6 +269,19 @@ pub async fn ca_certificate(registry: &Registry, id: &str) -> StoreResult<Lookup
         |c| iot_arn(registry, arn::iot_ca_certificate, &c.id),
         iot_arn(registry, arn::iot_ca_certificate, &id),
     ))
+}
+
+/// A taggable IoT resource, by its canonical key (a CA id in lower case, names exactly), whether
+/// or not it exists.
+pub fn iot_tagged(registry: &Registry, r: IotTagged<'_>) -> Resource {
+    match r {
+        IotTagged::CaCertificate(id) => {
+            Resource::of(iot_arn(registry, arn::iot_ca_certificate, id))
+        }
+        IotTagged::Policy(name) => new_iot_policy(registry, name),
+        IotTagged::RoleAlias(name) => new_role_alias(registry, name),
+        IotTagged::ThingType(name) => new_thing_type(registry, name),
+    }
 }
 
 /// A thing group: there are none here, so always absent (its ARN, for the refusal).

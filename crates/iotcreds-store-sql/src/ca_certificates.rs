@@ -1,7 +1,7 @@
 //! Registered CA certificates.
 
 use iotcreds_store::{
-    CaCertificate, Entity, LimitKind, Page, PageRequest, StateReason, StoreError, StoreResult,
+    CaCertificate, Entity, LimitKind, Page, PageRequest, StateReason, StoreError, StoreResult, Tag,
 };
 use iotcreds_types::{AutoRegistrationStatus, CaCertificateStatus};
 use sqlx::AnyConnection;
@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use crate::db::{err, unique_as_exists};
 use crate::paging::{self, Keyset, keyset};
 use crate::row::{RowExt, limit_i64};
+use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT id, pem, status, auto_registration, mode, subject, not_before, \
     not_after, created_at, modified_at, customer_version, generation_id, owned_by \
@@ -55,6 +56,7 @@ pub(crate) async fn get(c: &mut AnyConnection, id: &str) -> StoreResult<Option<C
 pub(crate) async fn insert(
     c: &mut AnyConnection,
     ca: &CaCertificate,
+    tags: &[Tag],
     limit: usize,
 ) -> StoreResult<()> {
     if get(&mut *c, &ca.id).await?.is_some() {
@@ -91,10 +93,10 @@ pub(crate) async fn insert(
     .bind(ca.customer_version)
     .bind(&ca.generation_id)
     .bind(&ca.owned_by)
-    .execute(c)
+    .execute(&mut *c)
     .await
     .map_err(unique_as_exists(Entity::CaCertificate, &ca.id))?;
-    Ok(())
+    tags::put(c, Owner::CaCertificate, &ca.id, tags).await
 }
 
 pub(crate) async fn list(
@@ -154,8 +156,8 @@ pub(crate) async fn delete(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
     }
     sqlx::query("DELETE FROM ca_certificates WHERE id = $1")
         .bind(id)
-        .execute(c)
+        .execute(&mut *c)
         .await
         .map_err(err)?;
-    Ok(())
+    tags::remove_all(c, Owner::CaCertificate, id).await
 }

@@ -2,7 +2,7 @@
 
 use iotcreds_store::{
     ConflictReason, Entity, IotPolicy, IotPolicyVersion, LimitKind, Page, PageRequest, StateReason,
-    StoreError, StoreResult,
+    StoreError, StoreResult, Tag,
 };
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use crate::db::{err, unique_as_exists};
 use crate::paging::{self, Keyset, keyset};
 use crate::row::{RowExt, limit_i64};
+use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT p.name, p.default_version_id, v.document, \
     p.created_at, p.modified_at, p.generation_id FROM iot_policies p \
@@ -107,6 +108,7 @@ pub(crate) async fn insert(
     document: &str,
     generation_id: &str,
     at: i64,
+    tags: &[Tag],
 ) -> StoreResult<IotPolicy> {
     if head(&mut *c, name).await?.is_some() {
         return Err(StoreError::already_exists(Entity::IotPolicy, name));
@@ -131,6 +133,7 @@ pub(crate) async fn insert(
     .execute(&mut *c)
     .await
     .map_err(err)?;
+    tags::put(c, Owner::IotPolicy, name, tags).await?;
     Ok(IotPolicy {
         name: name.to_owned(),
         default_version_id: 1,
@@ -336,8 +339,8 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         .map_err(err)?;
     sqlx::query("DELETE FROM iot_policies WHERE name = $1")
         .bind(name)
-        .execute(c)
+        .execute(&mut *c)
         .await
         .map_err(err)?;
-    Ok(())
+    tags::remove_all(c, Owner::IotPolicy, name).await
 }

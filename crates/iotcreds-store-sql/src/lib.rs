@@ -41,6 +41,7 @@ mod iam_roles;
 mod iam_users;
 mod iot_policies;
 mod iot_policy_targets;
+mod iot_tags;
 mod paging;
 mod role_aliases;
 mod row;

@@ -24,7 +24,7 @@ use crate::db::{err, in_op};
 use crate::iam_inline::Holder;
 use crate::{
     SqlStore, ca_certificates, certificates, console, iam_inline, iam_managed, iam_managed_attach,
-    iam_roles, iam_users, iot_policies, iot_policy_targets, role_aliases, settings,
+    iam_roles, iam_users, iot_policies, iot_policy_targets, iot_tags, role_aliases, settings,
     thing_principals, thing_types, things,
 };
 
@@ -136,8 +136,8 @@ write_tx fn delete_sealing_key(id: u16) -> () => settings::delete_sealing_key[id
 write_maybe fn revoke_sealing_key(id: u16, at: i64) -> () => settings::revoke_sealing_key[id, at];
 
 // ---- CA certificates and certificates -----------------------------------------------------
-write_tx fn insert_ca_certificate(ca: &CaCertificate) -> ()
-    => ca_certificates::insert[ca, self.limits.ca_certificates_per_subject];
+write_tx fn insert_ca_certificate(ca: &CaCertificate, tags: &[Tag]) -> ()
+    => ca_certificates::insert[ca, tags, self.limits.ca_certificates_per_subject];
 read_one fn ca_certificate(id: &str) -> Option<CaCertificate> => ca_certificates::get[id];
 read_one fn list_ca_certificates(page: &PageRequest) -> Page<CaCertificate> => ca_certificates::list[page];
 write_tx fn update_ca_certificate(
@@ -157,7 +157,7 @@ write_tx fn update_certificate_status(id: &str, status: CertificateStatus, gener
 write_tx fn delete_certificate(id: &str, arn: &str) -> () => certificates::delete[id, arn];
 
 // ---- thing types, things, thing principals ------------------------------------------------
-write_tx fn insert_thing_type(thing_type: &ThingType) -> () => thing_types::insert[thing_type];
+write_tx fn insert_thing_type(thing_type: &ThingType, tags: &[Tag]) -> () => thing_types::insert[thing_type, tags];
 read_tx fn thing_type(name: &str) -> Option<ThingType> => thing_types::get[name];
 read_tx fn list_thing_types(page: &PageRequest) -> Page<ThingType> => thing_types::list[page];
 write_tx fn deprecate_thing_type(name: &str, at: Option<i64>) -> () => thing_types::deprecate[name, at];
@@ -179,8 +179,8 @@ read_one fn is_thing_attached(thing_name: &str, principal: &str) -> bool
     => thing_principals::is_attached[thing_name, principal];
 
 // ---- IoT policies -------------------------------------------------------------------------
-write_tx fn insert_iot_policy(name: &str, document: &str, generation_id: &str, at: i64) -> IotPolicy
-    => iot_policies::insert[name, document, generation_id, at];
+write_tx fn insert_iot_policy(name: &str, document: &str, generation_id: &str, at: i64, tags: &[Tag]) -> IotPolicy
+    => iot_policies::insert[name, document, generation_id, at, tags];
 read_one fn iot_policy(name: &str) -> Option<IotPolicy> => iot_policies::get[name];
 read_one fn list_iot_policies(page: &PageRequest) -> Page<IotPolicy> => iot_policies::list[page];
 read_one fn iot_policy_version(name: &str, version_id: i64) -> Option<IotPolicyVersion>
@@ -275,6 +275,12 @@ read_one fn role_alias(name: &str) -> Option<RoleAlias> => role_aliases::get[nam
 read_tx fn list_role_aliases(page: &PageRequest) -> Page<RoleAlias> => role_aliases::list[page];
 write_tx fn update_role_alias(name: &str, update: &RoleAliasUpdate) -> RoleAlias => role_aliases::update[name, update];
 write_tx fn delete_role_alias(name: &str) -> () => role_aliases::delete[name];
+
+// ---- tags of IoT resources ----------------------------------------------------------------
+read_tx fn iot_resource_tags(resource: IotTagged<'_>) -> Option<Vec<Tag>> => iot_tags::list[resource];
+write_tx fn tag_iot_resource(resource: IotTagged<'_>, tags: &[Tag]) -> ()
+    => iot_tags::tag[resource, tags, self.limits.tags_per_role];
+write_tx fn untag_iot_resource(resource: IotTagged<'_>, keys: &[String]) -> () => iot_tags::untag[resource, keys];
 
 // ---- console: login profiles and credential events ----------------------------------------
 write_tx fn insert_login_profile(profile: &LoginProfile) -> () => console::insert_login_profile[profile];

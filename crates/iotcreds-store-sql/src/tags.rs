@@ -1,4 +1,5 @@
-//! Tags of roles, users, managed policies and role aliases, in one table keyed by owner kind.
+//! Tags of roles, users, managed policies and the taggable IoT resources (role aliases, IoT
+//! policies, CA certificates, thing types), in one table keyed by owner kind.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,6 +23,12 @@ pub(crate) enum Owner {
     ManagedPolicy,
     /// Role alias (owner key: name).
     RoleAlias,
+    /// IoT policy (owner key: name).
+    IotPolicy,
+    /// CA certificate (owner key: id).
+    CaCertificate,
+    /// Thing type (owner key: name).
+    ThingType,
 }
 
 impl Owner {
@@ -31,6 +38,9 @@ impl Owner {
             Owner::User => "user",
             Owner::ManagedPolicy => "managed_policy",
             Owner::RoleAlias => "role_alias",
+            Owner::IotPolicy => "iot_policy",
+            Owner::CaCertificate => "ca_certificate",
+            Owner::ThingType => "thing_type",
         }
     }
 }
@@ -101,7 +111,6 @@ pub(crate) fn joined(rows: &[AnyRow]) -> StoreResult<Vec<Tag>> {
     Ok(out)
 }
 
-/// How many tags the owner would have after adding or replacing `tags`.
 /// Add or replace `new` on an owner that exists (keyed `key`), refusing with `too_many` when it
 /// would then have more than `limit` tags: the one rule of `TagRole`, `TagUser` and `TagPolicy`.
 pub(crate) async fn add_within(
@@ -118,6 +127,7 @@ pub(crate) async fn add_within(
     put(c, owner, key, new).await
 }
 
+/// How many tags the owner would have after adding or replacing `tags`.
 pub(crate) async fn count_after(
     c: &mut AnyConnection,
     owner: Owner,

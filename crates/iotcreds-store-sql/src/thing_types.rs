@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use iotcreds_store::{
-    ConflictReason, Entity, Page, PageRequest, StoreError, StoreResult, ThingType,
+    ConflictReason, Entity, Page, PageRequest, StoreError, StoreResult, Tag, ThingType,
 };
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use crate::db::{err, unique_as_exists};
 use crate::paging::{self, Keyset, keyset, placeholders};
 use crate::row::{RowExt, flag};
+use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT name, id, description, deprecated, deprecated_at, created_at \
     FROM thing_types WHERE name = $1";
@@ -86,7 +87,7 @@ pub(crate) async fn get(c: &mut AnyConnection, name: &str) -> StoreResult<Option
     from_row(&row, attrs.remove(name).unwrap_or_default()).map(Some)
 }
 
-pub(crate) async fn insert(c: &mut AnyConnection, t: &ThingType) -> StoreResult<()> {
+pub(crate) async fn insert(c: &mut AnyConnection, t: &ThingType, tags: &[Tag]) -> StoreResult<()> {
     if deprecated(&mut *c, &t.name).await?.is_some() {
         return Err(StoreError::already_exists(Entity::ThingType, &t.name));
     }
@@ -114,7 +115,7 @@ pub(crate) async fn insert(c: &mut AnyConnection, t: &ThingType) -> StoreResult<
         .await
         .map_err(err)?;
     }
-    Ok(())
+    tags::put(c, Owner::ThingType, &t.name, tags).await
 }
 
 pub(crate) async fn list(
@@ -182,8 +183,8 @@ pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()>
         .map_err(err)?;
     sqlx::query("DELETE FROM thing_types WHERE name = $1")
         .bind(name)
-        .execute(c)
+        .execute(&mut *c)
         .await
         .map_err(err)?;
-    Ok(())
+    tags::remove_all(c, Owner::ThingType, name).await
 }

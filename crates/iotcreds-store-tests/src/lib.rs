@@ -120,6 +120,7 @@ macro_rules! store_suite {
             role_aliases {
                 role_alias_lifecycle,
                 role_aliases_list_both_ways,
+                iot_resource_tags_lifecycle,
             }
             paging {
                 invalid_markers_are_refused,

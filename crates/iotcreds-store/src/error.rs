@@ -155,6 +155,8 @@ pub enum LimitKind {
     TagsPerUser(usize),
     /// Tags of one managed policy.
     TagsPerPolicy(usize),
+    /// Tags of one IoT resource (CA certificate, IoT policy, role alias, thing type).
+    TagsPerIotResource(usize),
     /// IoT policies attached to one target.
     PoliciesPerTarget(usize),
     /// CA certificates registered with the same subject.
@@ -173,6 +175,7 @@ impl LimitKind {
             | LimitKind::TagsPerRole(n)
             | LimitKind::TagsPerUser(n)
             | LimitKind::TagsPerPolicy(n)
+            | LimitKind::TagsPerIotResource(n)
             | LimitKind::PoliciesPerTarget(n)
             | LimitKind::CaCertificatesPerSubject(n) => n,
         }
@@ -208,6 +211,7 @@ impl fmt::Display for LimitKind {
             }
             LimitKind::TagsPerRole(n) => write!(f, "a role can have at most {n} tags"),
             LimitKind::TagsPerUser(n) => write!(f, "a user can have at most {n} tags"),
+            LimitKind::TagsPerIotResource(n) => write!(f, "a resource can have at most {n} tags"),
             LimitKind::TagsPerPolicy(n) => {
                 write!(f, "a managed policy can have at most {n} tags")
             }

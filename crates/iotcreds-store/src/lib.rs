@@ -156,7 +156,7 @@ pub struct Limits {
     pub managed_policies_per_holder: usize,
     /// Access keys per user (AWS: 2).
     pub access_keys_per_user: usize,
-    /// Tags per IAM role, user and managed policy (AWS: 50 each).
+    /// Tags per IAM role, user and managed policy, and per taggable IoT resource (AWS: 50 each).
     pub tags_per_role: usize,
     /// CA certificates with the same subject (AWS: 10).
     pub ca_certificates_per_subject: usize,
@@ -230,9 +230,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- CA certificates ----------------------------------------------------------------
 
-    /// Register a CA. `AlreadyExists` if the id is taken; `LimitExceeded` if
+    /// Register a CA with its tags. `AlreadyExists` if the id is taken; `LimitExceeded` if
     /// `ca_certificates_per_subject` CAs with the same subject exist.
-    async fn insert_ca_certificate(&self, ca: &CaCertificate) -> StoreResult<()>;
+    async fn insert_ca_certificate(&self, ca: &CaCertificate, tags: &[Tag]) -> StoreResult<()>;
 
     /// A CA by id.
     async fn ca_certificate(&self, id: &str) -> StoreResult<Option<CaCertificate>>;
@@ -287,8 +287,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- thing types ----------------------------------------------------------------------
 
-    /// Create a thing type. `AlreadyExists` if the name is taken.
-    async fn insert_thing_type(&self, thing_type: &ThingType) -> StoreResult<()>;
+    /// Create a thing type with its tags. `AlreadyExists` if the name is taken.
+    async fn insert_thing_type(&self, thing_type: &ThingType, tags: &[Tag]) -> StoreResult<()>;
 
     /// A thing type by name.
     async fn thing_type(&self, name: &str) -> StoreResult<Option<ThingType>>;
@@ -363,13 +363,15 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- IoT policies -------------------------------------------------------------------
 
-    /// Create a policy with version 1 (default) holding `document`. `AlreadyExists` if taken.
+    /// Create a policy with version 1 (default) holding `document`, and its tags.
+    /// `AlreadyExists` if taken.
     async fn insert_iot_policy(
         &self,
         name: &str,
         document: &str,
         generation_id: &str,
         at: i64,
+        tags: &[Tag],
     ) -> StoreResult<IotPolicy>;
 
     /// A policy with its default version's document.
@@ -666,8 +668,22 @@ pub trait Store: Send + Sync + 'static {
         update: &RoleAliasUpdate,
     ) -> StoreResult<RoleAlias>;
 
-    /// Delete a role alias. `NotFound` if absent.
+    /// Delete a role alias (and its tags). `NotFound` if absent.
     async fn delete_role_alias(&self, name: &str) -> StoreResult<()>;
+
+    // ---- tags of IoT resources ----------------------------------------------------------
+
+    /// The tags of an IoT resource, sorted by key; `None` if the resource does not exist.
+    async fn iot_resource_tags(&self, resource: IotTagged<'_>) -> StoreResult<Option<Vec<Tag>>>;
+
+    /// Add or replace tags on an IoT resource. `NotFound` (the resource's entity) if absent;
+    /// `LimitExceeded` if it would have more than `tags_per_role` tags.
+    async fn tag_iot_resource(&self, resource: IotTagged<'_>, tags: &[Tag]) -> StoreResult<()>;
+
+    /// Remove tags from an IoT resource by key (absent keys are ignored). `NotFound` if the
+    /// resource is absent.
+    async fn untag_iot_resource(&self, resource: IotTagged<'_>, keys: &[String])
+    -> StoreResult<()>;
 
     // ---- console: login profiles and credential events ------------------------------------
 

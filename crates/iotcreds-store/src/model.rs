@@ -345,3 +345,39 @@ pub struct AttachedIotPolicy {
     /// The default version's document.
     pub document: String,
 }
+
+/// An IoT resource that carries tags (`TagResource`, `UntagResource`, `ListTagsForResource`), by
+/// its key. As in AWS IoT, device certificates and things carry none (things have attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IotTagged<'a> {
+    /// A CA certificate, by id.
+    CaCertificate(&'a str),
+    /// An IoT policy, by name.
+    Policy(&'a str),
+    /// A role alias, by name.
+    RoleAlias(&'a str),
+    /// A thing type, by name.
+    ThingType(&'a str),
+}
+
+impl IotTagged<'_> {
+    /// The resource's key (id or name).
+    pub fn key(&self) -> &str {
+        match self {
+            IotTagged::CaCertificate(k)
+            | IotTagged::Policy(k)
+            | IotTagged::RoleAlias(k)
+            | IotTagged::ThingType(k) => k,
+        }
+    }
+
+    /// The entity a `NotFound` or `LimitExceeded` about the resource names.
+    pub fn entity(&self) -> crate::Entity {
+        match self {
+            IotTagged::CaCertificate(_) => crate::Entity::CaCertificate,
+            IotTagged::Policy(_) => crate::Entity::IotPolicy,
+            IotTagged::RoleAlias(_) => crate::Entity::RoleAlias,
+            IotTagged::ThingType(_) => crate::Entity::ThingType,
+        }
+    }
+}

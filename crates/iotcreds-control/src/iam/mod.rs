@@ -326,7 +326,9 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             LimitKind::TagsPerRole(n) => format!("Cannot exceed quota for TagsPerRole: {n}"),
             LimitKind::TagsPerUser(n) => format!("Cannot exceed quota for TagsPerUser: {n}"),
             LimitKind::TagsPerPolicy(n) => format!("Cannot exceed quota for TagsPerPolicy: {n}"),
-            other @ (LimitKind::PoliciesPerTarget(_) | LimitKind::CaCertificatesPerSubject(_)) => {
+            other @ (LimitKind::PoliciesPerTarget(_)
+            | LimitKind::CaCertificatesPerSubject(_)
+            | LimitKind::TagsPerIotResource(_)) => {
                 format!("Limit exceeded: {other}.")
             }
         }),
@@ -510,23 +512,7 @@ pub(crate) fn list_tags(p: &Params, tags: &[Tag]) -> Output {
     Ok(Some(x.finish()))
 }
 
-/// `aws:RequestTag/KEY` and `aws:TagKeys` for a request that sets tags.
-pub(crate) fn insert_request_tags(ctx: &mut Context, tags: &[Tag]) {
-    if tags.is_empty() {
-        return;
-    }
-    for t in tags {
-        ctx.insert(&format!("aws:RequestTag/{}", t.key), t.value.clone());
-    }
-    ctx.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
-}
-
-/// `aws:ResourceTag/KEY` for a request on a tagged role or user.
-pub(crate) fn insert_resource_tags(ctx: &mut Context, tags: &[Tag]) {
-    for t in tags {
-        ctx.insert(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-    }
-}
+pub(crate) use crate::tag_keys::{insert_request_tags, insert_resource_tags};
 
 /// Authorise the operation's action on a role or user (`resource`) whose tags are `tags`, with
 /// `extra` keys.

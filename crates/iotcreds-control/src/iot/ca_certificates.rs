@@ -4,9 +4,10 @@
 //! Registration in `DEFAULT` mode proves possession of the CA key with a verification
 //! certificate signed by it whose common name is the account's registration code; `SNI_ONLY`
 //! registration needs no proof. Just-in-time provisioning (`registrationConfig`) is not
-//! offered; requests that set it are refused rather than silently half-applied. Tags are
-//! validated and not stored (the registry keeps no CA tags).
+//! offered; requests that set it are refused rather than silently half-applied. Tags given
+//! at registration are stored (see `TagResource` in `tags.rs`).
 
+use crate::tag_keys::insert_request_tags;
 use iotcreds_pki::chain::verify_registration;
 use iotcreds_pki::inspect::CertInfo;
 use iotcreds_pki::pem_to_der;
@@ -89,7 +90,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
         None => CertificateMode::Default,
     };
     refuse_registration_config(input.registration_config.as_ref())?;
-    check_tags(input.tags)?;
+    let tags = check_tags(input.tags)?;
     let status = if req.query.bool("setAsActive")? == Some(true) {
         CaCertificateStatus::Active
     } else {
@@ -105,7 +106,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
             "verificationCertificate is required to register a CA certificate in DEFAULT mode.",
         ));
     }
-    req.authorize(&Resource::any())?;
+    req.authorize_with(&Resource::any(), |ctx| insert_request_tags(ctx, &tags))?;
 
     check_ca(&ca, req.now_ms())?;
     if let Some(v) = &verification {
@@ -128,7 +129,10 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
         owned_by: req.account().to_owned(),
     };
     let arn = req.ca_cert_arn(&row.id);
-    match req.write(req.store().insert_ca_certificate(&row)).await {
+    match req
+        .write(req.store().insert_ca_certificate(&row, &tags))
+        .await
+    {
         Ok(()) => Ok(ok(json!({"certificateArn": arn, "certificateId": row.id}))),
         Err(StoreError::AlreadyExists { .. }) => Err(already_exists(
             "The CA certificate is already registered",

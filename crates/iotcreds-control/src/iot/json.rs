@@ -228,13 +228,22 @@ pub(super) struct TagInput {
     value: Option<String>,
 }
 
-/// Validate IoT tags (key 1–128 of letters, digits, spaces and `_.:/=+-@`; value ≤ 256; keys
-/// unique) and return them sorted by key.
+/// Tags one IoT resource can carry (AWS: 50).
+pub(super) const MAX_TAGS: usize = 50;
+
+/// Validate IoT tags (at most 50; key 1–128 of letters, digits, spaces and `_.:/=+-@`; value
+/// ≤ 256; keys unique) and return them sorted by key.
 pub(super) fn check_tags(tags: Option<Vec<TagInput>>) -> Result<Vec<Tag>, ApiError> {
     const KEY_PATTERN: &str =
         "Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$";
+    let tags = tags.unwrap_or_default();
+    if tags.len() > MAX_TAGS {
+        return Err(invalid(format!(
+            "A resource can have at most {MAX_TAGS} tags"
+        )));
+    }
     let mut out: Vec<Tag> = Vec::new();
-    for t in tags.unwrap_or_default() {
+    for t in tags {
         check_length("tags.member.Key", &t.key, 1, 128)?;
         let key_ok = t.key.chars().all(|c| {
             c.is_alphanumeric()

@@ -23,6 +23,7 @@ mod policies;
 mod policy_targets;
 mod role_aliases;
 mod routes;
+mod tags;
 mod thing_principals;
 mod thing_types;
 mod things;
@@ -144,6 +145,15 @@ impl Req<'_> {
     /// Authorise the operation's action (`iot:CreateThing`) on `resource`.
     fn authorize(&self, resource: &Resource) -> Result<(), ApiError> {
         self.caller.authorize(self.op.action, resource)
+    }
+
+    /// Authorise the operation's action on `resource` with the keys `extra` adds (tags).
+    fn authorize_with(
+        &self,
+        resource: &Resource,
+        extra: impl FnOnce(&mut iotcreds_policy::Context),
+    ) -> Result<(), ApiError> {
+        self.caller.authorize_with(self.op.action, resource, extra)
     }
 
     /// A request header as text (absent, or not visible ASCII: `None`).

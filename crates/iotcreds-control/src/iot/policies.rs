@@ -6,6 +6,7 @@
 //! 2048 characters excluding whitespace; otherwise `MalformedPolicyException`. A policy holds
 //! at most 5 versions (`VersionsLimitExceededException`). Tags are validated and not stored.
 
+use crate::tag_keys::insert_request_tags;
 use iotcreds_policy::{Policy, SizeLimit, Target, check_size};
 use iotcreds_store::{IotPolicy, StoreError};
 use iotcreds_types::ValidationError;
@@ -74,16 +75,16 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     let name = policy_name(req, 0)?;
     let input: CreateInput = req.json()?;
     let document = required("policyDocument", input.policy_document)?;
-    check_tags(input.tags)?;
+    let tags = check_tags(input.tags)?;
     check_document(&document)?;
     let new_policy = resource::new_iot_policy(req.registry(), &name);
-    req.authorize(&new_policy)?;
+    req.authorize_with(&new_policy, |ctx| insert_request_tags(ctx, &tags))?;
     let arn = new_policy.arn().to_owned();
     let generation = uuid::Uuid::new_v4().to_string();
     match req
         .write(
             req.store()
-                .insert_iot_policy(&name, &document, &generation, req.now_ms()),
+                .insert_iot_policy(&name, &document, &generation, req.now_ms(), &tags),
         )
         .await
     {

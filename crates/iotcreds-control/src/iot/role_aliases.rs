@@ -10,6 +10,7 @@
 //! role exists and trusts the provider is checked when a device asks for credentials (AWS
 //! does not document a check at creation).
 
+use crate::tag_keys::insert_request_tags;
 use iotcreds_store::{RoleAlias, RoleAliasUpdate, StoreError};
 use iotcreds_types::arn;
 use iotcreds_types::names::{ROLE_ALIAS, check_range};
@@ -88,7 +89,7 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     check_duration(input.credential_duration_seconds)?;
     let tags = check_tags(input.tags)?;
     let new_alias = resource::new_role_alias(req.registry(), &name);
-    req.authorize(&new_alias)?;
+    req.authorize_with(&new_alias, |ctx| insert_request_tags(ctx, &tags))?;
     let role_arn = authorize_pass_role(req, &role_arn).await?;
     let alias_arn = new_alias.arn().to_owned();
     let now = req.now_ms();

@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use super::{
     Reply, Req, ca_certificates, certificates, endpoint, policies, policy_targets, role_aliases,
-    thing_principals, thing_types, things,
+    tags, thing_principals, thing_types, things,
 };
 
 /// An operation's handler.
@@ -117,6 +117,9 @@ pub static OPERATIONS: &[Operation] = &[
     op!("GET", "/role-aliases/{roleAlias}", "DescribeRoleAlias" => role_aliases::describe),
     op!("PUT", "/role-aliases/{roleAlias}", "UpdateRoleAlias" => role_aliases::update),
     op!("DELETE", "/role-aliases/{roleAlias}", "DeleteRoleAlias" => role_aliases::delete),
+    op!("POST", "/tags", "TagResource" => tags::tag),
+    op!("POST", "/untag", "UntagResource" => tags::untag),
+    op!("GET", "/tags", "ListTagsForResource" => tags::list),
 ];
 
 /// What the router made of a request line.

@@ -3,8 +3,9 @@
 //!
 //! As in AWS IoT, a thing type must be deprecated before it can be deleted, and cannot be
 //! deleted while things still have it. (AWS also waits five minutes after deprecation; this
-//! server does not.) Tags are validated and not stored: the registry keeps no thing-type tags.
+//! server does not.) Tags given at creation are stored (see `TagResource` in `tags.rs`).
 
+use crate::tag_keys::insert_request_tags;
 use iotcreds_store::{StoreError, ThingType};
 use iotcreds_types::ValidationError;
 use iotcreds_types::names::{ATTRIBUTE_NAME, THING_TYPE_NAME};
@@ -105,9 +106,9 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     let name = type_name(req)?;
     let input: CreateInput = req.json()?;
     input.thing_type_properties.check()?;
-    check_tags(input.tags)?;
+    let tags = check_tags(input.tags)?;
     let new_type = resource::new_thing_type(req.registry(), &name);
-    req.authorize(&new_type)?;
+    req.authorize_with(&new_type, |ctx| insert_request_tags(ctx, &tags))?;
     let arn = new_type.arn().to_owned();
     let props = input.thing_type_properties;
     let thing_type = ThingType {
@@ -119,7 +120,10 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
         deprecated_at: None,
         created_at: req.now_ms(),
     };
-    match req.write(req.store().insert_thing_type(&thing_type)).await {
+    match req
+        .write(req.store().insert_thing_type(&thing_type, &tags))
+        .await
+    {
         Ok(()) => Ok(ok(json!({
             "thingTypeName": name,
             "thingTypeArn": arn,

@@ -176,9 +176,12 @@ impl TestServer {
 
     pub async fn create_iot_policy(&self, name: &str, document: &str) {
         let r = self.registry();
-        r.mutate(r.store().insert_iot_policy(name, document, "g", now_ms()))
-            .await
-            .unwrap();
+        r.mutate(
+            r.store()
+                .insert_iot_policy(name, document, "g", now_ms(), &[]),
+        )
+        .await
+        .unwrap();
     }
 
     pub async fn allow_alias_policy(&self, name: &str, alias: &str) {

@@ -262,7 +262,7 @@ async fn certificates_of_an_inactive_ca_are_refused() {
         owned_by: s.registry().account_id().into(),
     };
     let r = s.registry();
-    r.mutate(r.store().insert_ca_certificate(&row))
+    r.mutate(r.store().insert_ca_certificate(&row, &[]))
         .await
         .unwrap();
     let device = s

@@ -14,11 +14,11 @@ pub async fn ca_certificate_lifecycle<H: Harness>() {
     let s = h.store();
     let id = cert_id(1);
     let mut c = ca(&id, "CN=Root");
-    s.insert_ca_certificate(&c).await.unwrap();
+    s.insert_ca_certificate(&c, &[]).await.unwrap();
     assert_eq!(s.ca_certificate(&id).await.unwrap(), Some(c.clone()));
     assert_eq!(s.ca_certificate(&cert_id(2)).await.unwrap(), None);
     expect_err_key(
-        s.insert_ca_certificate(&c).await,
+        s.insert_ca_certificate(&c, &[]).await,
         "AlreadyExists",
         Entity::CaCertificate,
         &id,
@@ -91,20 +91,21 @@ pub async fn ca_certificate_lifecycle<H: Harness>() {
 pub async fn ca_certificates_per_subject_limit<H: Harness>() {
     let h = H::create(small_limits()).await;
     let s = h.store();
-    s.insert_ca_certificate(&ca(&cert_id(1), "CN=Same"))
+    s.insert_ca_certificate(&ca(&cert_id(1), "CN=Same"), &[])
         .await
         .unwrap();
-    s.insert_ca_certificate(&ca(&cert_id(2), "CN=Same"))
+    s.insert_ca_certificate(&ca(&cert_id(2), "CN=Same"), &[])
         .await
         .unwrap();
     expect_err_key(
-        s.insert_ca_certificate(&ca(&cert_id(3), "CN=Same")).await,
+        s.insert_ca_certificate(&ca(&cert_id(3), "CN=Same"), &[])
+            .await,
         "LimitExceeded",
         Entity::CaCertificate,
         &cert_id(3),
     );
     assert_eq!(s.ca_certificate(&cert_id(3)).await.unwrap(), None);
-    s.insert_ca_certificate(&ca(&cert_id(3), "CN=Other"))
+    s.insert_ca_certificate(&ca(&cert_id(3), "CN=Other"), &[])
         .await
         .unwrap();
 }
@@ -114,7 +115,7 @@ pub async fn ca_certificates_list_pages_both_ways<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     for n in [5, 3, 9, 1, 7] {
-        s.insert_ca_certificate(&ca(&cert_id(n), &format!("CN={n}")))
+        s.insert_ca_certificate(&ca(&cert_id(n), &format!("CN={n}")), &[])
             .await
             .unwrap();
     }
@@ -142,7 +143,7 @@ pub async fn certificate_insert_rules<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     let ca_id = cert_id(1);
-    s.insert_ca_certificate(&ca(&ca_id, "CN=Root"))
+    s.insert_ca_certificate(&ca(&ca_id, "CN=Root"), &[])
         .await
         .unwrap();
 
@@ -235,7 +236,9 @@ pub async fn certificate_delete_rules<H: Harness>() {
     );
     s.detach_thing_principal("dev", &arn).await.unwrap();
 
-    s.insert_iot_policy("p", &doc("p"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("p"), "g", 1, &[])
+        .await
+        .unwrap();
     s.attach_iot_policy("p", &arn).await.unwrap();
     expect_err_key(
         s.delete_certificate(&id, &arn).await,
@@ -259,8 +262,12 @@ pub async fn certificates_list_by_creation_time<H: Harness>() {
     let s = h.store();
     let ca_a = cert_id(1000);
     let ca_b = cert_id(2000);
-    s.insert_ca_certificate(&ca(&ca_a, "CN=A")).await.unwrap();
-    s.insert_ca_certificate(&ca(&ca_b, "CN=B")).await.unwrap();
+    s.insert_ca_certificate(&ca(&ca_a, "CN=A"), &[])
+        .await
+        .unwrap();
+    s.insert_ca_certificate(&ca(&ca_b, "CN=B"), &[])
+        .await
+        .unwrap();
     // (id, created_at, ca): equal times are ordered by id.
     let rows = [
         (5, 300, Some(&ca_a)),

@@ -61,7 +61,7 @@ fn oks<T: std::fmt::Debug>(
 pub async fn concurrent_policy_versions_never_exceed_limit<H: Harness>() {
     let h = H::create(Limits::default()).await;
     h.store()
-        .insert_iot_policy("p", &doc("1"), "g", 1)
+        .insert_iot_policy("p", &doc("1"), "g", 1, &[])
         .await
         .unwrap();
     let results = race(&h, 20, |s, i| async move {
@@ -81,7 +81,7 @@ pub async fn concurrent_iot_attaches_never_exceed_limit<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     for i in 0..20 {
-        s.insert_iot_policy(&format!("p{i:02}"), &doc("x"), "g", 1)
+        s.insert_iot_policy(&format!("p{i:02}"), &doc("x"), "g", 1, &[])
             .await
             .unwrap();
     }

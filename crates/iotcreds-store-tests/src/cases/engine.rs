@@ -46,7 +46,9 @@ pub async fn generation_moves_on_writes_only<H: Harness>() {
         .await
         .unwrap();
     assert_eq!(gen_now().await, g0 + 2);
-    s.insert_iot_policy("p", &doc("p"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("p"), "g", 1, &[])
+        .await
+        .unwrap();
     s.attach_iot_policy("p", "target").await.unwrap();
     assert_eq!(gen_now().await, g0 + 4);
 
@@ -121,7 +123,9 @@ pub async fn reopened_handle_sees_committed_state<H: Harness>() {
     s.insert_thing(&thing("dev-1", None, &[("room", "7")]))
         .await
         .unwrap();
-    s.insert_iot_policy("p", &doc("p"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("p"), "g", 1, &[])
+        .await
+        .unwrap();
     s.put_setting("account_id", ACCOUNT).await.unwrap();
 
     let other = h.reopen().await;

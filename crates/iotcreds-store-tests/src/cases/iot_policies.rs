@@ -10,7 +10,7 @@ pub async fn iot_policy_create_get_list<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     let p = s
-        .insert_iot_policy("PubSub", &doc("a"), "gen-1", 100)
+        .insert_iot_policy("PubSub", &doc("a"), "gen-1", 100, &[])
         .await
         .unwrap();
     let want = IotPolicy {
@@ -29,7 +29,7 @@ pub async fn iot_policy_create_get_list<H: Harness>() {
         "names are case-sensitive"
     );
     expect_err_key(
-        s.insert_iot_policy("PubSub", &doc("b"), "g", 1).await,
+        s.insert_iot_policy("PubSub", &doc("b"), "g", 1, &[]).await,
         "AlreadyExists",
         Entity::IotPolicy,
         "PubSub",
@@ -39,7 +39,7 @@ pub async fn iot_policy_create_get_list<H: Harness>() {
         doc("a")
     );
 
-    s.insert_iot_policy("Alpha", &doc("x"), "g", 1)
+    s.insert_iot_policy("Alpha", &doc("x"), "g", 1, &[])
         .await
         .unwrap();
     let names = collect(
@@ -65,7 +65,7 @@ pub async fn iot_policy_create_get_list<H: Harness>() {
 pub async fn iot_policy_versions_lifecycle<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
-    s.insert_iot_policy("p", &doc("v1"), "g1", 100)
+    s.insert_iot_policy("p", &doc("v1"), "g1", 100, &[])
         .await
         .unwrap();
     let v2 = s
@@ -177,7 +177,9 @@ pub async fn iot_policy_version_limit<H: Harness>() {
         "NotFound",
         Entity::IotPolicy,
     );
-    s.insert_iot_policy("p", &doc("1"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("1"), "g", 1, &[])
+        .await
+        .unwrap();
     s.insert_iot_policy_version("p", &doc("2"), false, "g", 2)
         .await
         .unwrap();
@@ -214,7 +216,9 @@ pub async fn iot_policy_delete_rules<H: Harness>() {
         Entity::IotPolicy,
         "p",
     );
-    s.insert_iot_policy("p", &doc("1"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("1"), "g", 1, &[])
+        .await
+        .unwrap();
     s.attach_iot_policy("p", "arn:target").await.unwrap();
     expect_err_key(
         s.delete_iot_policy("p").await,
@@ -237,7 +241,10 @@ pub async fn iot_policy_delete_rules<H: Harness>() {
     assert_eq!(s.iot_policy("p").await.unwrap(), None);
     assert_eq!(s.iot_policy_version("p", 2).await.unwrap(), None);
     // The name is free again and starts over at version 1.
-    let again = s.insert_iot_policy("p", &doc("new"), "g", 9).await.unwrap();
+    let again = s
+        .insert_iot_policy("p", &doc("new"), "g", 9, &[])
+        .await
+        .unwrap();
     assert_eq!(again.default_version_id, 1);
     assert_eq!(s.list_iot_policy_versions("p").await.unwrap().len(), 1);
 }
@@ -255,7 +262,7 @@ pub async fn iot_policy_attach_rules<H: Harness>() {
         "a",
     );
     for p in ["a", "b", "c"] {
-        s.insert_iot_policy(p, &doc(p), "g", 1).await.unwrap();
+        s.insert_iot_policy(p, &doc(p), "g", 1, &[]).await.unwrap();
     }
     s.attach_iot_policy("a", &target).await.unwrap();
     s.attach_iot_policy("b", &target).await.unwrap();
@@ -296,7 +303,7 @@ pub async fn iot_policy_lists_of_attachments<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     for p in ["p3", "p1", "p2"] {
-        s.insert_iot_policy(p, &doc(p), "g", 1).await.unwrap();
+        s.insert_iot_policy(p, &doc(p), "g", 1, &[]).await.unwrap();
     }
     let targets = [
         cert_arn(&cert_id(2)),
@@ -366,7 +373,7 @@ pub async fn attached_iot_policies_resolves_once_each<H: Harness>() {
         "arn:aws:iot:us-east-1:1:thinggroup/g".to_owned(),
     );
     for p in ["zeta", "alpha", "mid", "unused"] {
-        s.insert_iot_policy(p, &doc(p), "g", 1).await.unwrap();
+        s.insert_iot_policy(p, &doc(p), "g", 1, &[]).await.unwrap();
     }
     s.insert_iot_policy_version("mid", &doc("mid-v2"), true, "g", 2)
         .await
@@ -426,7 +433,9 @@ pub async fn attached_iot_policies_resolves_once_each<H: Harness>() {
 pub async fn iot_policy_default_limits<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
-    s.insert_iot_policy("p", &doc("1"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("1"), "g", 1, &[])
+        .await
+        .unwrap();
     for v in 2..=5 {
         s.insert_iot_policy_version("p", &doc(&v.to_string()), false, "g", v)
             .await
@@ -442,7 +451,7 @@ pub async fn iot_policy_default_limits<H: Harness>() {
     let target = cert_arn(&cert_id(1));
     for i in 0..11 {
         let name = format!("p{i:02}");
-        s.insert_iot_policy(&name, &doc(&name), "g", 1)
+        s.insert_iot_policy(&name, &doc(&name), "g", 1, &[])
             .await
             .unwrap();
         let r = s.attach_iot_policy(&name, &target).await;

@@ -12,7 +12,9 @@ pub async fn invalid_markers_are_refused<H: Harness>() {
     let s = h.store();
     s.insert_role(&role("r", "/")).await.unwrap();
     s.insert_user(&user("u", "/")).await.unwrap();
-    s.insert_iot_policy("p", &doc("p"), "g", 1).await.unwrap();
+    s.insert_iot_policy("p", &doc("p"), "g", 1, &[])
+        .await
+        .unwrap();
     s.insert_thing(&thing("t", None, &[])).await.unwrap();
     // Not base64url; base64url of a non-UTF-8 byte; padding where none is issued.
     for bad in ["%%%", "_w", "dA=="] {
@@ -89,7 +91,7 @@ pub async fn page_size_is_clamped<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     for n in ["a", "b", "c"] {
-        s.insert_thing_type(&thing_type(n)).await.unwrap();
+        s.insert_thing_type(&thing_type(n), &[]).await.unwrap();
     }
     let first = s.list_thing_types(&page(0, None)).await.unwrap();
     assert_eq!(first.items.len(), 1);

@@ -141,3 +141,129 @@ pub async fn role_aliases_list_both_ways<H: Harness>() {
         "listed aliases carry their tags"
     );
 }
+
+/// Tags of the taggable IoT resources (CA certificate, IoT policy, role alias, thing type):
+/// given at creation, added or replaced by key, removed by key, capped at `tags_per_role`,
+/// kept apart per resource (two kinds may share a key), and gone with the resource; a refused
+/// call changes nothing; an absent resource is `NotFound` and has no tags.
+pub async fn iot_resource_tags_lifecycle<H: Harness>() {
+    let h = H::create(small_limits()).await;
+    let s = h.store();
+    let ca_id = cert_id(7);
+    let role_arn = iotcreds_types::arn::iam_role(ACCOUNT, "/", "ADCTestRole");
+    s.insert_ca_certificate(&ca(&ca_id, "CN=Fleet"), &[tag("site", "tokyo")])
+        .await
+        .unwrap();
+    s.insert_iot_policy(
+        "ADCTestPolicy",
+        &doc("p"),
+        "g",
+        1,
+        &[tag("b", "2"), tag("a", "1")],
+    )
+    .await
+    .unwrap();
+    s.insert_role_alias(&alias("ADCTestPolicy", &role_arn))
+        .await
+        .unwrap();
+    s.insert_thing_type(&thing_type("ADCTestThingType"), &[])
+        .await
+        .unwrap();
+    let ca_r = IotTagged::CaCertificate(&ca_id);
+    let policy = IotTagged::Policy("ADCTestPolicy");
+    let alias_r = IotTagged::RoleAlias("ADCTestPolicy");
+    let tt = IotTagged::ThingType("ADCTestThingType");
+    assert_eq!(
+        s.iot_resource_tags(ca_r).await.unwrap(),
+        Some(vec![tag("site", "tokyo")])
+    );
+    assert_eq!(
+        s.iot_resource_tags(policy).await.unwrap(),
+        Some(vec![tag("a", "1"), tag("b", "2")]),
+        "sorted by key"
+    );
+    assert_eq!(
+        s.iot_resource_tags(alias_r).await.unwrap(),
+        Some(vec![]),
+        "a role alias of the same name as the policy has its own (no) tags"
+    );
+    assert_eq!(s.iot_resource_tags(tt).await.unwrap(), Some(vec![]));
+
+    s.tag_iot_resource(tt, &[tag("env", "dev"), tag("site", "osaka")])
+        .await
+        .unwrap();
+    s.tag_iot_resource(tt, &[tag("site", "kyoto")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.iot_resource_tags(tt).await.unwrap(),
+        Some(vec![tag("env", "dev"), tag("site", "kyoto")])
+    );
+    s.tag_iot_resource(tt, &[tag("cost", "1")]).await.unwrap();
+    expect_err_key(
+        s.tag_iot_resource(tt, &[tag("more", "x")]).await,
+        "LimitExceeded",
+        Entity::ThingType,
+        "ADCTestThingType",
+    );
+    assert_eq!(s.iot_resource_tags(tt).await.unwrap().unwrap().len(), 3);
+    s.untag_iot_resource(tt, &["env".into(), "absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.iot_resource_tags(tt).await.unwrap(),
+        Some(vec![tag("cost", "1"), tag("site", "kyoto")])
+    );
+
+    // Absent resources: names are case-sensitive, CA ids are stored in lower case.
+    for absent in [
+        IotTagged::Policy("adctestpolicy"),
+        IotTagged::RoleAlias("Ghost"),
+        IotTagged::ThingType("Ghost"),
+        IotTagged::CaCertificate(&cert_id(8)),
+    ] {
+        assert_eq!(s.iot_resource_tags(absent).await.unwrap(), None);
+        expect_err(
+            s.tag_iot_resource(absent, &[tag("a", "b")]).await,
+            "NotFound",
+            absent.entity(),
+        );
+        expect_err(
+            s.untag_iot_resource(absent, &["a".into()]).await,
+            "NotFound",
+            absent.entity(),
+        );
+    }
+
+    // Deleting a resource deletes its tags: one made again under the same key has none.
+    s.update_ca_certificate(
+        &ca_id,
+        Some(iotcreds_types::CaCertificateStatus::Inactive),
+        None,
+        "g2",
+        2,
+    )
+    .await
+    .unwrap();
+    s.delete_ca_certificate(&ca_id).await.unwrap();
+    s.insert_ca_certificate(&ca(&ca_id, "CN=Fleet"), &[])
+        .await
+        .unwrap();
+    assert_eq!(s.iot_resource_tags(ca_r).await.unwrap(), Some(vec![]));
+    s.delete_iot_policy("ADCTestPolicy").await.unwrap();
+    s.insert_iot_policy("ADCTestPolicy", &doc("p"), "g", 3, &[])
+        .await
+        .unwrap();
+    assert_eq!(s.iot_resource_tags(policy).await.unwrap(), Some(vec![]));
+    s.tag_iot_resource(alias_r, &[tag("a", "1")]).await.unwrap();
+    s.delete_role_alias("ADCTestPolicy").await.unwrap();
+    s.insert_role_alias(&alias("ADCTestPolicy", &role_arn))
+        .await
+        .unwrap();
+    assert_eq!(s.iot_resource_tags(alias_r).await.unwrap(), Some(vec![]));
+    s.delete_thing_type("ADCTestThingType").await.unwrap();
+    s.insert_thing_type(&thing_type("ADCTestThingType"), &[])
+        .await
+        .unwrap();
+    assert_eq!(s.iot_resource_tags(tt).await.unwrap(), Some(vec![]));
+}

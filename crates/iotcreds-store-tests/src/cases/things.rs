@@ -14,14 +14,14 @@ pub async fn thing_type_lifecycle<H: Harness>() {
     let s = h.store();
     let mut t = thing_type("sensor");
     t.searchable_attributes = vec!["zeta".into(), "alpha".into(), "mid".into()];
-    s.insert_thing_type(&t).await.unwrap();
+    s.insert_thing_type(&t, &[]).await.unwrap();
     assert_eq!(
         s.thing_type("sensor").await.unwrap(),
         Some(t.clone()),
         "attribute order is kept"
     );
     expect_err_key(
-        s.insert_thing_type(&t).await,
+        s.insert_thing_type(&t, &[]).await,
         "AlreadyExists",
         Entity::ThingType,
         "sensor",
@@ -29,7 +29,7 @@ pub async fn thing_type_lifecycle<H: Harness>() {
     let mut bare = thing_type("bare");
     bare.description = None;
     bare.searchable_attributes.clear();
-    s.insert_thing_type(&bare).await.unwrap();
+    s.insert_thing_type(&bare, &[]).await.unwrap();
     assert_eq!(s.thing_type("bare").await.unwrap(), Some(bare.clone()));
     assert_eq!(
         s.thing_type("Sensor").await.unwrap(),
@@ -74,7 +74,7 @@ pub async fn thing_type_lifecycle<H: Harness>() {
 
     // The name can be reused, with fresh searchable attributes.
     let again = thing_type("sensor");
-    s.insert_thing_type(&again).await.unwrap();
+    s.insert_thing_type(&again, &[]).await.unwrap();
     assert_eq!(s.thing_type("sensor").await.unwrap(), Some(again));
 }
 
@@ -104,7 +104,9 @@ pub async fn thing_insert_rules<H: Harness>() {
         Entity::ThingType,
         "sensor",
     );
-    s.insert_thing_type(&thing_type("sensor")).await.unwrap();
+    s.insert_thing_type(&thing_type("sensor"), &[])
+        .await
+        .unwrap();
     s.deprecate_thing_type("sensor", Some(1)).await.unwrap();
     expect_err_key(
         s.insert_thing(&typed).await,
@@ -122,7 +124,9 @@ pub async fn thing_insert_rules<H: Harness>() {
 pub async fn thing_update_compare_and_swap<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
-    s.insert_thing_type(&thing_type("sensor")).await.unwrap();
+    s.insert_thing_type(&thing_type("sensor"), &[])
+        .await
+        .unwrap();
     s.insert_thing(&thing("dev", None, &[("a", "1"), ("b", "2")]))
         .await
         .unwrap();
@@ -226,8 +230,8 @@ pub async fn thing_delete_rules<H: Harness>() {
 pub async fn things_list_filters_and_pages<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
-    s.insert_thing_type(&thing_type("cam")).await.unwrap();
-    s.insert_thing_type(&thing_type("lamp")).await.unwrap();
+    s.insert_thing_type(&thing_type("cam"), &[]).await.unwrap();
+    s.insert_thing_type(&thing_type("lamp"), &[]).await.unwrap();
     let rows = [
         thing("cam-1", Some("cam"), &[("site", "berlin")]),
         thing("cam-2", Some("cam"), &[("site", "paris")]),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use iotcreds_control::iot;
 use serde_json::{Value, json};
 
-use super::targets::{cert_arn, cert_id, iam_arn, iot_name, iot_name_at};
+use super::targets::{cert_arn, cert_id, iam_arn, iot_arn, iot_name, iot_name_at};
 use super::{Loc, Row, any, row};
 use crate::fixture::*;
 
@@ -675,6 +675,51 @@ pub(crate) fn iot_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
                 false,
             )],
             |_, s| Call::iot("DELETE", format!("/role-aliases/{}", s[0]), Value::Null),
+        ),
+    );
+    r.insert(
+        "TagResource",
+        row(
+            vec![iot_arn(fx, a("TagResource"), "rolealias", ALIAS, Loc::Json)],
+            |_, s| {
+                Call::iot(
+                    "POST",
+                    "/tags",
+                    json!({"resourceArn": s[0], "tags": [{"Key": "site", "Value": "plant-7"}]}),
+                )
+            },
+        ),
+    );
+    r.insert(
+        "UntagResource",
+        row(
+            vec![iot_arn(
+                fx,
+                a("UntagResource"),
+                "cacert",
+                &fx.fleet_ca_id,
+                Loc::Json,
+            )],
+            |_, s| {
+                Call::iot(
+                    "POST",
+                    "/untag",
+                    json!({"resourceArn": s[0], "tagKeys": ["site"]}),
+                )
+            },
+        ),
+    );
+    r.insert(
+        "ListTagsForResource",
+        row(
+            vec![iot_arn(
+                fx,
+                a("ListTagsForResource"),
+                "policy",
+                IOT_POLICY,
+                Loc::Form,
+            )],
+            |_, s| Call::iot("GET", format!("/tags?resourceArn={}", s[0]), Value::Null),
         ),
     );
     r

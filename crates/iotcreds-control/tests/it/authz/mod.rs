@@ -65,6 +65,9 @@ pub(crate) enum Spelling {
     CertId { id: String },
     /// A certificate ARN.
     CertArn { arn: String, loc: Loc },
+    /// The ARN of a named IoT resource (policy, role alias, thing type): the name is
+    /// case-sensitive.
+    IotArn { arn: String, loc: Loc },
 }
 
 /// One resource a row's request names.
@@ -109,7 +112,9 @@ impl Spelling {
             Spelling::Any => String::new(),
             Spelling::IamName { name, .. } | Spelling::IotName { name, .. } => name.clone(),
             Spelling::CertId { id } => id.clone(),
-            Spelling::IamArn { arn, loc, .. } | Spelling::CertArn { arn, loc } => {
+            Spelling::IamArn { arn, loc, .. }
+            | Spelling::CertArn { arn, loc }
+            | Spelling::IotArn { arn, loc } => {
                 if matches!(loc, Loc::Form | Loc::Path) {
                     enc(arn)
                 } else {
@@ -208,17 +213,31 @@ impl Spelling {
                 v.push((enc(&encode_every_byte(id)), Other, "double-encoded"));
                 v.push((format!("{id}/"), Other, "trailing slash"));
             }
-            Spelling::CertArn { arn, loc } => {
+            Spelling::CertArn { arn, loc } | Spelling::IotArn { arn, loc } => {
                 let send = |s: String| match loc {
                     Loc::Path | Loc::Form => enc(&s),
                     _ => s,
                 };
                 v.push((send(arn.clone()), Same, "as issued"));
-                v.push((
-                    send(with_name(arn, |n| n.to_ascii_uppercase())),
-                    Same,
-                    "upper-case hex",
-                ));
+                if matches!(self, Spelling::CertArn { .. }) {
+                    v.push((
+                        send(with_name(arn, |n| n.to_ascii_uppercase())),
+                        Same,
+                        "upper-case hex",
+                    ));
+                } else {
+                    // IoT names are case-sensitive: another case is another (absent) resource.
+                    v.push((
+                        send(with_name(arn, |n| swap_case(n, false))),
+                        Other,
+                        "name in lower case",
+                    ));
+                    v.push((
+                        send(with_name(arn, |n| swap_case(n, true))),
+                        Other,
+                        "name in upper case",
+                    ));
+                }
                 v.push((
                     send(arn.replace(REGION, "us-east-1")),
                     Other,
@@ -240,7 +259,11 @@ impl Spelling {
                     "prefix in upper case",
                 ));
                 v.push((send(format!("{arn}/")), Other, "trailing slash"));
-                let once = if *loc == Loc::Path { Same } else { Other };
+                let once = if matches!(loc, Loc::Path | Loc::Form) {
+                    Same
+                } else {
+                    Other
+                };
                 v.push((encode_every_byte(arn), once, "percent-encoded"));
                 v.push((enc(&encode_every_byte(arn)), Other, "double-encoded"));
             }

@@ -52,6 +52,35 @@ pub(crate) fn cert_arn(fx: &Fixture, action: &'static str, id: &str, loc: Loc) -
     }
 }
 
+/// The ARN of an IoT resource (`kind` `cacert`, `policy`, `rolealias`, `thingtype`) where a
+/// request names it by ARN (`TagResource` and friends).
+pub(crate) fn iot_arn(
+    fx: &Fixture,
+    action: &'static str,
+    kind: &str,
+    key: &str,
+    loc: Loc,
+) -> Target {
+    let arn = fx.iot_arn(kind, key);
+    let spelling = if kind == "cacert" {
+        Spelling::CertArn {
+            arn: arn.clone(),
+            loc,
+        }
+    } else {
+        Spelling::IotArn {
+            arn: arn.clone(),
+            loc,
+        }
+    };
+    Target {
+        action,
+        canonical: arn,
+        probe: None,
+        spelling,
+    }
+}
+
 pub(crate) fn iam_name(
     action: &'static str,
     canonical: String,
