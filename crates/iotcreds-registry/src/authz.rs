@@ -158,7 +158,13 @@ impl Principal {
         match self {
             Principal::Root { .. } => root_decision(),
             Principal::User { user, .. } => {
-                CompiledSet::new(&user.permissions).evaluate_identity(action, resource, ctx)
+                let boundary = user.boundary.as_ref().map(std::slice::from_ref);
+                CompiledSet::new(&user.permissions).evaluate_with_boundary(
+                    action,
+                    resource,
+                    ctx,
+                    boundary.map(CompiledSet::new).as_ref(),
+                )
             }
             Principal::Session { claims, role } => {
                 if role.role.id != claims.role_id {

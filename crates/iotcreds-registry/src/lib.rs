@@ -188,7 +188,9 @@ pub struct CachedUser {
     pub arn: String,
     /// Inline policies, then attached managed policies (default versions).
     pub permissions: Vec<CompiledPolicy>,
-    /// The context keys the policies refer to.
+    /// The permissions boundary's default version, if the user has one.
+    pub boundary: Option<CompiledPolicy>,
+    /// The context keys the permission and boundary policies refer to.
     pub keys: KeyUse,
 }
 
@@ -543,29 +545,7 @@ impl Registry {
                         Err(StoreError::NotFound { .. }) => return Ok(None),
                         Err(e) => return Err(e),
                     };
-                    let boundary = match &role.permissions_boundary {
-                        None => None,
-                        Some(arn) => Some(match self.store.managed_policy(arn).await? {
-                            None => CompiledPolicy {
-                                id: arn.clone(),
-                                version: String::new(),
-                                policy: None,
-                            },
-                            Some(mp) => {
-                                let doc = self
-                                    .store
-                                    .managed_policy_version(arn, &mp.default_version_id)
-                                    .await?;
-                                let doc = doc.map(|v| v.document).unwrap_or_default();
-                                CompiledPolicy::compile(
-                                    arn.clone(),
-                                    mp.default_version_id,
-                                    &doc,
-                                    PolicyKind::Identity,
-                                )
-                            }
-                        }),
-                    };
+                    let boundary = self.boundary(role.permissions_boundary.as_deref()).await?;
                     let permissions: Vec<CompiledPolicy> = permissions
                         .into_iter()
                         .map(|p| {
@@ -625,15 +605,45 @@ impl Registry {
                             )
                         })
                         .collect();
+                    let boundary = self.boundary(user.permissions_boundary.as_deref()).await?;
                     Some(Arc::new(CachedUser {
                         arn: arn::iam_user(&self.account_id, &user.path, &user.name),
-                        keys: KeyUse::of(&permissions),
+                        keys: KeyUse::of(permissions.iter().chain(boundary.iter())),
                         permissions,
+                        boundary,
                         user,
                     }))
                 }
             }
         })
+    }
+
+    /// The default version of a role's or user's permissions boundary, compiled. A boundary
+    /// whose policy is gone (or no longer compiles) is kept as a policy that allows nothing:
+    /// the boundary still limits, to nothing, rather than silently lifting.
+    async fn boundary(&self, arn: Option<&str>) -> StoreResult<Option<CompiledPolicy>> {
+        let Some(arn) = arn else {
+            return Ok(None);
+        };
+        let Some(mp) = self.store.managed_policy(arn).await? else {
+            return Ok(Some(CompiledPolicy {
+                id: arn.to_owned(),
+                version: String::new(),
+                policy: None,
+            }));
+        };
+        let doc = self
+            .store
+            .managed_policy_version(arn, &mp.default_version_id)
+            .await?
+            .map(|v| v.document)
+            .unwrap_or_default();
+        Ok(Some(CompiledPolicy::compile(
+            arn.to_owned(),
+            mp.default_version_id,
+            &doc,
+            PolicyKind::Identity,
+        )))
     }
 
     /// A long-term access key by id.

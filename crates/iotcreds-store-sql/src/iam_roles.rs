@@ -167,6 +167,21 @@ pub(crate) async fn update_trust_policy(
     Ok(())
 }
 
+pub(crate) async fn set_permissions_boundary(
+    c: &mut AnyConnection,
+    name: &str,
+    boundary: Option<&str>,
+) -> StoreResult<()> {
+    let key = require(&mut *c, name).await?;
+    sqlx::query("UPDATE iam_roles SET permissions_boundary = $2 WHERE name_key = $1")
+        .bind(&key)
+        .bind(boundary)
+        .execute(c)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
 pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()> {
     let key = require(&mut *c, name).await?;
     let holder = Holder::role(name);

@@ -15,12 +15,12 @@ use crate::paging::{self, Keyset, keyset};
 use crate::row::{RowExt, limit_i64, name_key};
 use crate::tags::{self, Owner};
 
-const SELECT_ONE: &str =
-    "SELECT name_key, name, id, path, created_at FROM iam_users WHERE name_key = $1";
+const SELECT_ONE: &str = "SELECT name_key, name, id, path, permissions_boundary, created_at \
+    FROM iam_users WHERE name_key = $1";
 
 /// `$2`: path prefix (or NULL).
 const LIST: Keyset = keyset!(
-    select: "SELECT name_key, name, id, path, created_at FROM iam_users",
+    select: "SELECT name_key, name, id, path, permissions_boundary, created_at FROM iam_users",
     filter: "($2 IS NULL OR substr(path, 1, length($2)) = $2)",
     after: "name_key > $3",
     before: "name_key < $3",
@@ -41,6 +41,7 @@ fn from_row(r: &AnyRow, tags: Vec<Tag>) -> StoreResult<User> {
         name: r.text("name")?,
         id: r.text("id")?,
         path: r.text("path")?,
+        permissions_boundary: r.opt_text("permissions_boundary")?,
         created_at: r.int("created_at")?,
         tags,
     })
@@ -80,12 +81,14 @@ pub(crate) async fn insert(c: &mut AnyConnection, user: &User) -> StoreResult<()
     }
     let key = name_key(&user.name);
     sqlx::query(
-        "INSERT INTO iam_users (name_key, name, id, path, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO iam_users (name_key, name, id, path, permissions_boundary, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&key)
     .bind(&user.name)
     .bind(&user.id)
     .bind(&user.path)
+    .bind(user.permissions_boundary.as_deref())
     .bind(user.created_at)
     .execute(&mut *c)
     .await
@@ -295,6 +298,21 @@ pub(crate) async fn tag(
         StoreError::limit(Entity::User, name, LimitKind::TagsPerUser(limit))
     })
     .await
+}
+
+pub(crate) async fn set_permissions_boundary(
+    c: &mut AnyConnection,
+    name: &str,
+    boundary: Option<&str>,
+) -> StoreResult<()> {
+    let key = require(&mut *c, name).await?;
+    sqlx::query("UPDATE iam_users SET permissions_boundary = $2 WHERE name_key = $1")
+        .bind(&key)
+        .bind(boundary)
+        .execute(c)
+        .await
+        .map_err(err)?;
+    Ok(())
 }
 
 pub(crate) async fn untag(c: &mut AnyConnection, name: &str, keys: &[String]) -> StoreResult<()> {

@@ -212,6 +212,8 @@ write_tx fn update_role_trust_policy(name: &str, document: &str) -> () => iam_ro
 write_tx fn delete_role(name: &str) -> () => iam_roles::delete[name];
 write_tx fn tag_role(name: &str, tags: &[Tag]) -> () => iam_roles::tag[name, tags, self.limits.tags_per_role];
 write_tx fn untag_role(name: &str, keys: &[String]) -> () => iam_roles::untag[name, keys];
+write_tx fn set_role_permissions_boundary(name: &str, boundary: Option<&str>) -> ()
+    => iam_roles::set_permissions_boundary[name, boundary];
 write_tx fn put_role_policy(role: &str, policy: &InlinePolicy) -> () => iam_inline::put[&Holder::role(role), policy];
 read_tx fn role_policy(role: &str, policy_name: &str) -> Option<InlinePolicy>
     => iam_inline::get[&Holder::role(role), policy_name];
@@ -254,6 +256,8 @@ read_tx fn list_users(path_prefix: Option<&str>, page: &PageRequest) -> Page<Use
 write_tx fn delete_user(name: &str) -> () => iam_users::delete[name];
 write_tx fn tag_user(name: &str, tags: &[Tag]) -> () => iam_users::tag[name, tags, self.limits.tags_per_role];
 write_tx fn untag_user(name: &str, keys: &[String]) -> () => iam_users::untag[name, keys];
+write_tx fn set_user_permissions_boundary(name: &str, boundary: Option<&str>) -> ()
+    => iam_users::set_permissions_boundary[name, boundary];
 write_tx fn put_user_policy(user: &str, policy: &InlinePolicy) -> () => iam_inline::put[&Holder::user(user), policy];
 read_tx fn user_policy(user: &str, policy_name: &str) -> Option<InlinePolicy>
     => iam_inline::get[&Holder::user(user), policy_name];

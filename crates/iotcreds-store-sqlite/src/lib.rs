@@ -58,6 +58,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0003_sealing_key_revocation.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            4,
+            "user permissions boundary".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0004_user_permissions_boundary.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -147,6 +147,7 @@ pub fn user(name: &str, path: &str) -> User {
         name: name.to_owned(),
         id: format!("AIDA{}", name.to_uppercase()),
         path: path.to_owned(),
+        permissions_boundary: None,
         created_at: 8_500,
         tags: Vec::new(),
     }

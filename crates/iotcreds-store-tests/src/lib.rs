@@ -112,6 +112,7 @@ macro_rules! store_suite {
                 access_keys_lifecycle,
                 user_delete_rules,
                 user_tags_and_limit,
+                permissions_boundaries,
             }
             console {
                 login_profile_lifecycle,

@@ -475,6 +475,14 @@ pub trait Store: Send + Sync + 'static {
     /// Remove tags by key (absent keys are ignored). `NotFound` if the role is absent.
     async fn untag_role(&self, name: &str, keys: &[String]) -> StoreResult<()>;
 
+    /// Set (`Some(arn)`) or remove (`None`) a role's permissions boundary. `NotFound` if the
+    /// role is absent. (The server checks that the policy exists.)
+    async fn set_role_permissions_boundary(
+        &self,
+        name: &str,
+        boundary: Option<&str>,
+    ) -> StoreResult<()>;
+
     /// Add or replace an inline policy of a role. `NotFound` if the role is absent.
     async fn put_role_policy(&self, role: &str, policy: &InlinePolicy) -> StoreResult<()>;
 
@@ -610,6 +618,14 @@ pub trait Store: Send + Sync + 'static {
     /// Remove tags of a user by key (absent keys are ignored). `NotFound` if the user is
     /// absent.
     async fn untag_user(&self, name: &str, keys: &[String]) -> StoreResult<()>;
+
+    /// Set (`Some(arn)`) or remove (`None`) a user's permissions boundary. `NotFound` if the
+    /// user is absent. (The server checks that the policy exists.)
+    async fn set_user_permissions_boundary(
+        &self,
+        name: &str,
+        boundary: Option<&str>,
+    ) -> StoreResult<()>;
 
     /// Add or replace an inline policy of a user. `NotFound` if the user is absent.
     async fn put_user_policy(&self, user: &str, policy: &InlinePolicy) -> StoreResult<()>;

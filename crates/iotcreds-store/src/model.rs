@@ -243,6 +243,8 @@ pub struct User {
     pub id: String,
     /// `/` or `/a/b/`.
     pub path: String,
+    /// ARN of the managed policy used as the permissions boundary.
+    pub permissions_boundary: Option<String>,
     /// Creation time (ms).
     pub created_at: i64,
     /// Tags, sorted by key.

@@ -175,6 +175,7 @@ pub(super) async fn get_account_authorization_details(cx: &Cx<'_>, p: &Params) -
         write_inline(x, "UserPolicyList", inline);
         x.list("GroupList", std::iter::empty::<()>(), |_, ()| {});
         write_attached(x, attached);
+        super::boundaries::write(x, user.permissions_boundary.as_deref());
         write_tags(x, &user.tags);
     })
     .list("GroupDetailList", std::iter::empty::<()>(), |_, ()| {})
@@ -188,12 +189,7 @@ pub(super) async fn get_account_authorization_details(cx: &Cx<'_>, p: &Params) -
             .list("InstanceProfileList", std::iter::empty::<()>(), |_, ()| {});
         write_inline(x, "RolePolicyList", inline);
         write_attached(x, attached);
-        if let Some(b) = &role.permissions_boundary {
-            x.node("PermissionsBoundary", |x| {
-                x.text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
-                    .text("PermissionsBoundaryArn", b);
-            });
-        }
+        super::boundaries::write(x, role.permissions_boundary.as_deref());
         write_tags(x, &role.tags);
         x.node("RoleLastUsed", |_| {});
     })

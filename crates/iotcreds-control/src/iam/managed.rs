@@ -170,7 +170,7 @@ pub(super) async fn delete_policy(cx: &Cx<'_>, p: &Params) -> Output {
     Ok(None)
 }
 
-/// The ARNs of managed policies that some role uses as its permissions boundary.
+/// The ARNs of managed policies that some role or user uses as its permissions boundary.
 async fn boundary_arns(cx: &Cx<'_>) -> Result<BTreeSet<String>, ApiError> {
     let mut out = BTreeSet::new();
     let mut page = PageRequest::first(1000);
@@ -181,6 +181,19 @@ async fn boundary_arns(cx: &Cx<'_>) -> Result<BTreeSet<String>, ApiError> {
             .await
             .map_err(store_error)?;
         out.extend(got.items.into_iter().filter_map(|r| r.permissions_boundary));
+        match got.next_marker {
+            Some(m) => page.marker = Some(m),
+            None => break,
+        }
+    }
+    let mut page = PageRequest::first(1000);
+    loop {
+        let got = cx
+            .store()
+            .list_users(None, &page)
+            .await
+            .map_err(store_error)?;
+        out.extend(got.items.into_iter().filter_map(|u| u.permissions_boundary));
         match got.next_marker {
             Some(m) => page.marker = Some(m),
             None => return Ok(out),

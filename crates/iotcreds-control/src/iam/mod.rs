@@ -12,6 +12,7 @@
 
 mod access_keys;
 mod account;
+mod boundaries;
 mod holder_policies;
 mod login_profiles;
 mod managed;
@@ -199,6 +200,10 @@ operations! {
     "CreateUser" => users::create_user,
     "GetUser" => users::get_user,
     "DeleteUser" => users::delete_user,
+    "PutRolePermissionsBoundary" => boundaries::put_role_permissions_boundary,
+    "DeleteRolePermissionsBoundary" => boundaries::delete_role_permissions_boundary,
+    "PutUserPermissionsBoundary" => boundaries::put_user_permissions_boundary,
+    "DeleteUserPermissionsBoundary" => boundaries::delete_user_permissions_boundary,
     "TagUser" => users::tag_user,
     "UntagUser" => users::untag_user,
     "ListUserTags" => users::list_user_tags,

@@ -11,12 +11,12 @@ use iotcreds_types::names::{IAM_DESCRIPTION, IAM_ROLE_NAME, check_iam_path, chec
 use iotcreds_types::{arn, ids};
 
 use super::{
-    Cx, Output, authorize_on, check_arn_length, check_document, check_document_length,
-    check_path_prefix, insert_request_tags, invalid_input, list_tags, lookup, no_such_role,
-    store_error, tag_keys_to_remove, tags_to_add, to_tags, unsupported,
+    Cx, Output, authorize_on, boundaries, check_document, check_document_length, check_path_prefix,
+    insert_request_tags, list_tags, lookup, no_such_role, store_error, tag_keys_to_remove,
+    tags_to_add, to_tags, unsupported,
 };
 use crate::query::{Paging, Params, Xml};
-use crate::resource::{self, Lookup};
+use crate::resource;
 use crate::{ApiError, Resource};
 
 /// Default and bounds of `MaxSessionDuration`.
@@ -39,12 +39,7 @@ pub(crate) fn write_role(x: &mut Xml, role: &Role, arn: &str, full: bool) {
         )
         .int("MaxSessionDuration", role.max_session_duration);
     if full {
-        if let Some(boundary) = &role.permissions_boundary {
-            x.node("PermissionsBoundary", |x| {
-                x.text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
-                    .text("PermissionsBoundaryArn", boundary);
-            });
-        }
+        super::boundaries::write(x, role.permissions_boundary.as_deref());
         if !role.tags.is_empty() {
             x.tags(
                 "Tags",
@@ -102,33 +97,16 @@ pub(super) async fn create_role(cx: &Cx<'_>, p: &Params) -> Output {
     check_document_length("assumeRolePolicyDocument", document)?;
     let description = description(p)?;
     let max_session = max_session_duration(p)?.unwrap_or(MAX_SESSION_DEFAULT);
-    let boundary = p.get("PermissionsBoundary");
-    if let Some(b) = boundary {
-        check_arn_length("permissionsBoundary", b)?;
-    }
     let tags = to_tags(p.tags("Tags", 50)?);
-
+    let boundary = boundaries::requested(cx, p, false).await?;
     let new_role = resource::new_iam_role(cx.account(), path, name);
-    let boundary = match boundary {
-        None => None,
-        Some(b) => Some(lookup(resource::managed_policy(cx.registry(), b).await)?),
-    };
+    let boundary_arn = boundary.as_ref().map(|b| b.resource().arn().to_owned());
     cx.authorize_with(&new_role, |ctx| {
         insert_request_tags(ctx, &tags);
-        if let Some(b) = &boundary {
-            ctx.insert("iam:PermissionsBoundary", b.resource().arn());
-        }
+        boundaries::insert_key(ctx, boundary_arn.as_deref());
     })?;
     check_document(document, Target::TrustPolicy, SizeLimit::TrustPolicy)?;
-    let permissions_boundary = match boundary {
-        None => None,
-        Some(Lookup::Found(mp, _)) => Some(mp.arn),
-        Some(Lookup::Absent(b)) => {
-            return Err(invalid_input(format!(
-                "Scope ARN: {b} does not exist or is not attachable."
-            )));
-        }
-    };
+    let permissions_boundary = boundaries::resolve(boundary)?;
     let role = Role {
         name: name.to_owned(),
         id: super::new_unique_id(ids::ROLE_ID_PREFIX)?,

@@ -352,7 +352,12 @@ pub(super) async fn simulate_principal_policy(cx: &Cx<'_>, p: &Params) -> Output
             let user = lookup(resource::iam_user_by_arn(registry, source_arn).await)?;
             cx.authorize(user.resource())?;
             let user = user.require(|| no_such_user(name))?;
-            (user.user.name.clone(), "user", None, user.arn.clone())
+            (
+                user.user.name.clone(),
+                "user",
+                user.user.permissions_boundary.clone(),
+                user.arn.clone(),
+            )
         } else {
             return Err(invalid_input(format!(
                 "Invalid ARN {source_arn}: PolicySourceArn must be a role or user of this account."

@@ -1,5 +1,6 @@
-//! IAM users: `CreateUser`, `GetUser` (without `UserName`: the caller), `DeleteUser`,
-//! `ListUsers`, and the user tags (`TagUser`, `UntagUser`, `ListUserTags`).
+//! IAM users: `CreateUser` (with a permissions boundary: see `boundaries.rs`), `GetUser`
+//! (without `UserName`: the caller), `DeleteUser`, `ListUsers`, and the user tags (`TagUser`,
+//! `UntagUser`, `ListUserTags`).
 
 use std::sync::Arc;
 
@@ -10,9 +11,9 @@ use iotcreds_types::names::{IAM_USER_NAME, check_iam_path};
 use iotcreds_types::{arn, ids};
 
 use super::{
-    Cx, EXISTING_USER_NAME, Output, authorize_on, check_path_prefix, insert_request_tags,
-    list_tags, lookup, no_such_user, store_error, tag_keys_to_remove, tags_to_add, to_tags,
-    unsupported,
+    Cx, EXISTING_USER_NAME, Output, authorize_on, boundaries, check_path_prefix,
+    insert_request_tags, list_tags, lookup, no_such_user, store_error, tag_keys_to_remove,
+    tags_to_add, to_tags,
 };
 use crate::Resource;
 use crate::query::{Paging, Params, Xml};
@@ -25,6 +26,9 @@ pub(crate) fn write_user(x: &mut Xml, user: &User, arn: &str, full: bool) {
         .text("UserId", &user.id)
         .text("Arn", arn)
         .time("CreateDate", user.created_at);
+    if full {
+        super::boundaries::write(x, user.permissions_boundary.as_deref());
+    }
     if full && !user.tags.is_empty() {
         x.tags(
             "Tags",
@@ -43,7 +47,7 @@ pub(crate) async fn authorized_target(
 }
 
 /// [`authorized_target`] with `extra` condition keys (the tags a request sets or removes).
-async fn authorized_target_with(
+pub(crate) async fn authorized_target_with(
     cx: &Cx<'_>,
     name: &str,
     extra: impl FnOnce(&mut iotcreds_policy::Context),
@@ -68,16 +72,19 @@ pub(super) async fn create_user(cx: &Cx<'_>, p: &Params) -> Output {
     IAM_USER_NAME.check("userName", name)?;
     let path = p.get("Path").unwrap_or("/");
     check_iam_path("path", path)?;
-    if p.get("PermissionsBoundary").is_some() {
-        return Err(unsupported("PermissionsBoundary"));
-    }
     let tags = to_tags(p.tags("Tags", 50)?);
+    let boundary = boundaries::requested(cx, p, false).await?;
     let new_user = resource::new_iam_user(cx.account(), path, name);
-    cx.authorize_with(&new_user, |ctx| insert_request_tags(ctx, &tags))?;
+    let boundary_arn = boundary.as_ref().map(|b| b.resource().arn().to_owned());
+    cx.authorize_with(&new_user, |ctx| {
+        insert_request_tags(ctx, &tags);
+        boundaries::insert_key(ctx, boundary_arn.as_deref());
+    })?;
     let user = User {
         name: name.to_owned(),
         id: super::new_unique_id(ids::USER_ID_PREFIX)?,
         path: path.to_owned(),
+        permissions_boundary: boundaries::resolve(boundary)?,
         created_at: cx.now_ms(),
         tags,
     };

@@ -299,3 +299,80 @@ pub async fn user_tags_and_limit<H: Harness>() {
             .is_empty()
     );
 }
+
+/// A role's and a user's permissions boundary: given at creation, set, replaced, removed; an
+/// absent role or user is `NotFound` and nothing changes.
+pub async fn permissions_boundaries<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let first = policy_arn("/", "FirstBoundary");
+    let second = policy_arn("/", "SecondBoundary");
+    let mut u = user("ADCTestUser", "/");
+    u.permissions_boundary = Some(first.clone());
+    s.insert_user(&u).await.unwrap();
+    s.insert_role(&role("ADCTestRole", "/")).await.unwrap();
+    async fn boundary_of_user(s: &dyn Store) -> Option<String> {
+        s.user("ADCTestUser")
+            .await
+            .unwrap()
+            .unwrap()
+            .permissions_boundary
+    }
+    assert_eq!(boundary_of_user(&*s).await, Some(first.clone()));
+    s.set_user_permissions_boundary("adctestuser", Some(&second))
+        .await
+        .unwrap();
+    assert_eq!(boundary_of_user(&*s).await, Some(second.clone()));
+    s.set_user_permissions_boundary("ADCTestUser", None)
+        .await
+        .unwrap();
+    assert_eq!(boundary_of_user(&*s).await, None);
+    assert_eq!(
+        s.role("ADCTestRole")
+            .await
+            .unwrap()
+            .unwrap()
+            .permissions_boundary,
+        None
+    );
+    s.set_role_permissions_boundary("ADCTESTROLE", Some(&first))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.role("ADCTestRole")
+            .await
+            .unwrap()
+            .unwrap()
+            .permissions_boundary,
+        Some(first.clone())
+    );
+    let listed = s.list_users(None, &page(10, None)).await.unwrap();
+    assert_eq!(listed.items[0].permissions_boundary, None);
+    s.set_role_permissions_boundary("ADCTestRole", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.role("ADCTestRole")
+            .await
+            .unwrap()
+            .unwrap()
+            .permissions_boundary,
+        None
+    );
+    let before = s.generation().await.unwrap();
+    expect_err(
+        s.set_user_permissions_boundary("Ghost", Some(&first)).await,
+        "NotFound",
+        Entity::User,
+    );
+    expect_err(
+        s.set_role_permissions_boundary("Ghost", Some(&first)).await,
+        "NotFound",
+        Entity::Role,
+    );
+    assert_eq!(
+        s.generation().await.unwrap(),
+        before,
+        "a refused call changes nothing"
+    );
+}

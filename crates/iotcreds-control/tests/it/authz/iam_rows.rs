@@ -151,6 +151,48 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         }),
     );
     r.insert(
+        "PutRolePermissionsBoundary",
+        row(vec![role("PutRolePermissionsBoundary", ROLE)], |fx, s| {
+            Call::iam(
+                "PutRolePermissionsBoundary",
+                &[
+                    ("RoleName", s[0].clone()),
+                    ("PermissionsBoundary", enc(&fx.managed_arn(MANAGED))),
+                ],
+            )
+        }),
+    );
+    r.insert(
+        "DeleteRolePermissionsBoundary",
+        row(vec![role("DeleteRolePermissionsBoundary", ROLE)], |_, s| {
+            Call::iam(
+                "DeleteRolePermissionsBoundary",
+                &[("RoleName", s[0].clone())],
+            )
+        }),
+    );
+    r.insert(
+        "PutUserPermissionsBoundary",
+        row(vec![user("PutUserPermissionsBoundary", USER)], |fx, s| {
+            Call::iam(
+                "PutUserPermissionsBoundary",
+                &[
+                    ("UserName", s[0].clone()),
+                    ("PermissionsBoundary", enc(&fx.managed_arn(MANAGED))),
+                ],
+            )
+        }),
+    );
+    r.insert(
+        "DeleteUserPermissionsBoundary",
+        row(vec![user("DeleteUserPermissionsBoundary", USER)], |_, s| {
+            Call::iam(
+                "DeleteUserPermissionsBoundary",
+                &[("UserName", s[0].clone())],
+            )
+        }),
+    );
+    r.insert(
         "UntagUser",
         row(vec![user("UntagUser", USER)], |_, s| {
             Call::iam(
