@@ -144,6 +144,66 @@ async fn key_count(c: &mut AnyConnection, user_key: &str) -> StoreResult<i64> {
         .map_err(err)
 }
 
+/// `UpdateUser`: a new name and/or path. A new name key (not just another case) moves the user
+/// row and everything keyed by it (access keys, console password, inline and attached
+/// policies, tags) in this one transaction: a new row first, then the references, then the old
+/// row, so that the foreign keys hold at every step on both engines.
+pub(crate) async fn rename(
+    c: &mut AnyConnection,
+    name: &str,
+    new_name: Option<&str>,
+    new_path: Option<&str>,
+) -> StoreResult<()> {
+    let Some(user) = get(&mut *c, name).await? else {
+        return Err(StoreError::not_found(Entity::User, name));
+    };
+    let old_key = name_key(&user.name);
+    let target = new_name.unwrap_or(&user.name);
+    let path = new_path.unwrap_or(&user.path);
+    let new_key = name_key(target);
+    if new_key == old_key {
+        sqlx::query("UPDATE iam_users SET name = $2, path = $3 WHERE name_key = $1")
+            .bind(&old_key)
+            .bind(target)
+            .bind(path)
+            .execute(c)
+            .await
+            .map_err(err)?;
+        return Ok(());
+    }
+    if exists(&mut *c, target).await? {
+        return Err(StoreError::already_exists(Entity::User, target));
+    }
+    sqlx::query(
+        "INSERT INTO iam_users (name_key, name, id, path, permissions_boundary, created_at) \
+         SELECT $2, $3, id, $4, permissions_boundary, created_at FROM iam_users WHERE name_key = $1",
+    )
+    .bind(&old_key)
+    .bind(&new_key)
+    .bind(target)
+    .bind(path)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_exists(Entity::User, target))?;
+    for sql in [
+        "UPDATE iam_access_keys SET user_key = $2 WHERE user_key = $1",
+        "UPDATE iam_login_profiles SET user_key = $2 WHERE user_key = $1",
+        "UPDATE iam_inline_policies SET holder_key = $2 WHERE holder_kind = 'user' AND holder_key = $1",
+        "UPDATE iam_policy_attachments SET holder_key = $2 \
+         WHERE holder_kind = 'user' AND holder_key = $1",
+        "UPDATE tags SET owner_key = $2 WHERE owner_kind = 'user' AND owner_key = $1",
+        "DELETE FROM iam_users WHERE name_key = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(&old_key)
+            .bind(&new_key)
+            .execute(&mut *c)
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn delete(c: &mut AnyConnection, name: &str) -> StoreResult<()> {
     let key = require(&mut *c, name).await?;
     if key_count(&mut *c, &key).await? > 0 {

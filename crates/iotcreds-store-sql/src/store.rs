@@ -254,6 +254,8 @@ write_tx fn insert_user(user: &User) -> () => iam_users::insert[user];
 read_tx fn user(name: &str) -> Option<User> => iam_users::get[name];
 read_tx fn list_users(path_prefix: Option<&str>, page: &PageRequest) -> Page<User> => iam_users::list[path_prefix, page];
 write_tx fn delete_user(name: &str) -> () => iam_users::delete[name];
+write_tx fn update_user(name: &str, new_name: Option<&str>, new_path: Option<&str>) -> ()
+    => iam_users::rename[name, new_name, new_path];
 write_tx fn tag_user(name: &str, tags: &[Tag]) -> () => iam_users::tag[name, tags, self.limits.tags_per_role];
 write_tx fn untag_user(name: &str, keys: &[String]) -> () => iam_users::untag[name, keys];
 write_tx fn set_user_permissions_boundary(name: &str, boundary: Option<&str>) -> ()

@@ -113,6 +113,7 @@ macro_rules! store_suite {
                 user_delete_rules,
                 user_tags_and_limit,
                 permissions_boundaries,
+                user_rename_keeps_everything,
             }
             console {
                 login_profile_lifecycle,

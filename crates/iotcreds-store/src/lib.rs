@@ -619,6 +619,16 @@ pub trait Store: Send + Sync + 'static {
     /// absent.
     async fn untag_user(&self, name: &str, keys: &[String]) -> StoreResult<()>;
 
+    /// Rename a user and/or move it to another path (`UpdateUser`), keeping its id, access
+    /// keys, console password, policies and tags. `NotFound` if absent; `AlreadyExists` if
+    /// another user has the new name (regardless of case).
+    async fn update_user(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> StoreResult<()>;
+
     /// Set (`Some(arn)`) or remove (`None`) a user's permissions boundary. `NotFound` if the
     /// user is absent. (The server checks that the policy exists.)
     async fn set_user_permissions_boundary(

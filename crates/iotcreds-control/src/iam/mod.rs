@@ -199,6 +199,7 @@ operations! {
     "DeletePolicyVersion" => managed::delete_policy_version,
     "CreateUser" => users::create_user,
     "GetUser" => users::get_user,
+    "UpdateUser" => users::update_user,
     "DeleteUser" => users::delete_user,
     "PutRolePermissionsBoundary" => boundaries::put_role_permissions_boundary,
     "DeleteRolePermissionsBoundary" => boundaries::delete_role_permissions_boundary,

@@ -1,6 +1,6 @@
 //! IAM users: `CreateUser` (with a permissions boundary: see `boundaries.rs`), `GetUser`
-//! (without `UserName`: the caller), `DeleteUser`, `ListUsers`, and the user tags (`TagUser`,
-//! `UntagUser`, `ListUserTags`).
+//! (without `UserName`: the caller), `UpdateUser` (rename, move), `DeleteUser`, `ListUsers`,
+//! and the user tags (`TagUser`, `UntagUser`, `ListUserTags`).
 
 use std::sync::Arc;
 
@@ -130,6 +130,33 @@ pub(super) async fn delete_user(cx: &Cx<'_>, p: &Params) -> Output {
         .ok_or_else(|| no_such_user(name))?;
     cx.write(cx.store().delete_user(&user.user.name)).await?;
     Ok(None)
+}
+
+/// `UpdateUser`: a new name and/or path. As IAM requires, the caller needs `iam:UpdateUser` on
+/// both the user as it is and the user as it will be.
+pub(super) async fn update_user(cx: &Cx<'_>, p: &Params) -> Output {
+    let name = p.required("UserName", "userName")?;
+    EXISTING_USER_NAME.check("userName", name)?;
+    let new_name = p.get("NewUserName");
+    if let Some(n) = new_name {
+        IAM_USER_NAME.check("newUserName", n)?;
+    }
+    let new_path = p.get("NewPath");
+    if let Some(path) = new_path {
+        check_iam_path("newPath", path)?;
+    }
+    let user = authorized_target(cx, name)
+        .await?
+        .ok_or_else(|| no_such_user(name))?;
+    let target = resource::new_iam_user(
+        cx.account(),
+        new_path.unwrap_or(&user.user.path),
+        new_name.unwrap_or(&user.user.name),
+    );
+    cx.authorize(&target)?;
+    cx.write(cx.store().update_user(&user.user.name, new_name, new_path))
+        .await?;
+    Ok(Some(String::new()))
 }
 
 pub(super) async fn list_users(cx: &Cx<'_>, p: &Params) -> Output {

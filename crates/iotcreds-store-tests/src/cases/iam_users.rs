@@ -376,3 +376,103 @@ pub async fn permissions_boundaries<H: Harness>() {
         "a refused call changes nothing"
     );
 }
+
+/// `UpdateUser`: a rename moves the user with its id, access keys, console password, inline and
+/// attached policies, tags and boundary; the old name is gone; a case-only rename keeps the key;
+/// a taken name or an absent user is refused and changes nothing.
+pub async fn user_rename_keeps_everything<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let boundary = policy_arn("/", "Boundary");
+    let mut u = user("ADCTestUser", "/");
+    u.permissions_boundary = Some(boundary.clone());
+    u.tags = vec![tag("site", "tokyo")];
+    s.insert_user(&u).await.unwrap();
+    s.insert_user(&user("Taken", "/")).await.unwrap();
+    s.insert_access_key(&access_key("AKIAADCTESTUSER00001", "ADCTestUser"))
+        .await
+        .unwrap();
+    s.insert_login_profile(&LoginProfile {
+        user_name: "ADCTestUser".into(),
+        password_hash: "h".into(),
+        password_reset_required: false,
+        created_at: 1,
+        password_set_at: 1,
+    })
+    .await
+    .unwrap();
+    let inline = InlinePolicy {
+        name: "read".into(),
+        document: doc("read"),
+    };
+    s.put_user_policy("ADCTestUser", &inline).await.unwrap();
+    let m = managed("Attached", "/");
+    s.insert_managed_policy(&m, &doc("m")).await.unwrap();
+    s.attach_managed_policy(PolicyHolder::User("ADCTestUser"), &m.arn)
+        .await
+        .unwrap();
+
+    s.update_user("adctestuser", Some("ADCTestOperator"), Some("/fleet/"))
+        .await
+        .unwrap();
+    assert_eq!(s.user("ADCTestUser").await.unwrap(), None);
+    let moved = s.user("adctestoperator").await.unwrap().unwrap();
+    assert_eq!(
+        (moved.name.as_str(), moved.path.as_str(), moved.id.as_str()),
+        ("ADCTestOperator", "/fleet/", u.id.as_str())
+    );
+    assert_eq!(moved.tags, vec![tag("site", "tokyo")]);
+    assert_eq!(moved.permissions_boundary, Some(boundary));
+    let key = s.access_key("AKIAADCTESTUSER00001").await.unwrap().unwrap();
+    assert_eq!(key.user_name, "ADCTestOperator");
+    assert_eq!(
+        s.list_access_keys("ADCTestOperator").await.unwrap().len(),
+        1
+    );
+    assert!(s.login_profile("ADCTestOperator").await.unwrap().is_some());
+    assert_eq!(
+        s.user_policy("ADCTestOperator", "read").await.unwrap(),
+        Some(inline)
+    );
+    let effective = s
+        .effective_policies(PolicyHolder::User("ADCTestOperator"))
+        .await
+        .unwrap();
+    assert_eq!(effective.len(), 2, "{effective:?}");
+    assert_eq!(
+        s.list_managed_policy_holders(&m.arn).await.unwrap(),
+        vec![("user".to_owned(), "ADCTestOperator".to_owned())]
+    );
+
+    // Only the case: the same key, the new spelling; only the path.
+    s.update_user("ADCTestOperator", Some("adctestoperator"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user("ADCTESTOPERATOR").await.unwrap().unwrap().name,
+        "adctestoperator"
+    );
+    s.update_user("adctestoperator", None, Some("/"))
+        .await
+        .unwrap();
+    assert_eq!(s.user("adctestoperator").await.unwrap().unwrap().path, "/");
+
+    let before = s.generation().await.unwrap();
+    expect_err_key(
+        s.update_user("adctestoperator", Some("TAKEN"), None).await,
+        "AlreadyExists",
+        Entity::User,
+        "TAKEN",
+    );
+    expect_err(
+        s.update_user("Ghost", Some("Other"), None).await,
+        "NotFound",
+        Entity::User,
+    );
+    assert_eq!(
+        s.generation().await.unwrap(),
+        before,
+        "a refused call changes nothing"
+    );
+    assert!(s.user("adctestoperator").await.unwrap().is_some());
+}

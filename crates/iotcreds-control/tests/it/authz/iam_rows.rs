@@ -411,6 +411,26 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         }),
     );
     r.insert(
+        "UpdateUser",
+        row(
+            vec![
+                user("UpdateUser", USER),
+                iam_name(
+                    a("UpdateUser"),
+                    fx.user_arn("RenamedUser"),
+                    "RenamedUser",
+                    true,
+                ),
+            ],
+            |_, s| {
+                Call::iam(
+                    "UpdateUser",
+                    &[("UserName", s[0].clone()), ("NewUserName", s[1].clone())],
+                )
+            },
+        ),
+    );
+    r.insert(
         "ListUsers",
         row(vec![any(a("ListUsers"))], |_, _| {
             Call::iam("ListUsers", &[])
