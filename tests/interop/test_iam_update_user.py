@@ -1,12 +1,16 @@
-"""IAM UpdateUser (NewUserName, NewPath) as the IAM API reference states it, with boto3 and
-aws-cli: the user keeps its id, access keys, policies and tags, and its keys sign as the new ARN
-from the next request on. As IAM requires, renaming needs `iam:UpdateUser` on the user as it is
-and as it will be; every refusal changes nothing."""
+"""IAM UpdateUser (NewUserName, NewPath) and GetAccessKeyLastUsed as the IAM API reference
+states them, with boto3 and aws-cli: a renamed user keeps its id, access keys, policies and tags,
+and its keys sign as the new ARN from the next request on. As IAM requires, renaming needs
+`iam:UpdateUser` on the user as it is and as it will be; every refusal changes nothing. A key's
+last use is the latest request it signed that was verified, kept across restarts."""
 
+import datetime
 import json
 
 import pytest
 from botocore.exceptions import ClientError
+
+from conftest import Server
 
 USER = "ADCTestOperator"
 
@@ -80,3 +84,49 @@ def test_refusals_change_nothing(server, iam):
     assert err(e) == ("AccessDenied", 403)
     assert iam.get_user(UserName=USER)["User"]["Path"] == "/"
     admin.update_user(UserName=USER, NewUserName=USER)  # the same ARN before and after
+
+
+def test_access_key_last_used(server, iam):
+    """GetAccessKeyLastUsed: N/A until the key signs a verified request; then the time, the
+    service and the region of its latest use; a badly signed request is not a use; only a caller
+    allowed on the key's owner may ask."""
+    iam.create_user(UserName=USER)
+    key = iam.create_access_key(UserName=USER)["AccessKey"]
+    fresh = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+    assert fresh["UserName"] == USER
+    assert fresh["AccessKeyLastUsed"] == {"ServiceName": "N/A", "Region": "N/A"}
+
+    # A request with the right key id and a wrong secret is refused and is not a use.
+    wrong = server.boto3_client("sts", creds={"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": "x" * 40})
+    with pytest.raises(ClientError):
+        wrong.get_caller_identity()
+    assert iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]["ServiceName"] == "N/A"
+
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    server.boto3_client("sts", creds=creds_of(key)).get_caller_identity()
+    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert (used["ServiceName"], used["Region"]) == ("sts", server.boto3_client("sts").meta.region_name)
+    assert used["LastUsedDate"] >= before
+    # The user may not ask about its own key without the right; an absent key is NoSuchEntity.
+    with pytest.raises(ClientError) as e:
+        server.boto3_client("iam", creds=creds_of(key)).get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+    assert err(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        iam.get_access_key_last_used(AccessKeyId="AKIAIOSFODNN7EXAMPLE")
+    assert err(e) == ("NoSuchEntity", 404)
+    # An S3 request (denied by policy, but signed correctly) is the latest use.
+    with pytest.raises(ClientError):
+        server.boto3_client("s3", creds=creds_of(key)).list_buckets()
+    out = server.aws("iam", "get-access-key-last-used", "--access-key-id", key["AccessKeyId"])
+    assert out["AccessKeyLastUsed"]["ServiceName"] == "s3"
+    # Written to the registry: a new server on the same data directory knows it (the last
+    # uses are written at shutdown at the latest).
+    assert server.stop() == 0
+    again = Server(server.data_dir)
+    try:
+        kept = again.boto3_client("iam").get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+        assert kept["AccessKeyLastUsed"]["ServiceName"] == "s3"
+        assert kept["AccessKeyLastUsed"]["LastUsedDate"] >= used["LastUsedDate"]
+    finally:
+        again.stop()
+

@@ -222,6 +222,7 @@ pub async fn authenticate(
         &opts,
         now,
     )?;
+    registry.note_key_use(&principal, service, region, now_ms);
     Ok(principal)
 }
 

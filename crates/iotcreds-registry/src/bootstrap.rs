@@ -198,6 +198,7 @@ pub async fn open_with(
         keyring: ArcSwap::from_pointee(ring),
         keyring_miss_reload: std::sync::Mutex::new(None),
         signing_keys: iotcreds_sigv4::KeyCache::new(SIGNING_KEYS_MAX_BYTES),
+        key_uses: Arc::new(crate::key_use::KeyUses::default()),
         ca: Arc::new(ca),
         root,
         registration_code,

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod cache;
+pub mod key_use;
 mod keys;
 pub mod password;
 mod watch;
@@ -260,6 +261,8 @@ pub struct Registry {
     /// SigV4 signing keys derived for recent requests (a memo keyed by the secret's digest, so
     /// it needs no invalidation).
     signing_keys: iotcreds_sigv4::KeyCache,
+    /// Verified uses of IAM users' access keys not yet written (see [`key_use`]).
+    key_uses: Arc<key_use::KeyUses>,
     ca: Arc<CertificateAuthority>,
     root: RootCredentials,
     registration_code: String,
@@ -344,6 +347,25 @@ impl Registry {
     /// Signing keys already derived (see [`iotcreds_sigv4::KeyCache`]).
     pub fn signing_keys(&self) -> &iotcreds_sigv4::KeyCache {
         &self.signing_keys
+    }
+
+    /// The access keys' last uses noted on this instance (see [`key_use`]).
+    pub fn key_uses(&self) -> &Arc<key_use::KeyUses> {
+        &self.key_uses
+    }
+
+    /// Note a verified request of `principal` for `service` in `region` (IAM users' access keys
+    /// only: the root key and temporary credentials have no last-use record).
+    pub fn note_key_use(
+        &self,
+        principal: &authz::Principal,
+        service: &str,
+        region: &str,
+        now_ms: i64,
+    ) {
+        if let authz::Principal::User { access_key_id, .. } = principal {
+            self.key_uses.note(access_key_id, service, region, now_ms);
+        }
     }
 
     /// The built-in CA.

@@ -227,6 +227,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let mut tasks = Vec::new();
 
+    tasks.push(tokio::spawn(
+        iotcreds_registry::key_use::KeyUseWriter::new(
+            registry.key_uses().clone(),
+            registry.store().clone(),
+        )
+        .run(shutdown.clone().cancelled_owned()),
+    ));
     let activity = match config.console.activity_events {
         0 => Arc::new(ActivityLog::disabled()),
         keep => {

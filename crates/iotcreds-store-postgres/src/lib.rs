@@ -79,6 +79,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0004_user_permissions_boundary.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            5,
+            "access key last used".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0005_access_key_last_used.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

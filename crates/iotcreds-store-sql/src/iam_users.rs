@@ -1,8 +1,8 @@
 //! IAM users, their tags and their access keys.
 
 use iotcreds_store::{
-    AccessKey, ConflictReason, Entity, LimitKind, Page, PageRequest, StoreError, StoreResult, Tag,
-    User,
+    AccessKey, AccessKeyUse, ConflictReason, Entity, LimitKind, Page, PageRequest, StoreError,
+    StoreResult, Tag, User,
 };
 use iotcreds_types::AccessKeyStatus;
 use sqlx::AnyConnection;
@@ -326,6 +326,54 @@ pub(crate) async fn update_access_key(
         return Err(StoreError::not_found(Entity::AccessKey, id));
     }
     Ok(())
+}
+
+pub(crate) async fn record_uses(c: &mut AnyConnection, uses: &[AccessKeyUse]) -> StoreResult<()> {
+    for u in uses {
+        sqlx::query(
+            "UPDATE iam_access_keys SET last_used_at = $2, last_used_service = $3, \
+             last_used_region = $4 \
+             WHERE access_key_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+        )
+        .bind(&u.access_key_id)
+        .bind(u.at)
+        .bind(&u.service)
+        .bind(&u.region)
+        .execute(&mut *c)
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn last_used(
+    c: &mut AnyConnection,
+    id: &str,
+) -> StoreResult<Option<AccessKeyUse>> {
+    let row = sqlx::query(
+        "SELECT last_used_at, last_used_service, last_used_region FROM iam_access_keys \
+         WHERE access_key_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
+    .map_err(err)?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let (Some(at), Some(service), Some(region)) = (
+        r.opt_int("last_used_at")?,
+        r.opt_text("last_used_service")?,
+        r.opt_text("last_used_region")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(AccessKeyUse {
+        access_key_id: id.to_owned(),
+        at,
+        service,
+        region,
+    }))
 }
 
 pub(crate) async fn delete_access_key(

@@ -273,6 +273,8 @@ read_one fn access_key(access_key_id: &str) -> Option<AccessKey> => iam_users::a
 read_tx fn list_access_keys(user: &str) -> Vec<AccessKey> => iam_users::list_access_keys[user];
 write_tx fn update_access_key(user: &str, access_key_id: &str, status: AccessKeyStatus) -> ()
     => iam_users::update_access_key[user, access_key_id, status];
+log_tx fn record_access_key_uses(uses: &[AccessKeyUse]) -> () => iam_users::record_uses[uses];
+read_one fn access_key_last_used(access_key_id: &str) -> Option<AccessKeyUse> => iam_users::last_used[access_key_id];
 write_tx fn delete_access_key(user: &str, access_key_id: &str) -> () => iam_users::delete_access_key[user, access_key_id];
 
 // ---- role aliases -------------------------------------------------------------------------

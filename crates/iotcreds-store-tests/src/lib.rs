@@ -114,6 +114,7 @@ macro_rules! store_suite {
                 user_tags_and_limit,
                 permissions_boundaries,
                 user_rename_keeps_everything,
+                access_key_last_use,
             }
             console {
                 login_profile_lifecycle,

@@ -673,6 +673,13 @@ pub trait Store: Send + Sync + 'static {
         status: AccessKeyStatus,
     ) -> StoreResult<()>;
 
+    /// Record verified uses of access keys: each key keeps its latest use (a use older than the
+    /// recorded one is ignored; unknown keys are skipped). Does not move the generation.
+    async fn record_access_key_uses(&self, uses: &[AccessKeyUse]) -> StoreResult<()>;
+
+    /// The recorded last use of an access key (`None`: never used, or no such key).
+    async fn access_key_last_used(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyUse>>;
+
     /// Delete a key of `user`. `NotFound` if absent (or another user's).
     async fn delete_access_key(&self, user: &str, access_key_id: &str) -> StoreResult<()>;
 

@@ -251,6 +251,19 @@ pub struct User {
     pub tags: Vec<Tag>,
 }
 
+/// The last verified use of a long-term access key (IAM `GetAccessKeyLastUsed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyUse {
+    /// The key.
+    pub access_key_id: String,
+    /// When (ms).
+    pub at: i64,
+    /// The signing name of the service (`s3`, `iam`, `sts`, `iot`).
+    pub service: String,
+    /// The region the request was signed for.
+    pub region: String,
+}
+
 /// A long-term access key of an IAM user.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessKey {

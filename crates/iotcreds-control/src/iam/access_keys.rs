@@ -1,5 +1,5 @@
 //! Long-term access keys of IAM users: `CreateAccessKey` (the only answer that carries the
-//! secret), `DeleteAccessKey`, `ListAccessKeys`, `UpdateAccessKey`. Without `UserName` each
+//! secret), `DeleteAccessKey`, `ListAccessKeys`, `UpdateAccessKey`, `GetAccessKeyLastUsed`. Without `UserName` each
 //! acts on the calling IAM user. At most two keys per user (`LimitExceeded`).
 
 use iotcreds_registry::authz::Principal;
@@ -8,9 +8,9 @@ use iotcreds_store::AccessKey;
 use iotcreds_types::{AccessKeyStatus, ValidationError};
 
 use super::users::{authorized_target, must_specify_user};
-use super::{Cx, EXISTING_USER_NAME, Output, no_such_user, store_error};
-use crate::ApiError;
+use super::{Cx, EXISTING_USER_NAME, Output, no_such_entity, no_such_user, store_error};
 use crate::query::{Paging, Params, Xml, check_length};
+use crate::{ApiError, Resource};
 
 /// The user an access-key operation is about (`UserName`, or the calling IAM user),
 /// authorised for the operation's action, then required to exist: its stored name.
@@ -130,5 +130,43 @@ pub(super) async fn list_access_keys(cx: &Cx<'_>, p: &Params) -> Output {
     let mut x = Xml::new();
     x.list("AccessKeyMetadata", page, write_key_metadata)
         .truncation(next.as_deref());
+    Ok(Some(x.finish()))
+}
+
+/// `GetAccessKeyLastUsed`: when the key last signed a verified request, for which service and
+/// in which region (`N/A` for a key never used). Authorised on the key's owner, so a caller
+/// learns nothing of another user's key without the right to ask.
+pub(super) async fn get_access_key_last_used(cx: &Cx<'_>, p: &Params) -> Output {
+    let id = access_key_id(p)?;
+    let key = cx.store().access_key(id).await.map_err(store_error)?;
+    let Some(key) = key else {
+        // No owner to authorise on: only a caller allowed this on every user learns that the
+        // key does not exist.
+        cx.authorize(&Resource::any())?;
+        return Err(no_such_entity(format!(
+            "The Access Key with id {id} cannot be found."
+        )));
+    };
+    let owner = authorized_target(cx, &key.user_name)
+        .await?
+        .ok_or_else(|| no_such_user(&key.user_name))?;
+    let used = cx
+        .registry()
+        .key_uses()
+        .last_used(cx.store().as_ref(), id)
+        .await
+        .map_err(store_error)?;
+    let mut x = Xml::new();
+    x.text("UserName", &owner.user.name);
+    x.node("AccessKeyLastUsed", |x| match &used {
+        Some(u) => {
+            x.time("LastUsedDate", u.at)
+                .text("ServiceName", &u.service)
+                .text("Region", &u.region);
+        }
+        None => {
+            x.text("ServiceName", "N/A").text("Region", "N/A");
+        }
+    });
     Ok(Some(x.finish()))
 }

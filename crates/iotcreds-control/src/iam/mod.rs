@@ -213,6 +213,7 @@ operations! {
     "DeleteAccessKey" => access_keys::delete_access_key,
     "ListAccessKeys" => access_keys::list_access_keys,
     "UpdateAccessKey" => access_keys::update_access_key,
+    "GetAccessKeyLastUsed" => access_keys::get_access_key_last_used,
     "CreateLoginProfile" => login_profiles::create_login_profile,
     "GetLoginProfile" => login_profiles::get_login_profile,
     "UpdateLoginProfile" => login_profiles::update_login_profile,

@@ -476,3 +476,61 @@ pub async fn user_rename_keeps_everything<H: Harness>() {
     );
     assert!(s.user("adctestoperator").await.unwrap().is_some());
 }
+
+/// The last use of an access key: none at first; a later use replaces an earlier one, an older
+/// one is ignored, an unknown key is skipped; recording leaves the generation alone.
+pub async fn access_key_last_use<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    s.insert_user(&user("ADCTestUser", "/")).await.unwrap();
+    let id = "AKIAADCTESTUSER00001";
+    s.insert_access_key(&access_key(id, "ADCTestUser"))
+        .await
+        .unwrap();
+    assert_eq!(s.access_key_last_used(id).await.unwrap(), None);
+    let used = |at: i64, service: &str| AccessKeyUse {
+        access_key_id: id.into(),
+        at,
+        service: service.into(),
+        region: "ap-northeast-1".into(),
+    };
+    let before = s.generation().await.unwrap();
+    s.record_access_key_uses(&[
+        used(2_000, "s3"),
+        AccessKeyUse {
+            access_key_id: "AKIAUNKNOWN000000000".into(),
+            ..used(2_000, "s3")
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.access_key_last_used(id).await.unwrap(),
+        Some(used(2_000, "s3"))
+    );
+    s.record_access_key_uses(&[used(1_000, "iam")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.access_key_last_used(id).await.unwrap(),
+        Some(used(2_000, "s3"))
+    );
+    s.record_access_key_uses(&[used(3_000, "sts")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.access_key_last_used(id).await.unwrap(),
+        Some(used(3_000, "sts"))
+    );
+    assert_eq!(
+        s.generation().await.unwrap(),
+        before,
+        "uses do not move the generation"
+    );
+    assert_eq!(
+        s.access_key_last_used("AKIAUNKNOWN000000000")
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use iotcreds_control::iam;
 
-use super::targets::{iam_arn, iam_name};
+use super::targets::{designated, iam_arn, iam_name};
 use super::{Loc, Row, any, row};
 use crate::fixture::*;
 
@@ -430,6 +430,16 @@ pub(crate) fn iam_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
             },
         ),
     );
+    {
+        let key = key.clone();
+        r.insert(
+            "GetAccessKeyLastUsed",
+            row(
+                vec![designated(a("GetAccessKeyLastUsed"), fx.user_arn(USER))],
+                move |_, _| Call::iam("GetAccessKeyLastUsed", &[("AccessKeyId", key.clone())]),
+            ),
+        );
+    }
     r.insert(
         "ListUsers",
         row(vec![any(a("ListUsers"))], |_, _| {

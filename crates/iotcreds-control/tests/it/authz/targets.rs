@@ -81,6 +81,17 @@ pub(crate) fn iot_arn(
     }
 }
 
+/// A resource the request designates without spelling it (`GetAccessKeyLastUsed` names a key,
+/// and is authorised on the key's owner): only the allow direction is checked here.
+pub(crate) fn designated(action: &'static str, canonical: String) -> Target {
+    Target {
+        action,
+        canonical,
+        probe: None,
+        spelling: Spelling::Any,
+    }
+}
+
 pub(crate) fn iam_name(
     action: &'static str,
     canonical: String,

@@ -150,6 +150,8 @@ impl FastGet {
         let principal = resolve_principal(&self.registry, access_key, auth.session_token(), now_ms)
             .await
             .ok()?;
+        self.registry
+            .note_key_use(&principal, "s3", self.registry.region(), now_ms);
 
         // The object, addressed path-style exactly as s3s reads it.
         let decoded = percent_encoding::percent_decode_str(parts.uri.path())

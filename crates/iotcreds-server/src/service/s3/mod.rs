@@ -307,6 +307,9 @@ impl S3Access for Access {
             resolve_principal(&self.registry, &access_key, auth.session_token(), now_ms)
                 .await
                 .map_err(auth_error)?;
+        // s3s verified the signature before this hook: a verified use of the key.
+        self.registry
+            .note_key_use(&principal, "s3", self.registry.region(), now_ms);
 
         let op = cx.s3_op().name().to_owned();
         if op == "PostObject" {

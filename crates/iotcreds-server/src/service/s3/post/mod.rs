@@ -288,6 +288,8 @@ impl PostObject {
         let principal = resolve_principal(&self.registry, access_key, token, now_ms)
             .await
             .map_err(super::auth_refusal)?;
+        self.registry
+            .note_key_use(&principal, "s3", self.registry.region(), now_ms);
 
         // What the policy allows.
         let policy = PostPolicy::from_base64(auth.policy()).map_err(|e| {
