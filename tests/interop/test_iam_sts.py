@@ -734,6 +734,16 @@ def test_assume_role_refusals(server, iam):
         allow("iam:ListRoles", Condition={"StringEquals": {"aws:PrincipalTag/team": "fleet"}})))
     tagged = sts.assume_role(RoleArn=role_arn, RoleSessionName="s2", ExternalId="fleet-42", Tags=[{"Key": "team", "Value": "fleet"}])
     assert tagged["PackedPolicySize"] >= 1
+    # Tags that would not fit the session token are refused, as STS refuses an oversized
+    # packed size: nothing is issued.
+    big = [{"Key": f"{i:02}" + "k" * 126, "Value": "v" * 256} for i in range(50)]
+    r = expect(sts, "PackedPolicyTooLargeException", "PackedPolicyTooLarge", 400, sts.assume_role,
+               RoleArn=role_arn, RoleSessionName="s2", ExternalId="fleet-42", Tags=big)
+    assert "Packed size of session tags exceeds the limit" in r["Error"]["Message"]
+    # Under the budget, many tags are fine.
+    many = sts.assume_role(RoleArn=role_arn, RoleSessionName="s2", ExternalId="fleet-42",
+                           Tags=[{"Key": f"k{i:02}", "Value": "v" * 20} for i in range(50)])
+    assert many["PackedPolicySize"] >= 1
     assert [x["RoleName"] for x in server.boto3_client("iam", creds=session_creds(tagged)).list_roles()["Roles"]] == ["Target"]
     untagged_iam = server.boto3_client("iam", creds=session_creds(ok))
     expect(untagged_iam, "ClientError", "AccessDenied", 403, untagged_iam.list_roles)

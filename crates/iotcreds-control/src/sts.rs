@@ -19,7 +19,8 @@ use http::{Response, StatusCode};
 use iotcreds_policy::Context;
 use iotcreds_registry::CachedRole;
 use iotcreds_registry::authz::Principal;
-use iotcreds_token::{Claims, SessionKind};
+use iotcreds_registry::sessions::{self, NewSession, OversizedTags, SessionError};
+use iotcreds_token::SessionKind;
 use iotcreds_types::names::{ROLE_SESSION_NAME, check_range};
 use iotcreds_types::{ValidationError, arn};
 
@@ -44,6 +45,9 @@ const MAX_SECONDS: i64 = 43200;
 const MAX_SESSION_TAGS: usize = 50;
 /// The packed size (bytes of keys and values) that counts as 100 % in `PackedPolicySize`.
 const PACKED_TAGS_CAPACITY: usize = 2048;
+/// The largest encoded claims record an `AssumeRole` session token seals (the tags take most
+/// of it); larger tag sets are refused with `PackedPolicyTooLarge`.
+const MAX_CLAIMS_BYTES: usize = 8192;
 
 /// Answer one authenticated STS request.
 pub async fn handle(
@@ -283,34 +287,46 @@ async fn assume_role(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
         ));
     }
-    if duration > role.role.max_session_duration {
-        return Err(invalid(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
 
-    // 5. Issue.
-    let ring = ctx.registry.keyring();
-    let access_key_id = ring.new_access_key_id().map_err(internal)?;
-    let now = caller.now_ms;
-    let claims = Claims {
-        access_key_id: access_key_id.clone(),
-        kind: SessionKind::AssumeRole,
-        account: ctx.registry.account_id().to_owned(),
-        role_name: role.role.name.clone(),
-        role_id: role.role.id.clone(),
-        role_path: role.role.path.clone(),
-        session_name: session_name.to_owned(),
-        issued_at_ms: now,
-        expires_at_ms: now.saturating_add(duration.saturating_mul(1000)),
-        certificate_id: None,
-        thing_name: None,
-        thing_type: None,
-        source_arn: Some(caller.principal.arn()),
-        tags: tags.clone(),
-    };
-    let session_token = ring.seal(&claims).map_err(internal)?;
-    let secret = ring.secret_for(&access_key_id).map_err(internal)?;
+    // 5. Issue (the shared session pipeline, which also checks the duration against the role).
+    let session = sessions::issue(
+        &ctx.registry,
+        NewSession {
+            kind: SessionKind::AssumeRole,
+            role,
+            session_name: session_name.to_owned(),
+            now_ms: caller.now_ms,
+            duration_secs: duration,
+            not_after_ms: None,
+            certificate_id: None,
+            thing_name: None,
+            thing_type: None,
+            source_arn: Some(caller.principal.arn()),
+            tags: tags.clone(),
+            max_claims_bytes: MAX_CLAIMS_BYTES,
+            oversized_tags: OversizedTags::Refuse,
+        },
+    )
+    .map_err(|e| match e {
+        SessionError::DurationExceedsMax { .. } => invalid(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ),
+        SessionError::TagsTooLarge { bytes, max } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "PackedPolicyTooLarge",
+            format!(
+                "Packed size of session tags exceeds the limit ({}% of the allotted space).",
+                (bytes * 100).div_ceil(max)
+            ),
+        ),
+        SessionError::Internal(e) => internal(e),
+    })?;
+    let (claims, access_key_id, secret, session_token) = (
+        session.claims,
+        session.access_key_id,
+        session.secret_access_key,
+        session.session_token,
+    );
     tracing::info!(
         target: "iotcreds::audit",
         event = "assume_role",

@@ -16,6 +16,7 @@ mod cache;
 pub mod key_use;
 mod keys;
 pub mod password;
+pub mod sessions;
 mod watch;
 
 use std::sync::Arc;

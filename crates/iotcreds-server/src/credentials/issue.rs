@@ -6,10 +6,11 @@
 
 use iotcreds_policy::{Context, Decision, RequestPrincipal};
 use iotcreds_store::StoreError;
-use iotcreds_token::{Claims, SessionKind, session_expiry};
+use iotcreds_token::{Claims, SessionKind};
 use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
 
 use iotcreds_registry::authz::{self, CompiledSet};
+use iotcreds_registry::sessions::{self, NewSession, OversizedTags, SessionError};
 use iotcreds_registry::{CachedCertificate, KeyUse, Registry};
 
 /// The service principal that assumes roles for the credentials provider.
@@ -315,76 +316,55 @@ pub async fn issue(
         )));
     }
 
-    // 6. The duration fits the role.
-    let duration = alias.credential_duration_seconds;
-    if duration > role.role.max_session_duration {
-        return Err(Refusal::DurationExceedsMax {
-            certificate_id,
-            duration,
-            max: role.role.max_session_duration,
-        });
-    }
-
-    // 7. Issue. Thing attributes become session tags when the trust policy also allows
-    //    sts:TagSession, as STS requires for any session tag.
-    let mut tags: Vec<(String, String)> = match &thing {
+    // 6. The duration fits the role, and 7. issue (the shared session pipeline). Thing
+    //    attributes become session tags when the trust policy also allows sts:TagSession, as
+    //    STS requires for any session tag; the session ends with the certificate at the latest.
+    let tags: Vec<(String, String)> = match &thing {
         Some(t) if !t.attributes.is_empty() && trust_allows("sts:TagSession") => t
             .attributes
             .iter()
-            .take(iotcreds_token::claims::MAX_TAGS)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         _ => Vec::new(),
     };
-    let ring = registry.keyring();
-    let access_key_id = ring
-        .new_access_key_id()
-        .map_err(|e| Refusal::Internal(e.to_string()))?;
-    let expiration_ms = session_expiry(req.now_ms, duration, cert.info.not_after_ms);
-    let mut claims = Claims {
-        access_key_id: access_key_id.clone(),
-        kind: SessionKind::IotCertificate,
-        account: registry.account_id().to_owned(),
-        role_name: role.role.name.clone(),
-        role_id: role.role.id.clone(),
-        role_path: role.role.path.clone(),
-        session_name: certificate_id.clone(),
-        issued_at_ms: req.now_ms,
-        expires_at_ms: expiration_ms,
-        certificate_id: Some(certificate_id.clone()),
-        thing_name: thing.as_ref().map(|t| t.name.clone()),
-        thing_type: thing.as_ref().and_then(|t| t.thing_type.clone()),
-        source_arn: None,
-        tags: Vec::new(),
-    };
-    let mut dropped_tags = 0;
-    while !tags.is_empty() {
-        claims.tags = tags.clone();
-        if claims
-            .encode()
-            .map(|b| b.len() <= MAX_CLAIMS_BYTES)
-            .unwrap_or(false)
-        {
-            break;
-        }
-        tags.pop();
-        dropped_tags += 1;
-    }
-    claims.tags = tags;
-    let session_token = ring
-        .seal(&claims)
-        .map_err(|e| Refusal::Internal(e.to_string()))?;
-    let secret_access_key = ring
-        .secret_for(&access_key_id)
-        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let session = sessions::issue(
+        registry,
+        NewSession {
+            kind: SessionKind::IotCertificate,
+            role: &role,
+            session_name: certificate_id.clone(),
+            now_ms: req.now_ms,
+            duration_secs: alias.credential_duration_seconds,
+            not_after_ms: Some(cert.info.not_after_ms),
+            certificate_id: Some(certificate_id.clone()),
+            thing_name: thing.as_ref().map(|t| t.name.clone()),
+            thing_type: thing.as_ref().and_then(|t| t.thing_type.clone()),
+            source_arn: None,
+            tags,
+            max_claims_bytes: MAX_CLAIMS_BYTES,
+            oversized_tags: OversizedTags::Drop,
+        },
+    )
+    .map_err(|e| match e {
+        SessionError::DurationExceedsMax { duration, max } => Refusal::DurationExceedsMax {
+            certificate_id: certificate_id.clone(),
+            duration,
+            max,
+        },
+        SessionError::TagsTooLarge { bytes, max } => Refusal::Internal(format!(
+            "session tags of {bytes} bytes exceed {max} with dropping allowed"
+        )),
+        SessionError::Internal(e) => Refusal::Internal(e),
+    })?;
+    let expiration_ms = session.claims.expires_at_ms;
     Ok(Issued {
-        claims,
-        access_key_id,
-        secret_access_key,
-        session_token,
+        claims: session.claims,
+        access_key_id: session.access_key_id,
+        secret_access_key: session.secret_access_key,
+        session_token: session.session_token,
         expiration_ms,
         expiration: time_fmt::iso8601_seconds(expiration_ms),
-        dropped_tags,
+        dropped_tags: session.dropped_tags,
     })
 }
 
