@@ -14,6 +14,7 @@ import time
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from conftest import BIN, BUCKET, Server
 from seed import device_credentials, make_bucket_with_test_file, seed_with_aws_cli
@@ -93,13 +94,27 @@ def test_a_certificate_made_inactive_through_a_is_refused_by_b_within_a_second(p
     device = seed_with_aws_cli(a, tmp_path / "setup")
     assert credentials_status(b, device) == 200  # B has the certificate and policies cached now
     iot = a.boto3_client("iot")
+    # A session A issued, in use on B.
+    sts_b = b.boto3_client("sts", creds=device_credentials(a, device))
+    assert sts_b.get_caller_identity()["Arn"].endswith(f"/{device['certificate_id']}")
+
+    def session_refused():
+        try:
+            sts_b.get_caller_identity()
+            return False
+        except ClientError as e:
+            return e.response["Error"]["Code"] == "InvalidClientTokenId"
 
     iot.update_certificate(certificateId=device["certificate_id"], newStatus="INACTIVE")
     took = seconds_until(lambda: credentials_status(b, device) == 403, PROPAGATION_LIMIT_S)
     print(f"INACTIVE through A refused by B after {took * 1000:.0f} ms")
+    # The session already issued is refused on B as quickly (per-device revocation).
+    took = seconds_until(session_refused, PROPAGATION_LIMIT_S)
+    print(f"INACTIVE through A: its session refused by B after {took * 1000:.0f} ms more")
 
     iot.update_certificate(certificateId=device["certificate_id"], newStatus="ACTIVE")
     seconds_until(lambda: credentials_status(b, device) == 200, PROPAGATION_LIMIT_S)
+    seconds_until(lambda: not session_refused(), PROPAGATION_LIMIT_S)
 
     # A policy detached through B stops issuance on A as quickly.
     b.boto3_client("iot").detach_policy(policyName="ADCTestPolicy", target=device["certificate_arn"])

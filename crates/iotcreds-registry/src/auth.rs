@@ -132,6 +132,18 @@ pub async fn resolve_principal(
             .await
             .map_err(store_err)?
             .ok_or(AuthError::RoleGone)?;
+        if let Some(reason) = device_revocation(registry, &claims).await? {
+            tracing::info!(
+                target: "iotcreds::audit",
+                event = "authenticate",
+                decision = "deny",
+                access_key_id,
+                certificate_id = claims.certificate_id.as_deref().unwrap_or_default(),
+                thing = claims.thing_name.as_deref().unwrap_or_default(),
+                reason = %reason,
+            );
+            return Err(AuthError::InvalidToken);
+        }
         return Ok(Principal::Session { claims, role });
     }
     let root = registry.root();
@@ -159,6 +171,51 @@ pub async fn resolve_principal(
         account,
         access_key_id: access_key_id.to_owned(),
     })
+}
+
+/// Why the credentials issued to a device are no longer honoured, if they are not: its
+/// certificate was deleted (or deleted and registered again after the session was issued), is
+/// no longer ACTIVE, or was detached from the thing named at issuance. Both reads are the
+/// registry's cached ones (dropped on every registry change, on every instance), so the check
+/// costs two map look-ups per request and a change takes effect with the next request.
+async fn device_revocation(
+    registry: &Registry,
+    claims: &iotcreds_token::Claims,
+) -> Result<Option<String>, AuthError> {
+    let Some(certificate_id) = &claims.certificate_id else {
+        return Ok(None);
+    };
+    let Some(cert) = registry
+        .certificate(certificate_id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(Some(
+            "the certificate was deleted after the session was issued".into(),
+        ));
+    };
+    if cert.cert.created_at > claims.issued_at_ms {
+        return Ok(Some(
+            "the certificate was registered again after the session was issued".into(),
+        ));
+    }
+    if !cert.cert.status.authenticates() {
+        return Ok(Some(format!(
+            "the certificate is {} (sessions issued to it are revoked)",
+            cert.cert.status.as_str()
+        )));
+    }
+    if let Some(thing) = &claims.thing_name
+        && !registry
+            .is_attached(thing, &cert.arn)
+            .await
+            .map_err(store_err)?
+    {
+        return Ok(Some(format!(
+            "the certificate was detached from thing {thing} named at issuance"
+        )));
+    }
+    Ok(None)
 }
 
 /// Authenticate a buffered non-S3 request signed for `service`: parse, check the clock and
