@@ -7,6 +7,10 @@ answer AWS gives an invalidated session token and an audit line naming the reaso
 import json
 
 import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import BUCKET
@@ -70,3 +74,51 @@ def test_sessions_end_with_their_certificate_or_thing_attachment(server, tmp_pat
 
     # The administrator's and STS sessions are not device sessions: untouched.
     assert s3_get(server, None) == content
+
+
+def test_revoke_a_things_sessions_with_the_cli_and_boto3(server, tmp_path):
+    """`iotcreds thing revoke-sessions` (RevokeThingSessions, an iotcreds extension): the sessions issued to the thing
+    before the time are refused; sessions issued after it work; the time never moves back and
+    is never in the future; the right to do it is iot:RevokeThingSessions on the thing."""
+    device = seed_with_aws_cli(server, tmp_path / "setup")
+    content = make_bucket_with_test_file(server, tmp_path)
+    old = device_credentials(server, device)
+    assert s3_get(server, old) == content
+
+    out = server.iotcreds("thing", "revoke-sessions", device["thing"], "--output", "json")
+    answer = json.loads(out.stdout)
+    assert answer["thingName"] == device["thing"] and answer["revokedBefore"] > 0
+    assert refused(server, old)
+    audited(server, lambda e: "sessions of thing ADCTestThing issued before" in e.get("reason", ""))
+    new = device_credentials(server, device)
+    assert s3_get(server, new) == content, "credentials issued afterwards are honoured"
+
+    # An earlier time changes nothing (the new session stays valid); a future time is refused.
+    iot = server.boto3_client("iot")
+    earlier = server.iotcreds("thing", "revoke-sessions", device["thing"], "--before", "2020-08-26T00:00:00Z",
+                              "--output", "json")
+    assert json.loads(earlier.stdout)["revokedBefore"] == answer["revokedBefore"]
+    assert s3_get(server, new) == content
+    proc = server.iotcreds("thing", "revoke-sessions", device["thing"], "--before", "2999-01-01T00:00:00Z", check=False)
+    assert proc.returncode != 0 and "future" in proc.stderr
+    proc = server.iotcreds("thing", "revoke-sessions", "NoSuchThing", check=False)
+    assert proc.returncode != 0 and "ResourceNotFoundException" in proc.stderr
+
+    # Authorised on the thing: a user allowed only another thing is refused, nothing changes.
+    iam = server.boto3_client("iam")
+    iam.create_user(UserName="ADCTestOperator")
+    account = server.boto3_client("sts").get_caller_identity()["Account"]
+    iam.put_user_policy(UserName="ADCTestOperator", PolicyName="revoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:RevokeThingSessions",
+                       "Resource": f"arn:aws:iot:{iot.meta.region_name}:{account}:thing/OtherThing"}]}))
+    key = iam.create_access_key(UserName="ADCTestOperator")["AccessKey"]
+    operator = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+    # aws-cli has no such command (AWS has no such operation): a SigV4-signed request, as the
+    # iotcreds CLI sends it.
+    url = f"{server.api_url}/things/{device['thing']}/revoke-sessions"
+    req = AWSRequest(method="POST", url=url, data=b"{}", headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(operator["AccessKeyId"], operator["SecretAccessKey"]), "iot", iot.meta.region_name).add_auth(req)
+    r = requests.post(url, data=b"{}", headers=dict(req.headers), timeout=10)
+    assert r.status_code == 403 and r.headers["x-amzn-ErrorType"].startswith("AccessDeniedException"), r.text
+    assert s3_get(server, new) == content

@@ -175,9 +175,10 @@ pub async fn resolve_principal(
 
 /// Why the credentials issued to a device are no longer honoured, if they are not: its
 /// certificate was deleted (or deleted and registered again after the session was issued), is
-/// no longer ACTIVE, or was detached from the thing named at issuance. Both reads are the
-/// registry's cached ones (dropped on every registry change, on every instance), so the check
-/// costs two map look-ups per request and a change takes effect with the next request.
+/// no longer ACTIVE, or was detached from the thing named at issuance, or the thing's sessions
+/// issued before a time were revoked (`RevokeThingSessions`). The reads are the registry's
+/// cached ones (dropped on every registry change, on every instance), so the check costs a few
+/// map look-ups per request and a change takes effect with the next request.
 async fn device_revocation(
     registry: &Registry,
     claims: &iotcreds_token::Claims,
@@ -205,15 +206,29 @@ async fn device_revocation(
             cert.cert.status.as_str()
         )));
     }
-    if let Some(thing) = &claims.thing_name
-        && !registry
+    if let Some(thing) = &claims.thing_name {
+        if !registry
             .is_attached(thing, &cert.arn)
             .await
             .map_err(store_err)?
-    {
-        return Ok(Some(format!(
-            "the certificate was detached from thing {thing} named at issuance"
-        )));
+        {
+            return Ok(Some(format!(
+                "the certificate was detached from thing {thing} named at issuance"
+            )));
+        }
+        let revoked_before = registry
+            .thing(thing)
+            .await
+            .map_err(store_err)?
+            .and_then(|t| t.sessions_revoked_before);
+        if let Some(before) = revoked_before
+            && claims.issued_at_ms < before
+        {
+            return Ok(Some(format!(
+                "the sessions of thing {thing} issued before {} were revoked",
+                iotcreds_types::time_fmt::iso8601_millis(before)
+            )));
+        }
     }
     Ok(None)
 }

@@ -86,6 +86,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0005_access_key_last_used.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            6,
+            "thing session revocation".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0006_thing_session_revocation.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

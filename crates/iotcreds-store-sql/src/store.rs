@@ -167,6 +167,8 @@ read_tx fn thing(name: &str) -> Option<Thing> => things::get[name];
 read_tx fn list_things(filter: &ThingFilter, page: &PageRequest) -> Page<Thing> => things::list[filter, page];
 write_tx fn update_thing(name: &str, expected_version: i64, update: &ThingUpdate) -> Thing
     => things::update[name, expected_version, update];
+write_tx fn revoke_thing_sessions(name: &str, before_ms: i64) -> i64
+    => things::revoke_sessions[name, before_ms];
 write_tx fn delete_thing(name: &str, expected_version: Option<i64>) -> () => things::delete[name, expected_version];
 write_maybe fn attach_thing_principal(attachment: &ThingPrincipal) -> () => thing_principals::attach[attachment];
 write_tx fn detach_thing_principal(thing_name: &str, principal: &str) -> ()

@@ -15,12 +15,13 @@ use crate::paging::{self, Keyset, keyset, placeholders};
 use crate::row::RowExt;
 use crate::thing_types;
 
-const SELECT_ONE: &str =
-    "SELECT name, id, thing_type, version, created_at, modified_at FROM things WHERE name = $1";
+const SELECT_ONE: &str = "SELECT name, id, thing_type, version, created_at, modified_at, \
+    sessions_revoked_before FROM things WHERE name = $1";
 
 /// Filters: `$2` type, `$3` name prefix, `$4`/`$5` attribute name/value (each NULL for none).
 const LIST: Keyset = keyset!(
-    select: "SELECT t.name, t.id, t.thing_type, t.version, t.created_at, t.modified_at FROM things t",
+    select: "SELECT t.name, t.id, t.thing_type, t.version, t.created_at, t.modified_at, \
+             t.sessions_revoked_before FROM things t",
     filter: "($2 IS NULL OR t.thing_type = $2) \
              AND ($3 IS NULL OR substr(t.name, 1, length($3)) = $3) \
              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM thing_attributes a \
@@ -40,6 +41,7 @@ fn from_row(r: &AnyRow, attributes: BTreeMap<String, String>) -> StoreResult<Thi
         version: r.int("version")?,
         created_at: r.int("created_at")?,
         modified_at: r.int("modified_at")?,
+        sessions_revoked_before: r.opt_int("sessions_revoked_before")?,
     })
 }
 
@@ -252,4 +254,27 @@ pub(crate) async fn delete(
         .await
         .map_err(err)?;
     Ok(())
+}
+
+/// Refuse the sessions issued to thing `name` before `before_ms` (a later time replaces an
+/// earlier one; an earlier one changes nothing). The thing's version is not an attribute
+/// version, so it stays.
+pub(crate) async fn revoke_sessions(
+    c: &mut AnyConnection,
+    name: &str,
+    before_ms: i64,
+) -> StoreResult<i64> {
+    let Some(thing) = get(&mut *c, name).await? else {
+        return Err(StoreError::not_found(Entity::Thing, name));
+    };
+    let before = thing
+        .sessions_revoked_before
+        .map_or(before_ms, |b| b.max(before_ms));
+    sqlx::query("UPDATE things SET sessions_revoked_before = $2 WHERE name = $1")
+        .bind(name)
+        .bind(before)
+        .execute(c)
+        .await
+        .map_err(err)?;
+    Ok(before)
 }

@@ -103,6 +103,7 @@ pub fn thing(name: &str, thing_type: Option<&str>, attributes: &[(&str, &str)]) 
         version: 1,
         created_at: 6_000,
         modified_at: 6_000,
+        sessions_revoked_before: None,
     }
 }
 

@@ -78,6 +78,7 @@ macro_rules! store_suite {
                 things_list_filters_and_pages,
                 thing_principal_attach_detach,
                 thing_principal_exclusive_rules,
+                thing_session_revocation,
             }
             iot_policies {
                 iot_policy_create_get_list,

@@ -332,6 +332,10 @@ pub trait Store: Send + Sync + 'static {
     /// and differs; `Conflict` if principals are still attached.
     async fn delete_thing(&self, name: &str, expected_version: Option<i64>) -> StoreResult<()>;
 
+    /// Refuse the sessions issued to a thing before `before_ms` (kept if a later time is
+    /// already set). Returns the time now in force. `NotFound` if the thing is absent.
+    async fn revoke_thing_sessions(&self, name: &str, before_ms: i64) -> StoreResult<i64>;
+
     // ---- thing principals ---------------------------------------------------------------
 
     /// Attach a principal to a thing; attaching again is a no-op (with the other kind, the

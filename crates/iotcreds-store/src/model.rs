@@ -87,6 +87,8 @@ pub struct Thing {
     pub created_at: i64,
     /// Last change (ms).
     pub modified_at: i64,
+    /// Sessions issued to the thing before this time (ms) are refused (`RevokeThingSessions`).
+    pub sessions_revoked_before: Option<i64>,
 }
 
 /// A thing type.

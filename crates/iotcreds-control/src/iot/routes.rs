@@ -69,6 +69,8 @@ pub static OPERATIONS: &[Operation] = &[
     op!("GET", "/things/{thingName}", "DescribeThing" => things::describe),
     op!("PATCH", "/things/{thingName}", "UpdateThing" => things::update),
     op!("DELETE", "/things/{thingName}", "DeleteThing" => things::delete),
+    // An iotcreds extension (AWS IoT has no such operation): see `things::revoke_sessions`.
+    op!("POST", "/things/{thingName}/revoke-sessions", "RevokeThingSessions" => things::revoke_sessions),
     op!("PUT", "/things/{thingName}/principals", "AttachThingPrincipal" => thing_principals::attach),
     op!("DELETE", "/things/{thingName}/principals", "DetachThingPrincipal" => thing_principals::detach),
     op!("GET", "/things/{thingName}/principals", "ListThingPrincipals" => thing_principals::list_thing_principals),

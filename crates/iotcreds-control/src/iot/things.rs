@@ -173,6 +173,7 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
         version: 1,
         created_at: now,
         modified_at: now,
+        sessions_revoked_before: None,
     };
     match req.write(req.store().insert_thing(&thing)).await {
         Ok(()) => Ok(ok(
@@ -276,6 +277,54 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
     Err(invalid(format!(
         "Thing {name} is being updated concurrently; try again."
     )))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RevokeSessionsInput {
+    /// Epoch seconds; default now.
+    before: Option<f64>,
+}
+
+/// `POST /things/{thingName}/revoke-sessions` (`RevokeThingSessions`, an iotcreds extension):
+/// the temporary credentials issued to the thing before `before` (default now; never later
+/// than now) are refused on the service endpoint from the next request on, on every instance.
+pub(super) async fn revoke_sessions(req: &Req<'_>) -> Reply {
+    let name = thing_name(req)?;
+    let input: RevokeSessionsInput = req.json()?;
+    let now = req.now_ms();
+    let before_ms = match input.before {
+        None => now,
+        Some(s) if s.is_finite() && s >= 0.0 => (s * 1000.0).round() as i64,
+        Some(_) => return Err(invalid("before must be a time in epoch seconds")),
+    };
+    if before_ms > now.saturating_add(1000) {
+        return Err(invalid(
+            "before must not be in the future: sessions not yet issued cannot be revoked",
+        ));
+    }
+    let thing = lookup(resource::thing(req.registry(), &name).await)?;
+    req.authorize(thing.resource())?;
+    let t = thing.require(|| not_found(format!("Thing {name} does not exist")))?;
+    let in_force = req
+        .write(
+            req.store()
+                .revoke_thing_sessions(&t.name, before_ms.min(now)),
+        )
+        .await
+        .map_err(store)?;
+    tracing::info!(
+        target: "iotcreds::audit",
+        event = "revoke_thing_sessions",
+        request_id = %req.caller.request_id,
+        principal = %req.caller.principal.arn(),
+        thing = %t.name,
+        revoked_before_ms = in_force,
+    );
+    Ok(ok(json!({
+        "thingName": t.name,
+        "revokedBefore": iotcreds_types::time_fmt::epoch_seconds(in_force),
+    })))
 }
 
 /// `DELETE /things/{thingName}?expectedVersion=N`. Deleting a thing that does not exist

@@ -212,6 +212,7 @@ impl TestServer {
             version: 1,
             created_at: now_ms(),
             modified_at: now_ms(),
+            sessions_revoked_before: None,
         };
         r.mutate(r.store().insert_thing(&t)).await.unwrap();
     }

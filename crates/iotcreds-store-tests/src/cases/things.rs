@@ -483,3 +483,64 @@ pub async fn thing_principal_exclusive_rules<H: Harness>() {
         Entity::ThingPrincipal,
     );
 }
+
+/// `RevokeThingSessions`: the time is kept on the thing, a later one replaces an earlier one
+/// and an earlier one changes nothing; the thing's version stays; an absent thing is
+/// `NotFound`; a thing made again under the same name starts without one.
+pub async fn thing_session_revocation<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    s.insert_thing(&thing("ADCTestThing", None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.thing("ADCTestThing")
+            .await
+            .unwrap()
+            .unwrap()
+            .sessions_revoked_before,
+        None
+    );
+    assert_eq!(
+        s.revoke_thing_sessions("ADCTestThing", 5_000)
+            .await
+            .unwrap(),
+        5_000
+    );
+    assert_eq!(
+        s.revoke_thing_sessions("ADCTestThing", 4_000)
+            .await
+            .unwrap(),
+        5_000
+    );
+    assert_eq!(
+        s.revoke_thing_sessions("ADCTestThing", 7_000)
+            .await
+            .unwrap(),
+        7_000
+    );
+    let t = s.thing("ADCTestThing").await.unwrap().unwrap();
+    assert_eq!((t.sessions_revoked_before, t.version), (Some(7_000), 1));
+    let listed = s
+        .list_things(&ThingFilter::default(), &page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].sessions_revoked_before, Some(7_000));
+    expect_err(
+        s.revoke_thing_sessions("adctestthing", 1).await,
+        "NotFound",
+        Entity::Thing,
+    );
+    s.delete_thing("ADCTestThing", None).await.unwrap();
+    s.insert_thing(&thing("ADCTestThing", None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.thing("ADCTestThing")
+            .await
+            .unwrap()
+            .unwrap()
+            .sessions_revoked_before,
+        None
+    );
+}

@@ -46,7 +46,7 @@ pub fn emit_message(out: Output, v: &Value, message: &str) {
 }
 
 fn is_timestamp_key(key: &str) -> bool {
-    key.ends_with("Date") || key == "notBefore" || key == "notAfter"
+    key.ends_with("Date") || matches!(key, "notBefore" | "notAfter" | "revokedBefore")
 }
 
 /// A scalar as text (`-` for null); epoch seconds under a timestamp key as ISO 8601.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::certs::certificate_arn;
 use super::client::{Rest, encode};
 use super::config::ClientArgs;
-use super::output::{Output, emit, emit_message, emit_with, fields, list_table};
+use super::output::{Output, emit, emit_message, emit_with, fields, list_table, scalar};
 use super::{invalid, key_value};
 
 /// `iotcreds thing`.
@@ -100,6 +100,30 @@ enum ThingCommand {
         /// Thing name.
         thing: String,
     },
+    /// Refuse the credentials already issued to a thing (RevokeThingSessions, an iotcreds
+    /// extension): every session issued to it before --before (default now) is refused on
+    /// every instance from its next request on.
+    RevokeSessions {
+        /// Thing name.
+        name: String,
+        /// Only sessions issued before this time: RFC 3339 (2026-12-07T10:00:00Z) or epoch
+        /// seconds; not in the future.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        before: Option<f64>,
+    },
+}
+
+/// A time given as RFC 3339 or as epoch seconds, in epoch seconds.
+fn parse_time(s: &str) -> Result<f64, String> {
+    if let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(secs);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+        .map_err(|_| format!("{s:?} is neither RFC 3339 (2026-12-07T10:00:00Z) nor epoch seconds"))
 }
 
 fn check_thing(name: &str) -> anyhow::Result<()> {
@@ -131,7 +155,8 @@ pub async fn run(args: ThingArgs, out: Output) -> anyhow::Result<()> {
         | ThingCommand::Delete { name, .. }
         | ThingCommand::AttachCert { thing: name, .. }
         | ThingCommand::DetachCert { thing: name, .. }
-        | ThingCommand::Principals { thing: name } => check_thing(name)?,
+        | ThingCommand::Principals { thing: name }
+        | ThingCommand::RevokeSessions { name, .. } => check_thing(name)?,
         ThingCommand::List { .. } => {}
     }
     let client = super::connect(&args.conn)?;
@@ -257,6 +282,24 @@ pub async fn run(args: ThingArgs, out: Output) -> anyhow::Result<()> {
                 .iot_all(req, "principals", "nextToken", "nextToken")
                 .await?;
             emit_with(out, &v, |v| list_table(v, "principals", &[]));
+        }
+        ThingCommand::RevokeSessions { name, before } => {
+            let mut body = Map::new();
+            if let Some(b) = before {
+                body.insert("before".into(), Value::from(b));
+            }
+            let req = Rest::post(
+                "RevokeThingSessions",
+                format!("/things/{}/revoke-sessions", encode(&name)),
+            )
+            .json(Value::Object(body));
+            let v = client.iot(req).await?;
+            let when = scalar("revokedBefore", &v["revokedBefore"]);
+            emit_message(
+                out,
+                &v,
+                &format!("Sessions issued to thing {name} before {when} are refused."),
+            );
         }
     }
     Ok(())

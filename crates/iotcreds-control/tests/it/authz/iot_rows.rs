@@ -137,6 +137,25 @@ pub(crate) fn iot_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         ),
     );
     r.insert(
+        "RevokeThingSessions",
+        row(
+            vec![iot_name(
+                fx,
+                a("RevokeThingSessions"),
+                "thing",
+                THING,
+                false,
+            )],
+            |_, s| {
+                Call::iot(
+                    "POST",
+                    format!("/things/{}/revoke-sessions", s[0]),
+                    json!({}),
+                )
+            },
+        ),
+    );
+    r.insert(
         "ListThingPrincipalsV2",
         row(
             vec![iot_name(
