@@ -62,10 +62,21 @@ def forged_headers(service, region, size):
     }
 
 
+def send(session, size, method, url, **kwargs):
+    """One forged request. A head too large for the server is answered 431 and its connection
+    closed (the rest of the head is never read), so such a request goes on a connection of its
+    own: on a pooled one, the next request could be sent before the client has seen the close
+    and fail with "Remote end closed connection without response" (seen in CI)."""
+    if size > 64 * 1024:
+        with requests.Session() as own:
+            return own.request(method, url, timeout=60, **kwargs)
+    return session.request(method, url, timeout=60, **kwargs)
+
+
 def iam_attack(server, session, size=HEAD_SIZED_KEY_ID_BYTES):
     headers = forged_headers("iam", "us-east-1", size)
     headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
-    r = session.post(f"{server.api_url}/", data="Action=ListUsers&Version=2010-05-08", headers=headers, timeout=60)
+    r = send(session, size, "POST", f"{server.api_url}/", data="Action=ListUsers&Version=2010-05-08", headers=headers)
     if size > 64 * 1024:
         assert r.status_code == 431, r.text[:500]
         return r.status_code
@@ -76,8 +87,7 @@ def iam_attack(server, session, size=HEAD_SIZED_KEY_ID_BYTES):
 
 
 def s3_attack(server, session, size=HEAD_SIZED_KEY_ID_BYTES):
-    r = session.get(f"{server.api_url}/{BUCKET}/some/key", headers=forged_headers("s3", REGION, size),
-                    timeout=60)
+    r = send(session, size, "GET", f"{server.api_url}/{BUCKET}/some/key", headers=forged_headers("s3", REGION, size))
     if size > 64 * 1024:
         assert r.status_code == 431, r.text[:500]
         return r.status_code
