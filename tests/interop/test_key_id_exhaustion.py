@@ -63,10 +63,12 @@ def forged_headers(service, region, size):
 
 
 def send(session, size, method, url, **kwargs):
-    """One forged request. A head too large for the server is answered 431 and its connection
-    closed (the rest of the head is never read), so such a request goes on a connection of its
-    own: on a pooled one, the next request could be sent before the client has seen the close
-    and fail with "Remote end closed connection without response" (seen in CI)."""
+    """One forged request. A head too large for the server is answered 431 and the connection
+    closed, so such a request goes on a connection of its own (on a pooled one, the next request
+    could be sent before the client has seen the close). The server reads and drops the rest of
+    the head while it closes (a lingering close): before it did, the client, still sending,
+    could get a reset in place of the 431 ("Remote end closed connection without response",
+    seen in CI)."""
     if size > 64 * 1024:
         with requests.Session() as own:
             return own.request(method, url, timeout=60, **kwargs)

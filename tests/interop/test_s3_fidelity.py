@@ -11,13 +11,22 @@ gateway keeps S3's rules whatever its upstream does).
   412 PreconditionFailed when the condition does not hold, nothing changed; of concurrent
   conditional Completes of one key exactly one wins.
 - A part number beyond the object's parts answers 416 InvalidPartNumber; a body that does not
-  match its Content-MD5 or x-amz-checksum-* answers 400 BadDigest and stores nothing."""
+  match its Content-MD5 or x-amz-checksum-* answers 400 BadDigest and stores nothing.
+- A PUT refused on its headers while the client is still sending the body (no Expect:
+  100-continue) gets its 403, not a connection reset."""
 
 import base64
 import hashlib
+import socket
 import threading
+import urllib.parse
 
 import pytest
+import requests
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import BUCKET, REGION, Moto, Server
@@ -226,3 +235,69 @@ def test_part_numbers_and_digests(tmp_path):
         assert "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix="ADCTestThing/reading")
     finally:
         server.stop()
+
+
+def signed_put_headers(server, access_key, secret, key, length):
+    """SigV4 headers of a PUT with UNSIGNED-PAYLOAD: the signature covers the headers only, so
+    the decision needs no body byte."""
+    url = f"{server.api_url}/{BUCKET}/{key}"
+    req = AWSRequest(method="PUT", url=url, headers={"Content-Length": str(length)})
+    req.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+    S3SigV4Auth(Credentials(access_key, secret), "s3", REGION).add_auth(req)
+    return dict(req.headers.items())
+
+
+def put_as_http_client_does(server, headers, body):
+    """A PUT as Python's http.client (requests, urllib3) sends it: no Expect: 100-continue, the
+    whole body written before the answer is read. Returns (the answer, the error the upload
+    met, if any): a reset would show as the upload's ConnectionResetError or BrokenPipeError,
+    which http.client hides and urllib3 turns into "Remote end closed connection"."""
+    u = urllib.parse.urlsplit(server.api_url)
+    head = f"PUT /{BUCKET}/{headers.pop('_key')} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "host") + "\r\n"
+    upload_error = None
+    with socket.create_connection((u.hostname, u.port), timeout=60) as s:
+        try:
+            s.sendall(head.encode())
+            view = memoryview(body)
+            for at in range(0, len(body), 1 << 20):
+                s.sendall(view[at:at + (1 << 20)])
+        except OSError as e:
+            upload_error = e
+        answer = b""
+        try:
+            while chunk := s.recv(65536):
+                answer += chunk
+        except OSError as e:
+            upload_error = upload_error or e
+    return answer, upload_error
+
+
+def test_a_put_refused_before_its_body_is_read_still_gets_its_answer(s3):
+    """The gateway refuses these PUTs on their headers and never reads their 32 MiB bodies; it
+    closes the connection after the 403, reading and dropping what the client still sends, so
+    the client, busy uploading, finishes without a reset and reads the 403 and its code, then a
+    clean end of stream (before, the upload met a connection reset, and SDKs would retry it)."""
+    server, client = s3
+    iam = server.boto3_client("iam")
+    iam.create_user(UserName="ADCTestOutsider")
+    outsider = iam.create_access_key(UserName="ADCTestOutsider")["AccessKey"]
+    body = b"x" * (32 << 20)  # more than the sockets' buffers on loopback hold
+    key = "ADCTestThing/refused.bin"
+    cases = [
+        (outsider["AccessKeyId"], outsider["SecretAccessKey"], "AccessDenied"),
+        (server.admin["AccessKeyId"], "not-the-secret", "SignatureDoesNotMatch"),
+    ]
+    for access_key, secret, code in cases:
+        headers = signed_put_headers(server, access_key, secret, key, len(body))
+        answer, upload_error = put_as_http_client_does(server, {**headers, "_key": key}, body)
+        assert upload_error is None, (upload_error, answer[:300])
+        assert answer.startswith(b"HTTP/1.1 403 Forbidden\r\n"), answer[:300]
+        assert f"<Code>{code}</Code>".encode() in answer, answer[:500]
+    with pytest.raises(ClientError) as e:
+        client.head_object(Bucket=BUCKET, Key=key)
+    assert e.value.response["Error"]["Code"] == "404"
+    # The same upload from a client that may make it is stored.
+    headers = signed_put_headers(server, server.admin["AccessKeyId"], server.admin["SecretAccessKey"], key, len(body))
+    requests.put(f"{server.api_url}/{BUCKET}/{key}", data=body, headers=headers, timeout=60).raise_for_status()
+    assert client.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == len(body)

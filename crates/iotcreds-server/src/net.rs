@@ -12,9 +12,14 @@
 //! With [`Tls::Optional`] one port serves both HTTPS and plain HTTP: the first byte of a TLS
 //! connection is a handshake record (`0x16`), which no HTTP request starts with.
 //!
+//! A connection that is closed lingers ([`linger`]): our end is half-closed and what the client
+//! still sends is read and dropped for a few seconds, so an answer given before the request was
+//! read (a refused upload, a head too large) reaches the client instead of a reset.
+//!
 //! Plain-HTTP connections are wrapped in [`plain::PlainTcp`], which sends object data that the
 //! storage backend memory-mapped with `sendfile` (zero copy).
 
+pub mod linger;
 pub mod per_ip;
 pub mod plain;
 pub mod watch;
@@ -269,7 +274,7 @@ async fn serve_connection<T, S, B>(
     // The deadlines are ours (see `watch`): hyper's header timeout would start only after the
     // protocol sniffing, and would also close idle keep-alive connections at the header limit.
     let activity = Activity::new(options.header_timeout, options.idle_timeout);
-    let io = TokioIo::new(Watched::new(io, activity.clone()));
+    let io = TokioIo::new(Watched::new(linger::Linger::new(io), activity.clone()));
     let service = Tracked::new(service, activity.clone());
     if options.http2 {
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
