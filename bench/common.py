@@ -125,6 +125,15 @@ def median_of(runs, key="per_cpu_second"):
     return statistics.median(r[key] for r in runs)
 
 
+def unlimited_issuance(workdir):
+    """`--config` args turning the issuance rate limits off (on by default, 50/s per
+    certificate): an issuance benchmark asks thousands of times a second with one certificate
+    and would otherwise measure the 429 path."""
+    config = pathlib.Path(workdir) / "unlimited-issuance.toml"
+    config.write_text("[limits]\nissuance_rate_per_certificate = 0\nissuance_rate_per_account = 0\n")
+    return ["--config", str(config)]
+
+
 class Iotcreds:
     """`iotcreds serve` pinned to the server core, on a fresh data directory."""
 

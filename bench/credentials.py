@@ -72,7 +72,7 @@ def main():
         common.build()
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)
-        server = common.Iotcreds(work)
+        server = common.Iotcreds(work, extra_args=common.unlimited_issuance(work))
         try:
             cert, key, alias, thing = common.seed_device(server, work)
             creds = common.fetch_credentials(server, cert, key)

@@ -57,9 +57,9 @@ def issuance(work, a):
     results = {}
     servers = []
     try:
-        one = common.Iotcreds(work, "a", ["--registry-url", db_url])
+        one = common.Iotcreds(work, "a", ["--registry-url", db_url, *common.unlimited_issuance(work)])
         servers.append(one)
-        two = common.Iotcreds(work, "b", ["--registry-url", db_url])
+        two = common.Iotcreds(work, "b", ["--registry-url", db_url, *common.unlimited_issuance(work)])
         servers.append(two)
         cert, key, _, _ = common.seed_device(one, work)
         for mode in ["new-connection", "keep-alive"]:

@@ -23,6 +23,10 @@
 //! # max_connections_per_ip = 256   # per listener and client address (IPv6: per /64); 0 = off
 //! # body_timeout_secs = 20         # a buffered (control-plane) request body arrives whole
 //! # max_inflight_body_bytes = 67108864   # all buffered request bodies together
+//! # issuance_rate_per_certificate = 50    # credentials per second per certificate (0 = off)
+//! # issuance_burst_per_certificate = 200  # … at once after a quiet period
+//! # issuance_rate_per_account = 2000      # all certificates together (0 = off)
+//! # issuance_burst_per_account = 5000
 //!
 //! # [objects]                      # default: objects in DATA/objects (the embedded backend)
 //! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
@@ -239,6 +243,16 @@ pub struct LimitsConfig {
     /// held in memory until it is stored, and only after the form's signature, policy and
     /// permission have been checked; the fields before it are limited to 20 KiB, as on AWS.
     pub post_object_max_bytes: u64,
+    /// Credentials issued per second to one certificate, sustained (`0`: no limit; below 1
+    /// for slower rates, 0.1 is one every 10 s). Each instance counts on its own (see
+    /// `credentials::throttle`).
+    pub issuance_rate_per_certificate: f64,
+    /// Credentials one certificate may get at once after a quiet period.
+    pub issuance_burst_per_certificate: u32,
+    /// Credentials issued per second to all certificates together, sustained (`0`: no limit).
+    pub issuance_rate_per_account: f64,
+    /// Credentials all certificates together may get at once after a quiet period.
+    pub issuance_burst_per_account: u32,
 }
 
 /// Token-sealing key rotation.
@@ -290,6 +304,11 @@ impl Default for LimitsConfig {
             body_timeout_secs: 20,
             max_inflight_body_bytes: 64 << 20,
             post_object_max_bytes: 32 << 20,
+            // Generous: the AWS CRT's X.509 provider asks for credentials per request.
+            issuance_rate_per_certificate: 50.0,
+            issuance_burst_per_certificate: 200,
+            issuance_rate_per_account: 2_000.0,
+            issuance_burst_per_account: 5_000,
         }
     }
 }
@@ -458,6 +477,21 @@ impl Config {
 }
 
 impl LimitsConfig {
+    /// The credentials endpoint's issuance limits.
+    pub fn issuance_throttle(&self) -> crate::credentials::throttle::Throttle {
+        use crate::credentials::throttle::{Limit, Throttle};
+        Throttle::new(
+            Limit::new(
+                self.issuance_rate_per_certificate,
+                self.issuance_burst_per_certificate,
+            ),
+            Limit::new(
+                self.issuance_rate_per_account,
+                self.issuance_burst_per_account,
+            ),
+        )
+    }
+
     /// Limits that would refuse every request, or let one request exceed the shared budget.
     fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
@@ -472,6 +506,37 @@ impl LimitsConfig {
                 return Err(ConfigError::Invalid {
                     key,
                     message: "must be at least 1".into(),
+                });
+            }
+        }
+        for (key, rate, burst) in [
+            (
+                "limits.issuance_burst_per_certificate",
+                self.issuance_rate_per_certificate,
+                self.issuance_burst_per_certificate,
+            ),
+            (
+                "limits.issuance_burst_per_account",
+                self.issuance_rate_per_account,
+                self.issuance_burst_per_account,
+            ),
+        ] {
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(ConfigError::Invalid {
+                    key: if key.ends_with("certificate") {
+                        "limits.issuance_rate_per_certificate"
+                    } else {
+                        "limits.issuance_rate_per_account"
+                    },
+                    message: "must be a number of at least 0 (0 turns the limit off)".into(),
+                });
+            }
+            if rate > 0.0 && burst == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message:
+                        "must be at least 1 while its rate is set (a rate of 0 turns the limit off)"
+                            .into(),
                 });
             }
         }
@@ -589,11 +654,35 @@ mod tests {
         parsed.validate().unwrap();
         assert_eq!(parsed.limits.idle_timeout(), Duration::from_secs(5));
         assert_eq!(parsed.limits.body_timeout(), Duration::from_secs(3));
+        // Issuance limits: on by default; integers and fractions per second; 0 is off.
+        assert_eq!(l.issuance_rate_per_certificate, 50.0);
+        assert_eq!(l.issuance_burst_per_account, 5_000);
+        let slow: Config = toml::from_str(
+            "[limits]
+issuance_rate_per_certificate = 0.01
+issuance_burst_per_certificate = 3
+             issuance_rate_per_account = 0
+issuance_burst_per_account = 0
+",
+        )
+        .unwrap();
+        slow.validate().unwrap();
+        let whole: Config = toml::from_str(
+            "[limits]
+issuance_rate_per_account = 7
+",
+        )
+        .unwrap();
+        assert_eq!(whole.limits.issuance_rate_per_account, 7.0);
         for bad in [
             "header_timeout_secs = 0",
             "idle_timeout_secs = 0",
             "body_timeout_secs = 0",
             "max_inflight_body_bytes = 1000",
+            "issuance_burst_per_certificate = 0",
+            "issuance_burst_per_account = 0",
+            "issuance_rate_per_certificate = -1",
+            "issuance_rate_per_account = nan",
         ] {
             let c: Config = toml::from_str(&format!("[limits]\n{bad}\n")).unwrap();
             let err = c.validate().unwrap_err().to_string();

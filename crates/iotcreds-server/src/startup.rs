@@ -244,7 +244,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let credentials = Arc::new(
         CredentialsEndpoint::new(registry.clone(), config.credentials_host.clone())
-            .with_activity(activity),
+            .with_activity(activity)
+            .with_throttle(config.limits.issuance_throttle()),
     );
     tasks.push(tokio::spawn(net::serve(
         credentials_listener,

@@ -13,6 +13,8 @@ use iotcreds_registry::authz::{self, CompiledSet};
 use iotcreds_registry::sessions::{self, NewSession, OversizedTags, SessionError};
 use iotcreds_registry::{CachedCertificate, KeyUse, Registry};
 
+use super::throttle::{Throttle, Throttled};
+
 /// The service principal that assumes roles for the credentials provider.
 pub const CREDENTIALS_SERVICE_PRINCIPAL: &str = "credentials.iot.amazonaws.com";
 
@@ -97,6 +99,11 @@ pub enum Refusal {
         duration: i64,
         max: i64,
     },
+    /// An issuance rate limit (per certificate or for the account) is exhausted.
+    Throttled {
+        certificate_id: String,
+        throttled: Throttled,
+    },
     /// The registry cannot be reached.
     Unavailable(String),
     /// Anything else (a bug or a corrupt registry).
@@ -117,7 +124,8 @@ impl Refusal {
             | Refusal::AccessDenied { certificate_id, .. }
             | Refusal::AliasNotFound { certificate_id }
             | Refusal::RoleNotAssumable { certificate_id, .. }
-            | Refusal::DurationExceedsMax { certificate_id, .. } => Some(certificate_id),
+            | Refusal::DurationExceedsMax { certificate_id, .. }
+            | Refusal::Throttled { certificate_id, .. } => Some(certificate_id),
         }
     }
 
@@ -147,6 +155,11 @@ impl Refusal {
                     "credentialDurationSeconds {duration} exceeds the role's MaxSessionDuration {max}"
                 )
             }
+            Refusal::Throttled { throttled, .. } => format!(
+                "{} issuance rate limit exceeded; next in {} ms",
+                throttled.scope.as_str(),
+                throttled.retry_after.as_millis()
+            ),
             Refusal::Unavailable(e) => format!("registry unavailable: {e}"),
             Refusal::Internal(e) => format!("internal error: {e}"),
         }
@@ -196,9 +209,10 @@ fn iot_context(
     ctx
 }
 
-/// Decide and, if allowed, issue.
+/// Decide and, if allowed, issue; `throttle` is taken from once the certificate is known good.
 pub async fn issue(
     registry: &Registry,
+    throttle: &Throttle,
     credentials_host: &str,
     req: &CredentialsRequest<'_>,
 ) -> Result<Issued, Refusal> {
@@ -233,6 +247,14 @@ pub async fn issue(
     }
     if cert.cert.mode == CertificateMode::SniOnly && req.sni != Some(credentials_host) {
         return Err(Refusal::SniRequired { certificate_id });
+    }
+    // Rate limits, only for certificates the registry accepts (so what anonymous clients
+    // present never gets a bucket), before the costlier steps.
+    if let Err(throttled) = throttle.take(&certificate_id, std::time::Instant::now()) {
+        return Err(Refusal::Throttled {
+            certificate_id,
+            throttled,
+        });
     }
 
     // 2. The thing, when named: exists and attached to this certificate.

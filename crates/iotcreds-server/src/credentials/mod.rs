@@ -5,6 +5,7 @@
 //! `{"message": …}` bodies and headers, the audit line and the metrics.
 
 pub mod issue;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,7 @@ const ERROR_TYPE: http::HeaderName = http::HeaderName::from_static("x-amzn-error
 pub struct CredentialsEndpoint {
     registry: Arc<Registry>,
     credentials_host: String,
+    throttle: throttle::Throttle,
     metrics: Metrics,
     /// Where each decision is also recorded for the console's Activity page.
     activity: Option<Arc<ActivityLog>>,
@@ -43,8 +45,9 @@ struct Metrics {
     seconds: metrics::Histogram,
 }
 
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "bad_certificate",
+    "throttled",
     "invalid_thing",
     "access_denied",
     "alias_not_found",
@@ -93,9 +96,16 @@ impl CredentialsEndpoint {
         Self {
             registry,
             credentials_host,
+            throttle: throttle::Throttle::off(),
             metrics: Metrics::new(),
             activity: None,
         }
+    }
+
+    /// Limit issuance rates (default: no limits).
+    pub fn with_throttle(mut self, throttle: throttle::Throttle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Also record every decision in `activity` (the console's Activity page).
@@ -144,7 +154,13 @@ impl CredentialsEndpoint {
             source_ip: conn.remote.ip(),
             now_ms: now_ms(),
         };
-        let result = issue::issue(&self.registry, &self.credentials_host, &request).await;
+        let result = issue::issue(
+            &self.registry,
+            &self.throttle,
+            &self.credentials_host,
+            &request,
+        )
+        .await;
         let elapsed = started.elapsed().as_secs_f64();
         match result {
             Ok(issued) => {
@@ -215,7 +231,15 @@ impl CredentialsEndpoint {
                 }
                 self.metrics.refused(outcome_label(&refusal));
                 self.metrics.seconds.record(elapsed);
-                error(&request_id, status, error_type, message)
+                let mut resp = error(&request_id, status, error_type, message);
+                if let Refusal::Throttled { throttled, .. } = &refusal {
+                    // Whole seconds, rounded up (RFC 9110 10.2.3).
+                    let secs = throttled.retry_after.as_secs()
+                        + u64::from(throttled.retry_after.subsec_nanos() > 0);
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                }
+                resp
             }
         }
     }
@@ -269,6 +293,13 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
             StatusCode::BAD_REQUEST,
             "InvalidRequestException",
             "The requested CredentialDurationSeconds exceeds the MaxSessionDuration set for the role",
+        ),
+        // AWS's throttling shape: 429 with ThrottlingException (spec §4.1 row 7; the text is
+        // AWS's usual "Rate exceeded").
+        Refusal::Throttled { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Rate exceeded",
         ),
         Refusal::Unavailable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -324,6 +355,7 @@ fn outcome_label(r: &Refusal) -> &'static str {
         Refusal::AccessDenied { .. } => "access_denied",
         Refusal::AliasNotFound { .. } => "alias_not_found",
         Refusal::RoleNotAssumable { .. } | Refusal::DurationExceedsMax { .. } => "role_error",
+        Refusal::Throttled { .. } => "throttled",
         Refusal::Unavailable(_) => "unavailable",
         Refusal::Internal(_) => "internal_error",
     }
