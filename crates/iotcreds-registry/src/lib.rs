@@ -16,6 +16,7 @@ mod cache;
 pub mod key_use;
 mod keys;
 pub mod password;
+pub mod session_tags;
 pub mod sessions;
 mod watch;
 

@@ -3,6 +3,8 @@
 use iotcreds_store::{
     Entity, Page, PageRequest, RoleAlias, RoleAliasUpdate, StoreError, StoreResult, Tag,
 };
+use std::collections::BTreeMap;
+
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
@@ -13,13 +15,13 @@ use crate::tags::{self, Owner};
 
 /// An alias with its tags (one row per tag, or one with NULL tag columns).
 const SELECT_ONE: &str = "SELECT a.name, a.role_arn, a.credential_duration_seconds, a.owner, \
-    a.created_at, a.modified_at, t.tag_key, t.tag_value FROM role_aliases a \
+    a.created_at, a.modified_at, a.session_tags, t.tag_key, t.tag_value FROM role_aliases a \
     LEFT JOIN tags t ON t.owner_kind = 'role_alias' AND t.owner_key = a.name \
     WHERE a.name = $1 ORDER BY t.tag_key";
 
 const LIST: Keyset = keyset!(
-    select: "SELECT name, role_arn, credential_duration_seconds, owner, created_at, modified_at \
-             FROM role_aliases",
+    select: "SELECT name, role_arn, credential_duration_seconds, owner, created_at, modified_at, \
+             session_tags FROM role_aliases",
     filter: "1 = 1",
     after: "name > $2",
     before: "name < $2",
@@ -36,7 +38,24 @@ fn from_row(r: &AnyRow, tags: Vec<Tag>) -> StoreResult<RoleAlias> {
         created_at: r.int("created_at")?,
         modified_at: r.int("modified_at")?,
         tags,
+        session_tags: decode_session_tags(&r.text("session_tags")?),
     })
+}
+
+/// A mapping as its column holds it: `key<TAB>source` lines (neither may hold a tab or a line
+/// break: the control plane checks keys and sources before they are stored).
+fn encode_session_tags(m: &BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}\t{v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn decode_session_tags(s: &str) -> BTreeMap<String, String> {
+    s.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 async fn exists(c: &mut AnyConnection, name: &str) -> StoreResult<bool> {
@@ -54,7 +73,7 @@ pub(crate) async fn insert(c: &mut AnyConnection, a: &RoleAlias) -> StoreResult<
     }
     sqlx::query(
         "INSERT INTO role_aliases (name, role_arn, credential_duration_seconds, owner, created_at, \
-         modified_at) VALUES ($1, $2, $3, $4, $5, $6)",
+         modified_at, session_tags) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&a.name)
     .bind(&a.role_arn)
@@ -62,6 +81,7 @@ pub(crate) async fn insert(c: &mut AnyConnection, a: &RoleAlias) -> StoreResult<
     .bind(&a.owner)
     .bind(a.created_at)
     .bind(a.modified_at)
+    .bind(encode_session_tags(&a.session_tags))
     .execute(&mut *c)
     .await
     .map_err(unique_as_exists(Entity::RoleAlias, &a.name))?;
@@ -110,13 +130,14 @@ pub(crate) async fn update(
 ) -> StoreResult<RoleAlias> {
     let done = sqlx::query(
         "UPDATE role_aliases SET role_arn = COALESCE($2, role_arn), \
-         credential_duration_seconds = COALESCE($3, credential_duration_seconds), modified_at = $4 \
-         WHERE name = $1",
+         credential_duration_seconds = COALESCE($3, credential_duration_seconds), modified_at = $4, \
+         session_tags = COALESCE($5, session_tags) WHERE name = $1",
     )
     .bind(name)
     .bind(u.role_arn.as_deref())
     .bind(u.credential_duration_seconds)
     .bind(u.modified_at)
+    .bind(u.session_tags.as_ref().map(encode_session_tags))
     .execute(&mut *c)
     .await
     .map_err(err)?;

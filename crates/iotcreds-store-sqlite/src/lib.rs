@@ -79,6 +79,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0006_thing_session_revocation.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            7,
+            "role alias session tags".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0007_role_alias_session_tags.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

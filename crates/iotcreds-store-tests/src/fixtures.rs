@@ -196,6 +196,7 @@ pub fn alias(name: &str, role_arn: &str) -> RoleAlias {
         created_at: 11_000,
         modified_at: 11_000,
         tags: Vec::new(),
+        session_tags: Default::default(),
     }
 }
 

@@ -123,6 +123,8 @@ pub struct RoleAliasUpdate {
     pub role_arn: Option<String>,
     /// New duration.
     pub credential_duration_seconds: Option<i64>,
+    /// New session-tag mapping (empty: none).
+    pub session_tags: Option<std::collections::BTreeMap<String, String>>,
     /// Last change (ms).
     pub modified_at: i64,
 }

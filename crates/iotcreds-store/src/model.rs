@@ -310,6 +310,10 @@ pub struct RoleAlias {
     pub modified_at: i64,
     /// Tags, sorted by key.
     pub tags: Vec<Tag>,
+    /// Session tags of the credentials issued through the alias: tag key → source (an
+    /// iotcreds extension; see `iotcreds_registry::session_tags`). Empty: the thing's
+    /// attributes, as before mappings existed.
+    pub session_tags: BTreeMap<String, String>,
 }
 
 /// A token-sealing key. The newest unretired key seals; every key not yet deleted or revoked

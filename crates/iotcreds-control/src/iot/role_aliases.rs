@@ -9,8 +9,16 @@
 //! the credentials endpoint issues only for a role whose ARN is exactly the stored one. Whether the
 //! role exists and trusts the provider is checked when a device asks for credentials (AWS
 //! does not document a check at creation).
+//!
+//! `iotcredsSessionTags` (an iotcreds extension, on create, update and describe) maps session
+//! tag keys to facts about the device (`iotcreds_registry::session_tags`); AWS's SDKs do not
+//! know the field, so it is set with `iotcreds alias create/update --session-tag` or a raw
+//! request. On update, the field replaces the mapping; `{}` removes it.
+
+use std::collections::BTreeMap;
 
 use crate::tag_keys::insert_request_tags;
+use iotcreds_registry::session_tags;
 use iotcreds_store::{RoleAlias, RoleAliasUpdate, StoreError};
 use iotcreds_types::arn;
 use iotcreds_types::names::{ROLE_ALIAS, check_range};
@@ -78,6 +86,17 @@ struct CreateInput {
     role_arn: Option<String>,
     credential_duration_seconds: Option<i64>,
     tags: Option<Vec<TagInput>>,
+    iotcreds_session_tags: Option<BTreeMap<String, String>>,
+}
+
+/// `iotcredsSessionTags`, checked.
+fn check_session_tags(
+    m: Option<BTreeMap<String, String>>,
+) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    if let Some(m) = &m {
+        session_tags::check(m).map_err(|e| invalid(format!("iotcredsSessionTags: {e}")))?;
+    }
+    Ok(m)
 }
 
 /// `POST /role-aliases/{roleAlias}`
@@ -88,6 +107,7 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
     check_role_arn(&role_arn, req.account())?;
     check_duration(input.credential_duration_seconds)?;
     let tags = check_tags(input.tags)?;
+    let session_tags = check_session_tags(input.iotcreds_session_tags)?.unwrap_or_default();
     let new_alias = resource::new_role_alias(req.registry(), &name);
     req.authorize_with(&new_alias, |ctx| insert_request_tags(ctx, &tags))?;
     let role_arn = authorize_pass_role(req, &role_arn).await?;
@@ -103,6 +123,7 @@ pub(super) async fn create(req: &Req<'_>) -> Reply {
         created_at: now,
         modified_at: now,
         tags,
+        session_tags,
     };
     match req.write(req.store().insert_role_alias(&alias)).await {
         Ok(()) => Ok(ok(json!({"roleAlias": name, "roleAliasArn": alias_arn}))),
@@ -137,6 +158,7 @@ pub(super) async fn describe(req: &Req<'_>) -> Reply {
             "credentialDurationSeconds": a.credential_duration_seconds,
             "creationDate": timestamp(a.created_at),
             "lastModifiedDate": timestamp(a.modified_at),
+            "iotcredsSessionTags": a.session_tags,
         }
     })))
 }
@@ -146,6 +168,7 @@ pub(super) async fn describe(req: &Req<'_>) -> Reply {
 struct UpdateInput {
     role_arn: Option<String>,
     credential_duration_seconds: Option<i64>,
+    iotcreds_session_tags: Option<BTreeMap<String, String>>,
 }
 
 /// `PUT /role-aliases/{roleAlias}`; `iam:PassRole` again when the role changes.
@@ -156,6 +179,7 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
         check_role_arn(r, req.account())?;
     }
     check_duration(input.credential_duration_seconds)?;
+    let session_tags = check_session_tags(input.iotcreds_session_tags)?;
     let current = authorized(req, &name).await?;
     let (name, alias_arn) = (current.name.clone(), req.role_alias_arn(&current.name));
     let role_arn = match &input.role_arn {
@@ -167,6 +191,7 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
     let update = RoleAliasUpdate {
         role_arn,
         credential_duration_seconds: input.credential_duration_seconds,
+        session_tags,
         modified_at: req.now_ms(),
     };
     req.write(req.store().update_role_alias(&name, &update))

@@ -10,6 +10,7 @@ use iotcreds_token::{Claims, SessionKind};
 use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
 
 use iotcreds_registry::authz::{self, CompiledSet};
+use iotcreds_registry::session_tags;
 use iotcreds_registry::sessions::{self, NewSession, OversizedTags, SessionError};
 use iotcreds_registry::{CachedCertificate, KeyUse, Registry};
 
@@ -99,6 +100,12 @@ pub enum Refusal {
         duration: i64,
         max: i64,
     },
+    /// The alias's session-tag mapping gives a value that is not a valid tag value, or tags
+    /// that do not fit the session token.
+    SessionTags {
+        certificate_id: String,
+        reason: String,
+    },
     /// An issuance rate limit (per certificate or for the account) is exhausted.
     Throttled {
         certificate_id: String,
@@ -125,7 +132,8 @@ impl Refusal {
             | Refusal::AliasNotFound { certificate_id }
             | Refusal::RoleNotAssumable { certificate_id, .. }
             | Refusal::DurationExceedsMax { certificate_id, .. }
-            | Refusal::Throttled { certificate_id, .. } => Some(certificate_id),
+            | Refusal::Throttled { certificate_id, .. }
+            | Refusal::SessionTags { certificate_id, .. } => Some(certificate_id),
         }
     }
 
@@ -155,6 +163,7 @@ impl Refusal {
                     "credentialDurationSeconds {duration} exceeds the role's MaxSessionDuration {max}"
                 )
             }
+            Refusal::SessionTags { reason, .. } => format!("session tags: {reason}"),
             Refusal::Throttled { throttled, .. } => format!(
                 "{} issuance rate limit exceeded; next in {} ms",
                 throttled.scope.as_str(),
@@ -338,17 +347,45 @@ pub async fn issue(
         )));
     }
 
-    // 6. The duration fits the role, and 7. issue (the shared session pipeline). Thing
-    //    attributes become session tags when the trust policy also allows sts:TagSession, as
-    //    STS requires for any session tag; the session ends with the certificate at the latest.
-    let tags: Vec<(String, String)> = match &thing {
-        Some(t) if !t.attributes.is_empty() && trust_allows("sts:TagSession") => t
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        _ => Vec::new(),
+    // 6. The session tags. With the alias's mapping: the facts it names, which need
+    //    sts:TagSession in the trust policy (as STS requires for any session tag) and must all
+    //    fit (a dropped tag could turn a Deny into an Allow). Without one: the thing's
+    //    attributes, when the trust policy allows sts:TagSession, dropped from the end if they
+    //    do not fit.
+    let (tags, oversized_tags) = if alias.session_tags.is_empty() {
+        let tags = match &thing {
+            Some(t) if !t.attributes.is_empty() && trust_allows("sts:TagSession") => t
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        (tags, OversizedTags::Drop)
+    } else {
+        if !trust_allows("sts:TagSession") {
+            return Err(not_assumable(format!(
+                "the trust policy of {} does not allow {CREDENTIALS_SERVICE_PRINCIPAL} to perform sts:TagSession, which the session tags of role alias {} need",
+                role.arn, alias.name
+            )));
+        }
+        let variables = cert.info.iot_variables();
+        let device = session_tags::Device {
+            certificate_id: &certificate_id,
+            certificate_variables: &variables,
+            thing: thing.as_deref(),
+        };
+        let tags = session_tags::evaluate(&alias.session_tags, &device).map_err(|reason| {
+            Refusal::SessionTags {
+                certificate_id: certificate_id.clone(),
+                reason,
+            }
+        })?;
+        (tags, OversizedTags::Refuse)
     };
+
+    // 7. The duration fits the role, and 8. issue (the shared session pipeline); the session
+    //    ends with the certificate at the latest.
     let session = sessions::issue(
         registry,
         NewSession {
@@ -364,7 +401,7 @@ pub async fn issue(
             source_arn: None,
             tags,
             max_claims_bytes: MAX_CLAIMS_BYTES,
-            oversized_tags: OversizedTags::Drop,
+            oversized_tags,
         },
     )
     .map_err(|e| match e {
@@ -373,9 +410,12 @@ pub async fn issue(
             duration,
             max,
         },
-        SessionError::TagsTooLarge { bytes, max } => Refusal::Internal(format!(
-            "session tags of {bytes} bytes exceed {max} with dropping allowed"
-        )),
+        SessionError::TagsTooLarge { bytes, max } => Refusal::SessionTags {
+            certificate_id: certificate_id.clone(),
+            reason: format!(
+                "the session tags take the session token to {bytes} bytes of claims, more than its {max}"
+            ),
+        },
         SessionError::Internal(e) => Refusal::Internal(e),
     })?;
     let expiration_ms = session.claims.expires_at_ms;

@@ -294,6 +294,13 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
             "InvalidRequestException",
             "The requested CredentialDurationSeconds exceeds the MaxSessionDuration set for the role",
         ),
+        // No AWS counterpart (the mapping is an iotcreds extension); shaped as the other
+        // refusals caused by the alias's configuration.
+        Refusal::SessionTags { .. } => (
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestException",
+            "The session tags of the role alias cannot be issued for this device",
+        ),
         // AWS's throttling shape: 429 with ThrottlingException (spec §4.1 row 7; the text is
         // AWS's usual "Rate exceeded").
         Refusal::Throttled { .. } => (
@@ -354,7 +361,9 @@ fn outcome_label(r: &Refusal) -> &'static str {
         Refusal::InvalidThingName { .. } => "invalid_thing",
         Refusal::AccessDenied { .. } => "access_denied",
         Refusal::AliasNotFound { .. } => "alias_not_found",
-        Refusal::RoleNotAssumable { .. } | Refusal::DurationExceedsMax { .. } => "role_error",
+        Refusal::RoleNotAssumable { .. }
+        | Refusal::DurationExceedsMax { .. }
+        | Refusal::SessionTags { .. } => "role_error",
         Refusal::Throttled { .. } => "throttled",
         Refusal::Unavailable(_) => "unavailable",
         Refusal::Internal(_) => "internal_error",

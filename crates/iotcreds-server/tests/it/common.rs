@@ -170,6 +170,7 @@ impl TestServer {
             created_at: now_ms(),
             modified_at: now_ms(),
             tags: vec![],
+            session_tags: Default::default(),
         };
         r.mutate(r.store().insert_role_alias(&a)).await.unwrap();
     }

@@ -5,13 +5,24 @@ use iotcreds_store::*;
 use crate::Harness;
 use crate::fixtures::*;
 
-/// Create (with tags), read, update partially, delete.
+fn mapping(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Create (with tags and a session-tag mapping), read, update partially, delete.
 pub async fn role_alias_lifecycle<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
     let role_arn = iotcreds_types::arn::iam_role(ACCOUNT, "/", "ADCTestRole");
     let mut a = alias("ADCTestRoleAlias", &role_arn);
     a.tags = vec![tag("z", "1"), tag("a", "2")];
+    a.session_tags = mapping(&[
+        ("site", "iot:Connection.Thing.Attributes[site]"),
+        ("device", "iot:Connection.Thing.ThingName"),
+    ]);
     s.insert_role_alias(&a).await.unwrap();
     let mut want = a.clone();
     want.tags = vec![tag("a", "2"), tag("z", "1")];
@@ -37,6 +48,7 @@ pub async fn role_alias_lifecycle<H: Harness>() {
             &RoleAliasUpdate {
                 role_arn: None,
                 credential_duration_seconds: Some(900),
+                session_tags: None,
                 modified_at: 12_000,
             },
         )
@@ -52,6 +64,7 @@ pub async fn role_alias_lifecycle<H: Harness>() {
             &RoleAliasUpdate {
                 role_arn: Some(other.clone()),
                 credential_duration_seconds: None,
+                session_tags: None,
                 modified_at: 13_000,
             },
         )
@@ -60,13 +73,45 @@ pub async fn role_alias_lifecycle<H: Harness>() {
     want.role_arn = other;
     want.modified_at = 13_000;
     assert_eq!(got, want);
-    assert_eq!(s.role_alias("ADCTestRoleAlias").await.unwrap(), Some(want));
+    assert_eq!(
+        s.role_alias("ADCTestRoleAlias").await.unwrap(),
+        Some(want.clone())
+    );
+    // A mapping given replaces the mapping; an empty one removes it.
+    for m in [
+        mapping(&[("cn", "iot:Certificate.Subject.CommonName")]),
+        mapping(&[]),
+    ] {
+        let got = s
+            .update_role_alias(
+                "ADCTestRoleAlias",
+                &RoleAliasUpdate {
+                    role_arn: None,
+                    credential_duration_seconds: None,
+                    session_tags: Some(m.clone()),
+                    modified_at: 14_000,
+                },
+            )
+            .await
+            .unwrap();
+        want.session_tags = m;
+        want.modified_at = 14_000;
+        assert_eq!(got, want);
+        assert_eq!(
+            s.list_role_aliases(&PageRequest::default())
+                .await
+                .unwrap()
+                .items,
+            vec![want.clone()]
+        );
+    }
     expect_err_key(
         s.update_role_alias(
             "ghost",
             &RoleAliasUpdate {
                 role_arn: None,
                 credential_duration_seconds: None,
+                session_tags: None,
                 modified_at: 1,
             },
         )
