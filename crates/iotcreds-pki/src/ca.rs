@@ -237,6 +237,43 @@ impl CertificateAuthority {
         })
     }
 
+    /// A certificate revocation list signed by this CA, PEM: `serials_hex` (lowercase hex, as
+    /// [`crate::CertInfo::serial_hex`] spells them) revoked, CRL number `number`, issued at
+    /// `this_update`, the next one due at `next_update`.
+    pub fn issue_crl(
+        &self,
+        serials_hex: &[&str],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<String, PkiError> {
+        let revoked_certs = serials_hex
+            .iter()
+            .map(|s| {
+                let bytes = hex::decode(s)
+                    .map_err(|_| PkiError::Malformed(format!("serial {s} is not hex")))?;
+                Ok(rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&bytes),
+                    revocation_time: this_update,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, PkiError>>()?;
+        let params = rcgen::CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&self.issuer()?)
+            .and_then(|crl| crl.pem())
+            .map_err(gen_err)
+    }
+
     /// A certificate with `CN=<common_name>` signed by this CA for a fresh P-256 key: the
     /// "verification certificate" of `RegisterCACertificate` when `common_name` is the
     /// registration code.

@@ -8,6 +8,7 @@
 //! - [`chain`]: does a device certificate chain to one of the registered CA certificates
 //!   (rustls-webpki path validation), and does a verification certificate prove possession of
 //!   a CA key for `RegisterCACertificate`.
+//! - [`crl`]: a registered CA's certificate revocation list, verified against the CA.
 //! - [`tls`]: the rustls server configuration of the credentials endpoint. It asks every client
 //!   for a certificate and verifies the handshake signature (proof of possession of the private
 //!   key), but accepts any well-formed certificate at the TLS layer: identity and status are
@@ -18,6 +19,7 @@
 
 pub mod ca;
 pub mod chain;
+pub mod crl;
 pub mod inspect;
 pub mod tls;
 
@@ -66,15 +68,20 @@ pub fn pem_chain_to_der(pem: &str) -> Result<Vec<Vec<u8>>, PkiError> {
 
 /// DER to PEM (`-----BEGIN CERTIFICATE-----`, 64-column base64).
 pub fn der_to_pem(der: &[u8]) -> String {
+    pem_encode("CERTIFICATE", der)
+}
+
+/// `der` as PEM with `label` (RFC 7468: base64 in lines of 64 characters).
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         // base64 output is ASCII, so every chunk is valid UTF-8.
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
         out.push('\n');
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 

@@ -206,6 +206,18 @@ async fn device_revocation(
             cert.cert.status.as_str()
         )));
     }
+    if let Some(ca_id) = &cert.cert.ca_certificate_id
+        && let Some(ca) = registry.ca_certificate(ca_id).await.map_err(store_err)?
+        && ca
+            .crl
+            .as_ref()
+            .is_some_and(|crl| crl.revoked_serials.contains(&cert.info.serial_hex))
+    {
+        return Ok(Some(format!(
+            "the certificate's serial {} is revoked by the CRL of CA {ca_id}",
+            cert.info.serial_hex
+        )));
+    }
     if let Some(thing) = &claims.thing_name {
         if !registry
             .is_attached(thing, &cert.arn)

@@ -100,6 +100,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0007_role_alias_session_tags.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            8,
+            "ca crl".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0008_ca_crl.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -1,7 +1,9 @@
 //! Registered CA certificates.
 
+use base64::Engine as _;
 use iotcreds_store::{
-    CaCertificate, Entity, LimitKind, Page, PageRequest, StateReason, StoreError, StoreResult, Tag,
+    CaCertificate, CaCrl, ConflictReason, Entity, LimitKind, Page, PageRequest, StateReason,
+    StoreError, StoreResult, Tag,
 };
 use iotcreds_types::{AutoRegistrationStatus, CaCertificateStatus};
 use sqlx::AnyConnection;
@@ -13,12 +15,14 @@ use crate::row::{RowExt, limit_i64};
 use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT id, pem, status, auto_registration, mode, subject, not_before, \
-    not_after, created_at, modified_at, customer_version, generation_id, owned_by \
+    not_after, created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
+    crl_this_update, crl_next_update, crl_revoked, crl_imported_at \
     FROM ca_certificates WHERE id = $1";
 
 const LIST: Keyset = keyset!(
     select: "SELECT id, pem, status, auto_registration, mode, subject, not_before, not_after, \
-             created_at, modified_at, customer_version, generation_id, owned_by FROM ca_certificates",
+             created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
+             crl_this_update, crl_next_update, crl_revoked, crl_imported_at FROM ca_certificates",
     filter: "1 = 1",
     after: "id > $2",
     before: "id < $2",
@@ -41,7 +45,66 @@ fn from_row(r: &AnyRow) -> StoreResult<CaCertificate> {
         customer_version: r.int("customer_version")?,
         generation_id: r.text("generation_id")?,
         owned_by: r.text("owned_by")?,
+        crl: crl_from_row(r)?,
     })
+}
+
+/// The CRL columns: all NULL, or the CRL (DER in base64, serials one per line).
+fn crl_from_row(r: &AnyRow) -> StoreResult<Option<CaCrl>> {
+    let Some(der) = r.opt_text("crl_der")? else {
+        return Ok(None);
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .map_err(|e| StoreError::Backend(format!("ca_certificates.crl_der: {e}")))?;
+    Ok(Some(CaCrl {
+        der,
+        this_update: r.int("crl_this_update")?,
+        next_update: r.opt_int("crl_next_update")?,
+        revoked_serials: r.text("crl_revoked")?.lines().map(str::to_owned).collect(),
+        imported_at: r.int("crl_imported_at")?,
+    }))
+}
+
+pub(crate) async fn set_crl(
+    c: &mut AnyConnection,
+    id: &str,
+    crl: Option<&CaCrl>,
+) -> StoreResult<CaCertificate> {
+    let current = get(&mut *c, id)
+        .await?
+        .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))?;
+    if let (Some(new), Some(old)) = (crl, &current.crl)
+        && new.this_update < old.this_update
+    {
+        return Err(StoreError::Conflict {
+            entity: Entity::CaCertificate,
+            key: id.to_owned(),
+            reason: ConflictReason::NewerCrl,
+        });
+    }
+    sqlx::query(
+        "UPDATE ca_certificates SET crl_der = $2, crl_this_update = $3, crl_next_update = $4, \
+         crl_revoked = $5, crl_imported_at = $6 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(crl.map(|c| base64::engine::general_purpose::STANDARD.encode(&c.der)))
+    .bind(crl.map(|c| c.this_update))
+    .bind(crl.and_then(|c| c.next_update))
+    .bind(crl.map(|c| {
+        c.revoked_serials
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }))
+    .bind(crl.map(|c| c.imported_at))
+    .execute(&mut *c)
+    .await
+    .map_err(err)?;
+    get(c, id)
+        .await?
+        .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))
 }
 
 pub(crate) async fn get(c: &mut AnyConnection, id: &str) -> StoreResult<Option<CaCertificate>> {

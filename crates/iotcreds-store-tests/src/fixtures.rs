@@ -52,6 +52,7 @@ pub fn ca(id: &str, subject: &str) -> CaCertificate {
         customer_version: 1,
         generation_id: "gen-ca-1".to_owned(),
         owned_by: ACCOUNT.to_owned(),
+        crl: None,
     }
 }
 

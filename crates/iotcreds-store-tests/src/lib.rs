@@ -64,6 +64,7 @@ macro_rules! store_suite {
             certificates {
                 ca_certificate_lifecycle,
                 ca_certificates_per_subject_limit,
+                ca_crl_replaces_forward_only,
                 ca_certificates_list_pages_both_ways,
                 certificate_insert_rules,
                 certificate_update_status_bumps_version,

@@ -104,6 +104,8 @@ pub enum ConflictReason {
     AttachedToOtherThing,
     /// The principal is attached exclusively to another thing.
     AttachedExclusively,
+    /// A CRL issued later (a later `thisUpdate`) is already imported for the CA.
+    NewerCrl,
 }
 
 impl fmt::Display for ConflictReason {
@@ -131,6 +133,7 @@ impl fmt::Display for ConflictReason {
             ConflictReason::AttachedExclusively => {
                 "the principal is attached exclusively to another thing"
             }
+            ConflictReason::NewerCrl => "a CRL issued later is already imported",
         })
     }
 }

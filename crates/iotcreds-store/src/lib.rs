@@ -256,6 +256,11 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a CA. `NotFound` if absent; `InvalidState` if it is `ACTIVE`.
     async fn delete_ca_certificate(&self, id: &str) -> StoreResult<()>;
 
+    /// Replace the CA's CRL (`None` removes it). `NotFound` if the CA is absent; `Conflict`
+    /// (`NewerCrl`) if the stored CRL has a later `thisUpdate` than `crl`, so an old CRL cannot
+    /// be replayed to un-revoke certificates.
+    async fn set_ca_crl(&self, id: &str, crl: Option<&CaCrl>) -> StoreResult<CaCertificate>;
+
     // ---- certificates -------------------------------------------------------------------
 
     /// Register a certificate. `AlreadyExists` if the id is taken; `NotFound` (entity

@@ -3,7 +3,7 @@
 //! Times are milliseconds since the Unix epoch. Policy documents are kept exactly as submitted
 //! (the server parses and compiles them; the store never looks inside).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use iotcreds_types::{
     AccessKeyStatus, AutoRegistrationStatus, CaCertificateStatus, CertificateMode,
@@ -68,6 +68,23 @@ pub struct CaCertificate {
     pub generation_id: String,
     /// The owning account id.
     pub owned_by: String,
+    /// Its certificate revocation list, when one was imported (an iotcreds extension).
+    pub crl: Option<CaCrl>,
+}
+
+/// A CA's certificate revocation list, verified against the CA when it was imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaCrl {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// Its `thisUpdate` (ms).
+    pub this_update: i64,
+    /// Its `nextUpdate` (ms), if it has one: after it the CRL is out of date.
+    pub next_update: Option<i64>,
+    /// The revoked serial numbers, lowercase hex without leading zeros.
+    pub revoked_serials: BTreeSet<String>,
+    /// When it was imported (ms).
+    pub imported_at: i64,
 }
 
 /// A thing.

@@ -313,7 +313,8 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
                 | ConflictReason::ThingPrincipals
                 | ConflictReason::ThingTypeInUse
                 | ConflictReason::AttachedToOtherThing
-                | ConflictReason::AttachedExclusively => "Cannot delete entity.",
+                | ConflictReason::AttachedExclusively
+                | ConflictReason::NewerCrl => "Cannot delete entity.",
             },
         ),
         // The message names the limit the store enforced (configurable), in IAM's wording.

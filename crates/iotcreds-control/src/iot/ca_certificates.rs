@@ -127,6 +127,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
         customer_version: 1,
         generation_id: uuid::Uuid::new_v4().to_string(),
         owned_by: req.account().to_owned(),
+        crl: None,
     };
     let arn = req.ca_cert_arn(&row.id);
     match req
@@ -228,7 +229,7 @@ pub(super) async fn update(req: &Req<'_>) -> Reply {
 
 /// The CA certificate `id`, authorised for the operation's action on its ARN, then required
 /// to exist.
-async fn authorized(req: &Req<'_>, id: &str) -> Result<CaCertificate, ApiError> {
+pub(super) async fn authorized(req: &Req<'_>, id: &str) -> Result<CaCertificate, ApiError> {
     let ca = lookup(resource::ca_certificate(req.registry(), id).await)?;
     req.authorize(ca.resource())?;
     ca.require(|| not_found(format!("CA certificate {id} does not exist")))
@@ -256,6 +257,7 @@ pub(super) async fn describe(req: &Req<'_>) -> Reply {
                 "notAfter": timestamp(c.not_after),
             },
             "certificateMode": c.mode.as_str(),
+            "iotcredsCrl": super::ca_crls::describe(&c),
         },
     })))
 }

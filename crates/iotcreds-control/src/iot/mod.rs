@@ -14,6 +14,7 @@
 //! rendered by [`super::render_json_error`] (`x-amzn-ErrorType` and `{"message": …}`).
 
 mod ca_certificates;
+mod ca_crls;
 mod certificates;
 mod endpoint;
 mod errors;

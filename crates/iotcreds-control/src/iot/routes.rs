@@ -12,8 +12,8 @@ use std::pin::Pin;
 use percent_encoding::percent_decode_str;
 
 use super::{
-    Reply, Req, ca_certificates, certificates, endpoint, policies, policy_targets, role_aliases,
-    tags, thing_principals, thing_types, things,
+    Reply, Req, ca_certificates, ca_crls, certificates, endpoint, policies, policy_targets,
+    role_aliases, tags, thing_principals, thing_types, things,
 };
 
 /// An operation's handler.
@@ -96,6 +96,9 @@ pub static OPERATIONS: &[Operation] = &[
     op!("GET", "/cacertificate/{caCertificateId}", "DescribeCACertificate" => ca_certificates::describe),
     op!("PUT", "/cacertificate/{caCertificateId}", "UpdateCACertificate" => ca_certificates::update),
     op!("DELETE", "/cacertificate/{caCertificateId}", "DeleteCACertificate" => ca_certificates::delete),
+    // iotcreds extensions (AWS IoT checks no CRL): see `ca_crls`.
+    op!("PUT", "/cacertificate/{caCertificateId}/crl", "ImportCACertificateCrl" => ca_crls::import),
+    op!("DELETE", "/cacertificate/{caCertificateId}/crl", "DeleteCACertificateCrl" => ca_crls::delete),
     op!("GET", "/registrationcode", "GetRegistrationCode" => ca_certificates::registration_code),
     op!("GET", "/policies", "ListPolicies" => policies::list),
     op!("POST", "/policies/{policyName}", "CreatePolicy" => policies::create),

@@ -233,6 +233,8 @@ pub struct Fixture {
     pub cert_id: String,
     pub bare_cert_id: String,
     pub fleet_ca_id: String,
+    /// A CRL of the fleet CA (nothing revoked), PEM.
+    pub fleet_crl_pem: String,
     pub old_ca_id: String,
     /// The access key of `ADCTestUser`.
     pub user_key_id: String,
@@ -275,6 +277,7 @@ impl Fixture {
             cert_id: String::new(),
             bare_cert_id: String::new(),
             fleet_ca_id: String::new(),
+            fleet_crl_pem: String::new(),
             old_ca_id: String::new(),
             user_key_id: String::new(),
             verification_pem,
@@ -458,6 +461,16 @@ impl Fixture {
             ))
             .await;
         self.fleet_ca_id = a.json()["certificateId"].as_str().unwrap().to_owned();
+        let now = time::OffsetDateTime::now_utc();
+        self.fleet_crl_pem = pki
+            .fleet_ca
+            .issue_crl(
+                &[],
+                1,
+                now - time::Duration::hours(1),
+                now + time::Duration::days(1),
+            )
+            .unwrap();
         let a = self
             .root(Call::iot(
                 "POST",

@@ -7,7 +7,7 @@
 use iotcreds_policy::{Context, Decision, RequestPrincipal};
 use iotcreds_store::StoreError;
 use iotcreds_token::{Claims, SessionKind};
-use iotcreds_types::{CertificateMode, CertificateStatus, arn, time_fmt};
+use iotcreds_types::{CaCertificateStatus, CertificateMode, CertificateStatus, arn, time_fmt};
 
 use iotcreds_registry::authz::{self, CompiledSet};
 use iotcreds_registry::session_tags;
@@ -75,6 +75,17 @@ pub enum Refusal {
         certificate_id: String,
         ca_id: String,
     },
+    /// Its serial is on its CA's CRL.
+    RevokedByCrl {
+        certificate_id: String,
+        ca_id: String,
+    },
+    /// Its CA's CRL is past its nextUpdate.
+    CrlOutOfDate {
+        certificate_id: String,
+        ca_id: String,
+        next_update_ms: i64,
+    },
     /// Registered without a CA, and the client sent no (or the wrong) SNI.
     SniRequired { certificate_id: String },
     /// The thing named in the header does not exist or is not attached.
@@ -126,6 +137,8 @@ impl Refusal {
             | Refusal::CertificateNotActive { certificate_id, .. }
             | Refusal::CertificateOutsideValidity { certificate_id }
             | Refusal::CaNotActive { certificate_id, .. }
+            | Refusal::RevokedByCrl { certificate_id, .. }
+            | Refusal::CrlOutOfDate { certificate_id, .. }
             | Refusal::SniRequired { certificate_id }
             | Refusal::InvalidThingName { certificate_id, .. }
             | Refusal::AccessDenied { certificate_id, .. }
@@ -149,6 +162,17 @@ impl Refusal {
             Refusal::CaNotActive { ca_id, .. } => {
                 format!("CA certificate {ca_id} not registered or not ACTIVE")
             }
+            Refusal::RevokedByCrl { ca_id, .. } => {
+                format!("certificate revoked by the CRL of CA {ca_id}")
+            }
+            Refusal::CrlOutOfDate {
+                ca_id,
+                next_update_ms,
+                ..
+            } => format!(
+                "the CRL of CA {ca_id} is out of date (nextUpdate {}); import a newer one",
+                time_fmt::iso8601_seconds(*next_update_ms)
+            ),
             Refusal::SniRequired { .. } => {
                 "certificate registered without a CA requires SNI of the credentials host".into()
             }
@@ -246,13 +270,32 @@ pub async fn issue(
     if !cert.info.is_valid_at(req.now_ms) {
         return Err(Refusal::CertificateOutsideValidity { certificate_id });
     }
-    if let Some(ca_id) = &cert.cert.ca_certificate_id
-        && !registry.ca_is_active(ca_id).await.map_err(store_err)?
-    {
-        return Err(Refusal::CaNotActive {
-            certificate_id,
-            ca_id: ca_id.clone(),
-        });
+    if let Some(ca_id) = &cert.cert.ca_certificate_id {
+        let ca = registry.ca_certificate(ca_id).await.map_err(store_err)?;
+        let Some(ca) = ca.filter(|ca| ca.status == CaCertificateStatus::Active) else {
+            return Err(Refusal::CaNotActive {
+                certificate_id,
+                ca_id: ca_id.clone(),
+            });
+        };
+        // The CA's CRL, when one was imported: a revoked serial is refused, and so is every
+        // certificate of the CA once the CRL is past its nextUpdate (fail closed: a newer CRL
+        // may revoke more).
+        if let Some(crl) = &ca.crl {
+            if crl.revoked_serials.contains(&cert.info.serial_hex) {
+                return Err(Refusal::RevokedByCrl {
+                    certificate_id,
+                    ca_id: ca_id.clone(),
+                });
+            }
+            if let Some(next) = crl.next_update.filter(|n| *n <= req.now_ms) {
+                return Err(Refusal::CrlOutOfDate {
+                    certificate_id,
+                    ca_id: ca_id.clone(),
+                    next_update_ms: next,
+                });
+            }
+        }
     }
     if cert.cert.mode == CertificateMode::SniOnly && req.sni != Some(credentials_host) {
         return Err(Refusal::SniRequired { certificate_id });

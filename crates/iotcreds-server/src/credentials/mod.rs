@@ -275,6 +275,8 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
         Refusal::CertificateNotActive { .. }
         | Refusal::CertificateOutsideValidity { .. }
         | Refusal::CaNotActive { .. }
+        | Refusal::RevokedByCrl { .. }
+        | Refusal::CrlOutOfDate { .. }
         | Refusal::AccessDenied { .. } => (StatusCode::FORBIDDEN, DENIED, "Access Denied"),
         Refusal::InvalidThingName { .. } => {
             (StatusCode::FORBIDDEN, DENIED, "Invalid thing name passed")
@@ -357,7 +359,9 @@ fn outcome_label(r: &Refusal) -> &'static str {
         | Refusal::SniRequired { .. }
         | Refusal::CertificateNotActive { .. }
         | Refusal::CertificateOutsideValidity { .. }
-        | Refusal::CaNotActive { .. } => "bad_certificate",
+        | Refusal::CaNotActive { .. }
+        | Refusal::RevokedByCrl { .. }
+        | Refusal::CrlOutOfDate { .. } => "bad_certificate",
         Refusal::InvalidThingName { .. } => "invalid_thing",
         Refusal::AccessDenied { .. } => "access_denied",
         Refusal::AliasNotFound { .. } => "alias_not_found",

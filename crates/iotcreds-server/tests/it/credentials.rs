@@ -260,6 +260,7 @@ async fn certificates_of_an_inactive_ca_are_refused() {
         customer_version: 1,
         generation_id: "g".into(),
         owned_by: s.registry().account_id().into(),
+        crl: None,
     };
     let r = s.registry();
     r.mutate(r.store().insert_ca_certificate(&row, &[]))

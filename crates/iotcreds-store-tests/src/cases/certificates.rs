@@ -110,6 +110,73 @@ pub async fn ca_certificates_per_subject_limit<H: Harness>() {
         .unwrap();
 }
 
+/// A CA's CRL: stored with the CA, read back with it (get and list), replaced only by a CRL
+/// at least as recent (an older one would un-revoke), removed, and gone with the CA.
+pub async fn ca_crl_replaces_forward_only<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let id = cert_id(1);
+    s.insert_ca_certificate(&ca(&id, "CN=Fleet"), &[])
+        .await
+        .unwrap();
+    let crl = |this_update: i64, serials: &[&str]| CaCrl {
+        der: vec![0x30, 0x03, 0x02, 0x01, this_update as u8],
+        this_update,
+        next_update: Some(this_update + 86_400_000),
+        revoked_serials: serials.iter().map(|s| (*s).to_owned()).collect(),
+        imported_at: this_update + 5,
+    };
+    let first = crl(1_000, &["0a", "7f00"]);
+    let got = s.set_ca_crl(&id, Some(&first)).await.unwrap();
+    assert_eq!(got.crl.as_ref(), Some(&first));
+    assert_eq!(
+        s.ca_certificate(&id).await.unwrap().unwrap().crl,
+        Some(first.clone())
+    );
+    assert_eq!(
+        s.list_ca_certificates(&PageRequest::default())
+            .await
+            .unwrap()
+            .items[0]
+            .crl,
+        Some(first.clone())
+    );
+    // An empty list of revoked serials and no nextUpdate round-trip too.
+    let second = CaCrl {
+        next_update: None,
+        ..crl(2_000, &[])
+    };
+    s.set_ca_crl(&id, Some(&second)).await.unwrap();
+    assert_eq!(
+        s.ca_certificate(&id).await.unwrap().unwrap().crl,
+        Some(second.clone())
+    );
+    expect_err_key(
+        s.set_ca_crl(&id, Some(&first)).await,
+        "Conflict",
+        Entity::CaCertificate,
+        &id,
+    );
+    assert_eq!(
+        s.ca_certificate(&id).await.unwrap().unwrap().crl,
+        Some(second)
+    );
+    expect_err_key(
+        s.set_ca_crl(&cert_id(9), Some(&first)).await,
+        "NotFound",
+        Entity::CaCertificate,
+        &cert_id(9),
+    );
+    assert_eq!(s.set_ca_crl(&id, None).await.unwrap().crl, None);
+    // Without a CRL, any CRL may be imported again.
+    s.set_ca_crl(&id, Some(&first)).await.unwrap();
+    s.update_ca_certificate(&id, Some(CaCertificateStatus::Inactive), None, "g", 3_000)
+        .await
+        .unwrap();
+    s.delete_ca_certificate(&id).await.unwrap();
+    assert_eq!(s.ca_certificate(&id).await.unwrap(), None);
+}
+
 /// CA lists are by id, ascending or descending, in pages.
 pub async fn ca_certificates_list_pages_both_ways<H: Harness>() {
     let h = H::create(Limits::default()).await;

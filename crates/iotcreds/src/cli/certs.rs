@@ -362,14 +362,29 @@ enum CaCommand {
         /// CA certificate id or ARN.
         ca: String,
     },
+    /// Import the CA's certificate revocation list (ImportCACertificateCrl, an iotcreds
+    /// extension): its revoked certificates get no more credentials and their sessions end.
+    ImportCrl {
+        /// CA certificate id or ARN.
+        ca: String,
+        /// The CRL, PEM or DER (`openssl ca -gencrl` writes PEM).
+        crl: PathBuf,
+    },
+    /// Remove the CA's certificate revocation list (DeleteCACertificateCrl).
+    DeleteCrl {
+        /// CA certificate id or ARN.
+        ca: String,
+    },
 }
 
 /// Run `iotcreds ca …`.
 pub async fn run_ca(args: CaArgs, out: Output) -> anyhow::Result<()> {
     let id = match &args.command {
-        CaCommand::SetStatus { ca, .. } | CaCommand::Describe { ca } | CaCommand::Delete { ca } => {
-            certificate_id(ca)?
-        }
+        CaCommand::SetStatus { ca, .. }
+        | CaCommand::Describe { ca }
+        | CaCommand::Delete { ca }
+        | CaCommand::ImportCrl { ca, .. }
+        | CaCommand::DeleteCrl { ca } => certificate_id(ca)?,
         _ => String::new(),
     };
     let client = super::connect(&args.conn)?;
@@ -436,6 +451,33 @@ pub async fn run_ca(args: CaArgs, out: Output) -> anyhow::Result<()> {
                 .iot(Rest::delete("DeleteCACertificate", path))
                 .await?;
             emit_message(out, &v, &format!("CA certificate {id} deleted."));
+        }
+        CaCommand::ImportCrl { crl, .. } => {
+            let bytes = std::fs::read(&crl)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", crl.display()))?;
+            let der = iotcreds_pki::crl::crl_der(&bytes)?;
+            let pem = iotcreds_pki::crl::to_pem(&der);
+            let req = Rest::put("ImportCACertificateCrl", format!("{path}/crl"))
+                .json(serde_json::json!({ "crlPem": pem }));
+            let v = client.iot(req).await?;
+            let revoked = v
+                .pointer("/iotcredsCrl/revokedCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            emit_message(
+                out,
+                &v,
+                &format!("CRL imported for CA certificate {id}: {revoked} revoked."),
+            );
+        }
+        CaCommand::DeleteCrl { .. } => {
+            let v = client
+                .iot(Rest::delete(
+                    "DeleteCACertificateCrl",
+                    format!("{path}/crl"),
+                ))
+                .await?;
+            emit_message(out, &v, &format!("CRL of CA certificate {id} removed."));
         }
     }
     Ok(())

@@ -385,6 +385,43 @@ pub(crate) fn iot_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
             |_, s| Call::iot("DELETE", format!("/cacertificate/{}", s[0]), Value::Null),
         ),
     );
+    let crl = fx.fleet_crl_pem.clone();
+    r.insert(
+        "ImportCACertificateCrl",
+        row(
+            vec![cert_id(
+                fx,
+                a("ImportCACertificateCrl"),
+                "cacert",
+                &fx.fleet_ca_id,
+            )],
+            move |_, s| {
+                Call::iot(
+                    "PUT",
+                    format!("/cacertificate/{}/crl", s[0]),
+                    json!({"crlPem": crl}),
+                )
+            },
+        ),
+    );
+    r.insert(
+        "DeleteCACertificateCrl",
+        row(
+            vec![cert_id(
+                fx,
+                a("DeleteCACertificateCrl"),
+                "cacert",
+                &fx.fleet_ca_id,
+            )],
+            |_, s| {
+                Call::iot(
+                    "DELETE",
+                    format!("/cacertificate/{}/crl", s[0]),
+                    Value::Null,
+                )
+            },
+        ),
+    );
     r.insert(
         "GetRegistrationCode",
         row(vec![any(a("GetRegistrationCode"))], |_, _| {
