@@ -14,6 +14,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 
 ROLE = "ADCTestRole"
@@ -779,6 +780,76 @@ def test_assume_role_refusals(server, iam):
            RoleArn=role_arn, RoleSessionName="root", PolicyArns=[{"arn": f"arn:aws:iam::{account}:policy/P"}])
     expect(root_sts, "ClientError", "ValidationError", 400, root_sts.assume_role,
            RoleArn=f"arn:aws:iam::{account}:user/judy", RoleSessionName="root")
+
+
+def test_transitive_session_tags_follow_the_role_chain(server, iam):
+    """AWS's role-chaining example (IAM User Guide, "Chaining roles with session tags"): tags made
+    transitive pass on to the sessions a session assumes, stay transitive, and cannot be
+    overridden; the others stop at the first session."""
+    account = account_of(server)
+    judy = user_with_key(iam, "judy", allow(["sts:AssumeRole", "sts:TagSession"]))
+    user_arn = f"arn:aws:iam::{account}:user/judy"
+
+    def trust(principal, actions):
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": actions}]})
+
+    # What each session may do tells which tags it carries: iam:ListRoles needs Star=1 and
+    # Heart=1, iam:ListUsers needs a Sun tag.
+    tagged = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/Star": "1", "aws:PrincipalTag/Heart": "1"}}},
+        {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+         "Condition": {"Null": {"aws:PrincipalTag/Sun": "false"}}},
+    ]}
+    arns = {}
+    for name, principal, actions in [("Role1", user_arn, ["sts:AssumeRole", "sts:TagSession"]),
+                                     ("Role2", f"arn:aws:iam::{account}:role/Role1", "sts:AssumeRole"),
+                                     ("Role3", f"arn:aws:iam::{account}:role/Role2", ["sts:AssumeRole", "sts:TagSession"])]:
+        arns[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(principal, actions))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="tagged", PolicyDocument=json.dumps(tagged))
+
+    def can(creds, action):
+        client = server.boto3_client("iam", creds=creds)
+        try:
+            getattr(client, action)()
+            return True
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "AccessDenied", e.response
+            return False
+
+    # Session 1, with aws-cli: Star and Heart transitive, Sun not.
+    first = server.aws("sts", "assume-role", "--role-arn", arns["Role1"], "--role-session-name", "Session1",
+                       "--tags", "Key=Star,Value=1", "Key=Heart,Value=1", "Key=Sun,Value=1",
+                       "--transitive-tag-keys", "Star", "Heart", creds=judy)
+    s1 = session_creds(first)
+    assert can(s1, "list_roles") and can(s1, "list_users")
+
+    # Session 2: no tags passed (and Role2's trust has no sts:TagSession): Star and Heart are
+    # inherited, Sun is not.
+    s1_sts = server.boto3_client("sts", creds=s1)
+    second = s1_sts.assume_role(RoleArn=arns["Role2"], RoleSessionName="Session2")
+    s2 = session_creds(second)
+    assert can(s2, "list_roles") and not can(s2, "list_users")
+    assert second["PackedPolicySize"] >= 1
+
+    # Session 3: an inherited transitive tag cannot be overridden; the chain keeps them.
+    s2_sts = server.boto3_client("sts", creds=s2)
+    r = expect(s2_sts, "ClientError", "ValidationError", 400, s2_sts.assume_role, RoleArn=arns["Role3"],
+               RoleSessionName="Session3", Tags=[{"Key": "heart", "Value": "3"}])
+    assert "transitive tag" in r["Error"]["Message"]
+    third = s2_sts.assume_role(RoleArn=arns["Role3"], RoleSessionName="Session3", Tags=[{"Key": "Sun", "Value": "3"}])
+    s3 = session_creds(third)
+    assert can(s3, "list_roles") and can(s3, "list_users")
+
+    # TransitiveTagKeys must name tags of the request; they need sts:TagSession like tags do.
+    judy_sts = server.boto3_client("sts", creds=judy)
+    r = expect(judy_sts, "ClientError", "ValidationError", 400, judy_sts.assume_role, RoleArn=arns["Role1"],
+               RoleSessionName="s4", Tags=[{"Key": "Star", "Value": "1"}], TransitiveTagKeys=["Moon"])
+    assert "not the key of a session tag" in r["Error"]["Message"]
+    expect(s1_sts, "ClientError", "AccessDenied", 403, s1_sts.assume_role, RoleArn=arns["Role2"],
+           RoleSessionName="s5", Tags=[{"Key": "Moon", "Value": "1"}], TransitiveTagKeys=["Moon"])
 
 
 def test_device_session_from_the_credentials_endpoint(server, tmp_path, iam):

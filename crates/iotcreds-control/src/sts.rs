@@ -124,6 +124,76 @@ fn refused(parameter: &str, why: &str) -> ApiError {
     ))
 }
 
+/// Session tags, key and value.
+type Tags = Vec<(String, String)>;
+
+/// The transitive tags of the calling session (role chaining): passed on, and still transitive.
+fn inherited(caller: &Caller) -> Tags {
+    match &caller.principal {
+        Principal::Session { claims, .. } => claims
+            .tags
+            .iter()
+            .filter(|(k, _)| claims.transitive_keys.contains(k))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn inherited_key(caller: &Caller, key: &str) -> bool {
+    matches!(&caller.principal, Principal::Session { claims, .. }
+        if claims.transitive_keys.iter().any(|k| k == key))
+}
+
+/// The new session's tags and transitive keys, as AWS's session-tags docs state them: the
+/// calling session's transitive tags first (they cannot be overridden: passing a tag with one
+/// of their keys fails), then the passed tags; `TransitiveTagKeys` must name passed tags (keys
+/// compared regardless of case) and the inherited keys stay transitive. At most 50 tags in all.
+fn session_tags(
+    caller: &Caller,
+    passed: Tags,
+    transitive: Vec<String>,
+) -> Result<(Tags, Vec<String>), ApiError> {
+    if transitive.len() > MAX_SESSION_TAGS {
+        return Err(ValidationError::new(
+            "transitiveTagKeys",
+            &format!("{} keys", transitive.len()),
+            format!("Member must have length less than or equal to {MAX_SESSION_TAGS}"),
+        )
+        .into());
+    }
+    let mut keys = Vec::new();
+    for key in &transitive {
+        let Some((k, _)) = passed.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
+            return Err(invalid(format!(
+                "The transitive tag key {} is not the key of a session tag of this request.",
+                key.chars().take(128).collect::<String>()
+            )));
+        };
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    let mut tags = inherited(caller);
+    let mut all_keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    for (k, v) in passed {
+        if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(&k)) {
+            return Err(invalid(format!(
+                "The session tag {k} cannot be set: the calling session passes on a transitive tag with that key, which a role chain cannot override."
+            )));
+        }
+        tags.push((k, v));
+    }
+    if tags.len() > MAX_SESSION_TAGS {
+        return Err(invalid(format!(
+            "A session has at most {MAX_SESSION_TAGS} session tags, including the transitive tags it inherits; this one would have {}.",
+            tags.len()
+        )));
+    }
+    all_keys.extend(keys);
+    Ok((tags, all_keys))
+}
+
 /// The `AccessDenied` of a refused `AssumeRole` (identity checks word their own).
 fn not_trusted(caller: &Caller, role_arn: &str) -> ApiError {
     ApiError::new(
@@ -197,17 +267,14 @@ async fn assume_role(
             return Err(refused(name, why));
         }
     }
-    for (name, why) in [
-        (
-            "TransitiveTagKeys",
-            "session tags are not passed on when chaining",
-        ),
-        ("ProvidedContexts", "no context providers are trusted"),
-    ] {
-        if p.has_list(name) {
-            return Err(refused(name, why));
-        }
+    if p.has_list("ProvidedContexts") {
+        return Err(refused(
+            "ProvidedContexts",
+            "no context providers are trusted",
+        ));
     }
+    let requested_transitive = p.strings("TransitiveTagKeys")?;
+    let (tags, transitive_keys) = session_tags(caller, tags, requested_transitive.clone())?;
     if arn::split_iam(role_arn, "role", None).is_none() {
         return Err(ValidationError::new(
             "roleArn",
@@ -233,16 +300,31 @@ async fn assume_role(
             }
         })?;
     let target = lookup.resource();
+    // The tags the caller passes (`aws:RequestTag`, `aws:TagKeys`) and the keys it makes
+    // transitive (`sts:TransitiveTagKeys`); tags inherited in a role chain are not requested.
+    let requested: Vec<&(String, String)> = tags
+        .iter()
+        .filter(|(k, _)| !inherited_key(caller, k))
+        .collect();
     let tag_ctx = |c: &mut Context| {
-        for (k, v) in &tags {
+        for (k, v) in &requested {
             c.insert(&format!("aws:RequestTag/{k}"), v.clone());
         }
-        if !tags.is_empty() {
-            c.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
+        if !requested.is_empty() {
+            c.insert_multi(
+                "aws:TagKeys",
+                requested.iter().map(|(k, _)| k.clone()).collect(),
+            );
+        }
+        if !requested_transitive.is_empty() {
+            c.insert_multi("sts:TransitiveTagKeys", requested_transitive.clone());
         }
     };
     caller.authorize_with(ASSUME_ROLE, target, |c| tag_ctx(c))?;
-    if !tags.is_empty() {
+    // sts:TagSession is for passing tags (or making them transitive); the transitive tags a
+    // role chain carries pass on without it, as in AWS's role-chaining example.
+    let passes_tags = !requested.is_empty() || !requested_transitive.is_empty();
+    if passes_tags {
         caller.authorize_with("sts:TagSession", target, |c| tag_ctx(c))?;
     }
 
@@ -260,7 +342,7 @@ async fn assume_role(
     };
     let trusted = role.is_some_and(|r| {
         trusts(r, caller, "sts:AssumeRole", &trust_ctx)
-            && (tags.is_empty() || trusts(r, caller, "sts:TagSession", &trust_ctx))
+            && (!passes_tags || trusts(r, caller, "sts:TagSession", &trust_ctx))
     });
     let Some(role) = role.filter(|_| trusted) else {
         tracing::info!(
@@ -303,6 +385,7 @@ async fn assume_role(
             thing_type: None,
             source_arn: Some(caller.principal.arn()),
             tags: tags.clone(),
+            transitive_keys,
             max_claims_bytes: MAX_CLAIMS_BYTES,
             oversized_tags: OversizedTags::Refuse,
         },

@@ -43,6 +43,9 @@ pub struct NewSession<'a> {
     pub source_arn: Option<String>,
     /// Session tags, in the order they are kept when some must be dropped.
     pub tags: Vec<(String, String)>,
+    /// The keys of `tags` that are transitive (STS `TransitiveTagKeys`, and those inherited
+    /// in a role chain).
+    pub transitive_keys: Vec<String>,
     /// The largest encoded claims record to seal.
     pub max_claims_bytes: usize,
     /// What to do when the tags do not fit it.
@@ -118,6 +121,7 @@ pub fn issue(registry: &Registry, s: NewSession<'_>) -> Result<Session, SessionE
         thing_type: s.thing_type,
         source_arn: s.source_arn,
         tags: Vec::new(),
+        transitive_keys: s.transitive_keys,
     };
     let dropped_tags = fit_tags(&mut claims, s.tags, s.max_claims_bytes, s.oversized_tags)?;
     let session_token = ring
@@ -148,6 +152,11 @@ fn fit_tags(
     let mut dropped = 0;
     while !tags.is_empty() {
         claims.tags = tags;
+        // A dropped tag is no longer transitive either.
+        let kept = &claims.tags;
+        claims
+            .transitive_keys
+            .retain(|k| kept.iter().any(|(t, _)| t == k));
         let bytes = size(claims);
         if bytes <= max {
             return Ok(dropped);
@@ -161,6 +170,7 @@ fn fit_tags(
         dropped += 1;
     }
     claims.tags = tags;
+    claims.transitive_keys.clear();
     Ok(dropped)
 }
 
@@ -184,6 +194,7 @@ mod tests {
             thing_type: None,
             source_arn: None,
             tags: Vec::new(),
+            transitive_keys: Vec::new(),
         }
     }
 

@@ -26,6 +26,7 @@ fn bench(c: &mut Criterion) {
         thing_type: None,
         source_arn: None,
         tags: vec![],
+        transitive_keys: vec![],
     };
     c.bench_function("issue", |b| {
         b.iter(|| {

@@ -7,7 +7,13 @@
 //! str access_key_id | u8 kind | str account | str role_name | str role_id | str role_path
 //! | str session_name | i64 issued_at_ms | i64 expires_at_ms | opt certificate_id
 //! | opt thing_name | opt thing_type | opt source_arn | u8 tag_count | (str key, str value)*
+//! [ | u8 transitive_count | u8 tag_index* ]
 //! ```
+//!
+//! The last part is there only when the session has transitive tags (STS `TransitiveTagKeys`):
+//! the indexes, ascending, of the tags that pass on to sessions this one assumes. A record
+//! without it is a session without transitive tags, so records written before transitive tags
+//! existed still decode as what they were.
 //!
 //! The record is only ever decoded after AEAD authentication succeeded, but the decoder still
 //! treats it as untrusted input: every length is checked and trailing bytes are refused.
@@ -55,6 +61,9 @@ pub struct Claims {
     pub source_arn: Option<String>,
     /// Session tags (`aws:PrincipalTag/…`), at most 50.
     pub tags: Vec<(String, String)>,
+    /// The keys of the tags in `tags` that are transitive (passed on, and kept transitive, to
+    /// the sessions this one assumes), in `tags`' order.
+    pub transitive_keys: Vec<String>,
 }
 
 /// Most tags a token may carry (the STS session-tag limit).
@@ -103,6 +112,20 @@ impl Claims {
             put_str(&mut out, k)?;
             put_str(&mut out, v)?;
         }
+        if !self.transitive_keys.is_empty() {
+            let mut indexes = Vec::with_capacity(self.transitive_keys.len());
+            for key in &self.transitive_keys {
+                let i = self.tags.iter().position(|(k, _)| k == key).ok_or(
+                    TokenError::ClaimsTooLarge("a transitive key without its tag"),
+                )?;
+                // At most 50 tags: the index fits a byte.
+                indexes.push(i as u8);
+            }
+            indexes.sort_unstable();
+            indexes.dedup();
+            out.push(indexes.len() as u8);
+            out.extend_from_slice(&indexes);
+        }
         Ok(out)
     }
 
@@ -134,6 +157,23 @@ impl Claims {
         for _ in 0..n {
             tags.push((r.str()?, r.str()?));
         }
+        let mut transitive_keys = Vec::new();
+        if !r.0.is_empty() {
+            let count = usize::from(r.u8()?);
+            if count == 0 || count > n {
+                return Err(TokenError::Invalid);
+            }
+            let mut last = None;
+            for _ in 0..count {
+                let i = r.u8()?;
+                // Ascending, no repeats, each naming a tag.
+                if usize::from(i) >= n || last.is_some_and(|l| i <= l) {
+                    return Err(TokenError::Invalid);
+                }
+                last = Some(i);
+                transitive_keys.push(tags[usize::from(i)].0.clone());
+            }
+        }
         if !r.0.is_empty() {
             return Err(TokenError::Invalid);
         }
@@ -152,6 +192,7 @@ impl Claims {
             thing_type,
             source_arn,
             tags,
+            transitive_keys,
         })
     }
 
@@ -212,6 +253,74 @@ impl Reader<'_> {
             0 => Ok(None),
             1 => self.str().map(Some),
             _ => Err(TokenError::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+            kind: SessionKind::AssumeRole,
+            account: "123456789012".into(),
+            role_name: "ADCTestRole".into(),
+            role_id: "AROAEXAMPLEEXAMPLE12".into(),
+            role_path: "/".into(),
+            session_name: "s1".into(),
+            issued_at_ms: 1,
+            expires_at_ms: 2,
+            certificate_id: None,
+            thing_name: None,
+            thing_type: None,
+            source_arn: Some("arn:aws:iam::123456789012:user/judy".into()),
+            tags: vec![
+                ("Star".into(), "1".into()),
+                ("Sun".into(), "2".into()),
+                ("Heart".into(), "1".into()),
+            ],
+            transitive_keys: vec![],
+        }
+    }
+
+    /// Without transitive keys the record is the record of before they existed (no trailer);
+    /// with them, one count byte and the ascending tag indexes follow.
+    #[test]
+    fn transitive_keys_are_an_optional_trailer_of_tag_indexes() {
+        let plain = claims();
+        let old = plain.encode().unwrap();
+        assert_eq!(Claims::decode(&old).unwrap(), plain);
+        let mut c = claims();
+        c.transitive_keys = vec!["Star".into(), "Heart".into()];
+        let new = c.encode().unwrap();
+        assert_eq!(&new[..old.len()], &old[..]);
+        assert_eq!(&new[old.len()..], &[2, 0, 2]);
+        assert_eq!(Claims::decode(&new).unwrap(), c);
+        // A transitive key needs its tag.
+        c.transitive_keys = vec!["Moon".into()];
+        assert!(c.encode().is_err());
+    }
+
+    #[test]
+    fn malformed_trailers_are_refused() {
+        let old = claims().encode().unwrap();
+        for trailer in [
+            &[0u8][..],       // no keys
+            &[1, 3],          // no such tag
+            &[2, 2, 0],       // not ascending
+            &[2, 1, 1],       // repeated
+            &[4, 0, 1, 2, 2], // more keys than tags
+            &[1],             // cut short
+            &[1, 0, 9],       // trailing byte
+        ] {
+            let mut bytes = old.clone();
+            bytes.extend_from_slice(trailer);
+            assert!(
+                matches!(Claims::decode(&bytes), Err(TokenError::Invalid)),
+                "{trailer:?}"
+            );
         }
     }
 }

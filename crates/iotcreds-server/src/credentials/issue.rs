@@ -443,6 +443,7 @@ pub async fn issue(
             thing_type: thing.as_ref().and_then(|t| t.thing_type.clone()),
             source_arn: None,
             tags,
+            transitive_keys: Vec::new(),
             max_claims_bytes: MAX_CLAIMS_BYTES,
             oversized_tags,
         },

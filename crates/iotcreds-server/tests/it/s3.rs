@@ -496,6 +496,7 @@ async fn tampered_foreign_and_expired_tokens_are_refused() {
         thing_type: None,
         source_arn: None,
         tags: vec![],
+        transitive_keys: vec![],
     };
     let expired = Creds {
         akid: akid.clone(),

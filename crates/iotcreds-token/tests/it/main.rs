@@ -31,6 +31,7 @@ fn claims(ring: &KeyRing, now: i64) -> Claims {
         thing_type: None,
         source_arn: None,
         tags: vec![("model".into(), "m1".into())],
+        transitive_keys: vec![],
     }
 }
 
@@ -334,13 +335,24 @@ proptest! {
         prop_assert!(ring.open(&s, NOW).is_err());
     }
 
-    /// Claims survive the record round trip.
+    /// Claims survive the record round trip, transitive keys included.
     #[test]
-    fn record_round_trip(thing in proptest::option::of("[a-zA-Z0-9:_-]{1,128}"), tags in proptest::collection::vec(("[a-z]{1,20}", ".{0,40}"), 0..50)) {
+    fn record_round_trip(
+        thing in proptest::option::of("[a-zA-Z0-9:_-]{1,128}"),
+        tags in proptest::collection::btree_map("[a-z]{1,20}", ".{0,40}", 0..50),
+        transitive in proptest::collection::vec(any::<bool>(), 50),
+    ) {
         let ring = KeyRing::new(&[material(5, false)]).unwrap();
         let mut c = claims(&ring, NOW);
         c.thing_name = thing;
-        c.tags = tags;
+        c.tags = tags.into_iter().collect();
+        c.transitive_keys = c
+            .tags
+            .iter()
+            .zip(&transitive)
+            .filter(|(_, t)| **t)
+            .map(|((k, _), _)| k.clone())
+            .collect();
         let token = ring.seal(&c).unwrap();
         prop_assert_eq!(ring.open(&token, NOW).unwrap(), c);
     }
