@@ -89,6 +89,7 @@ class Server:
                     self.api_addr = event["api_addr"]
                     self.admin_addr = event["admin_addr"]
                     self.console_addr = event.get("console_addr") or None
+                    self.credentials_proxy_addr = event.get("credentials_proxy_addr") or None
                     self._serving.set()
 
     def _wait_healthy(self):

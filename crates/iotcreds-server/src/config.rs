@@ -17,6 +17,13 @@
 //! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
 //! # registry_outage_grace_secs = 300           # serve from cache this long if the database is down
 //!
+//! # [credentials_proxy]            # the credentials endpoint behind a TLS-terminating proxy
+//! # addr = "10.0.0.2:8444"         # plain HTTP, answered only to trusted_proxies
+//! # trusted_proxies = ["10.0.0.5"]
+//! # client_cert_header = "x-forwarded-client-cert"   # Envoy XFCC, or nginx $ssl_client_escaped_cert
+//! # server_name_header = "x-forwarded-server-name"   # nginx $ssl_server_name (SNI_ONLY certificates)
+//! # client_addr_header = "x-forwarded-for"           # the client's address (its last entry)
+//!
 //! # [limits]                       # what one client may cost the server (see LimitsConfig)
 //! # header_timeout_secs = 10       # connection (or a request's first byte) to complete headers
 //! # idle_timeout_secs = 30         # keep-alive / HTTP/2 connection without a request in progress
@@ -80,6 +87,8 @@ pub struct Config {
     /// Listen address of the web console (its own listener: no console path can collide with
     /// an S3 bucket name). Loopback by default.
     pub console_addr: SocketAddr,
+    /// Trusted-proxy mode of the credentials endpoint (off unless configured).
+    pub credentials_proxy: Option<CredentialsProxyConfig>,
     /// Registry location: `sqlite://PATH` or `postgres://...`; default `DATA/registry.db`.
     pub registry_url: Option<String>,
     /// Server certificate chain (PEM) of the credentials endpoint, replacing the generated one.
@@ -255,6 +264,80 @@ pub struct LimitsConfig {
     pub issuance_burst_per_account: u32,
 }
 
+/// The credentials endpoint behind a TLS-terminating proxy (`[credentials_proxy]`): a
+/// plain-HTTP listener that answers only the proxy's addresses and takes the client
+/// certificate from a header (see `credentials::proxy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsProxyConfig {
+    /// Where the proxy connects (plain HTTP: keep it on a private network).
+    pub addr: SocketAddr,
+    /// The proxy's addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`); required.
+    pub trusted_proxies: Vec<String>,
+    /// The header with the client certificate: Envoy's XFCC or nginx's
+    /// `$ssl_client_escaped_cert` [default: `x-forwarded-client-cert`].
+    #[serde(default = "default_client_cert_header")]
+    pub client_cert_header: String,
+    /// The header with the server name the client asked for (nginx `$ssl_server_name`), for
+    /// certificates registered without a CA (SNI_ONLY).
+    pub server_name_header: Option<String>,
+    /// The header with the client's address (`X-Forwarded-For`: its last entry), for
+    /// `aws:SourceIp` and the audit line; without it, the proxy's address is used.
+    pub client_addr_header: Option<String>,
+}
+
+fn default_client_cert_header() -> String {
+    "x-forwarded-client-cert".into()
+}
+
+impl CredentialsProxyConfig {
+    /// The checked settings.
+    pub fn settings(&self) -> Result<crate::credentials::proxy::ProxySettings, ConfigError> {
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid { key, message };
+        if self.trusted_proxies.is_empty() {
+            return Err(invalid(
+                "credentials_proxy.trusted_proxies",
+                "name at least one address or network of the proxy".into(),
+            ));
+        }
+        let trusted = self
+            .trusted_proxies
+            .iter()
+            .map(|t| {
+                t.parse::<ipnet::IpNet>()
+                    .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "credentials_proxy.trusted_proxies",
+                            format!("{t:?} is not an IP address or network"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = |key: &'static str, name: &str| {
+            http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| invalid(key, format!("{name:?} is not a header name")))
+        };
+        Ok(crate::credentials::proxy::ProxySettings {
+            trusted,
+            client_cert_header: header(
+                "credentials_proxy.client_cert_header",
+                &self.client_cert_header,
+            )?,
+            server_name_header: self
+                .server_name_header
+                .as_deref()
+                .map(|h| header("credentials_proxy.server_name_header", h))
+                .transpose()?,
+            client_addr_header: self
+                .client_addr_header
+                .as_deref()
+                .map(|h| header("credentials_proxy.client_addr_header", h))
+                .transpose()?,
+        })
+    }
+}
+
 /// Token-sealing key rotation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -276,6 +359,7 @@ impl Default for Config {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
             console_addr: SocketAddr::from(([127, 0, 0, 1], 9002)),
             registry_url: None,
+            credentials_proxy: None,
             credentials_tls_cert: None,
             credentials_tls_key: None,
             api_tls_cert: None,
@@ -364,6 +448,9 @@ impl Config {
                 .region
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if let Some(proxy) = &self.credentials_proxy {
+            proxy.settings()?;
+        }
         if let Some(id) = &self.account_id
             && !iotcreds_types::ids::is_account_id(id)
         {
@@ -688,6 +775,40 @@ issuance_rate_per_account = 7
             let err = c.validate().unwrap_err().to_string();
             let key = bad.split(' ').next().unwrap();
             assert!(err.contains(&format!("limits.{key}")), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_credentials_proxy_is_off_unless_configured_and_needs_trusted_proxies() {
+        assert!(Config::default().credentials_proxy.is_none());
+        let c: Config = toml::from_str(
+            "[credentials_proxy]\naddr = \"127.0.0.1:8444\"\n\
+             trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n\
+             server_name_header = \"X-Forwarded-Server-Name\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let s = c.credentials_proxy.unwrap().settings().unwrap();
+        assert_eq!(s.trusted.len(), 3);
+        assert_eq!(s.client_cert_header.as_str(), "x-forwarded-client-cert");
+        assert_eq!(
+            s.server_name_header.unwrap().as_str(),
+            "x-forwarded-server-name"
+        );
+        for (bad, key) in [
+            ("trusted_proxies = []", "trusted_proxies"),
+            ("trusted_proxies = [\"everyone\"]", "trusted_proxies"),
+            (
+                "trusted_proxies = [\"::1\"]\nclient_cert_header = \"bad header\"",
+                "client_cert_header",
+            ),
+        ] {
+            let c: Config = toml::from_str(&format!(
+                "[credentials_proxy]\naddr = \"127.0.0.1:8444\"\n{bad}\n"
+            ))
+            .unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
         }
     }
 

@@ -247,6 +247,30 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .with_activity(activity)
             .with_throttle(config.limits.issuance_throttle()),
     );
+    let mut credentials_proxy_addr = None;
+    if let Some(proxy) = &config.credentials_proxy {
+        let settings = Arc::new(proxy.settings()?);
+        let listener = net::bind(proxy.addr)
+            .await
+            .with_context(|| format!("binding the credentials proxy listener to {}", proxy.addr))?;
+        credentials_proxy_addr = Some(listener.local_addr()?);
+        let endpoint = credentials.clone();
+        tasks.push(tokio::spawn(net::serve(
+            listener,
+            Tls::Off,
+            options.clone(),
+            shutdown.clone(),
+            move |conn| {
+                let endpoint = endpoint.clone();
+                let settings = settings.clone();
+                hyper::service::service_fn(move |req| {
+                    let (endpoint, settings, conn) =
+                        (endpoint.clone(), settings.clone(), conn.clone());
+                    async move { Ok(endpoint.handle_proxied(&conn, &settings, req).await) }
+                })
+            },
+        )));
+    }
     tasks.push(tokio::spawn(net::serve(
         credentials_listener,
         Tls::Required(credentials_tls),
@@ -374,6 +398,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tracing::info!(
         %credentials_addr, %api_addr, %admin_addr,
         console_addr = %console_addr.map(|a| a.to_string()).unwrap_or_default(),
+        credentials_proxy_addr = %credentials_proxy_addr.map(|a| a.to_string()).unwrap_or_default(),
         account_id = %registry.account_id(),
         region = %config.region,
         engine = registry.store().engine(),

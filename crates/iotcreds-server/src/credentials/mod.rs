@@ -5,6 +5,7 @@
 //! `{"message": …}` bodies and headers, the audit line and the metrics.
 
 pub mod issue;
+pub mod proxy;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -242,6 +243,82 @@ impl CredentialsEndpoint {
                 resp
             }
         }
+    }
+}
+
+impl CredentialsEndpoint {
+    /// Answer one request that a trusted TLS-terminating proxy forwarded (trusted-proxy mode,
+    /// [`proxy`]): refused unless the connection comes from a trusted proxy; then the client
+    /// certificate, server name and address come from the proxy's headers, and the request is
+    /// decided exactly as on the mutual-TLS listener.
+    pub async fn handle_proxied<B>(
+        &self,
+        conn: &ConnInfo,
+        settings: &proxy::ProxySettings,
+        req: Request<B>,
+    ) -> Response<Full<Bytes>> {
+        let header = |name: &http::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let refuse = |reason: &str| {
+            let request_id = request_id();
+            tracing::info!(
+                target: "iotcreds::audit",
+                event = "credentials",
+                decision = "deny",
+                request_id = request_id.as_str(),
+                status = 403,
+                reason,
+                source_ip = %conn.remote.ip(),
+            );
+            self.metrics.refused("bad_certificate");
+            let mut resp = error(
+                &request_id,
+                StatusCode::FORBIDDEN,
+                "AccessDeniedException",
+                "Forbidden",
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        };
+        if !settings.trusts(conn.remote.ip()) {
+            return refuse(
+                "connection to the proxy listener from an address that is not a trusted proxy",
+            );
+        }
+        let certificate = match header(&settings.client_cert_header).map(proxy::client_certificate)
+        {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(der))) => Some(der),
+            Some(Err(why)) => return refuse(why),
+        };
+        let remote_ip = settings
+            .client_addr_header
+            .as_ref()
+            .and_then(header)
+            .and_then(proxy::client_addr)
+            .unwrap_or(conn.remote.ip());
+        let info = ConnInfo {
+            remote: std::net::SocketAddr::new(remote_ip, conn.remote.port()),
+            tls: Some(crate::net::TlsInfo {
+                peer_certificate_id: certificate.as_deref().map(iotcreds_pki::certificate_id),
+                peer_certificates: certificate
+                    .map(|d| vec![rustls::pki_types::CertificateDer::from(d)])
+                    .unwrap_or_default(),
+                sni: settings
+                    .server_name_header
+                    .as_ref()
+                    .and_then(header)
+                    .map(str::to_owned),
+            }),
+            sendfile: false,
+        };
+        self.handle(&info, req).await
     }
 }
 
