@@ -17,6 +17,8 @@
 //! # virtual_host_domain = "s3.example.com"     # virtual-hosted-style S3 (bucket.s3.example.com)
 //! # registry_outage_grace_secs = 300           # serve from cache this long if the database is down
 //!
+//! # proxy_protocol_from = ["10.0.0.5"]  # L4 balancers sending PROXY v1/v2 headers (credentials, service)
+//!
 //! # [credentials_proxy]            # the credentials endpoint behind a TLS-terminating proxy
 //! # addr = "10.0.0.2:8444"         # plain HTTP, answered only to trusted_proxies
 //! # trusted_proxies = ["10.0.0.5"]
@@ -87,6 +89,10 @@ pub struct Config {
     /// Listen address of the web console (its own listener: no console path can collide with
     /// an S3 bucket name). Loopback by default.
     pub console_addr: SocketAddr,
+    /// L4 load balancers (addresses or networks) whose connections to the credentials and
+    /// service endpoints start with a PROXY protocol v1/v2 header carrying the client's
+    /// address; empty: none.
+    pub proxy_protocol_from: Vec<String>,
     /// Trusted-proxy mode of the credentials endpoint (off unless configured).
     pub credentials_proxy: Option<CredentialsProxyConfig>,
     /// Registry location: `sqlite://PATH` or `postgres://...`; default `DATA/registry.db`.
@@ -290,6 +296,26 @@ fn default_client_cert_header() -> String {
     "x-forwarded-client-cert".into()
 }
 
+/// An address (`10.0.0.5`, a network of one) or a network (`10.0.0.0/24`).
+fn parse_network(key: &'static str, text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ConfigError::Invalid {
+            key,
+            message: format!("{text:?} is not an IP address or network"),
+        })
+}
+
+impl Config {
+    /// `proxy_protocol_from`, parsed.
+    pub fn proxy_protocol_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.proxy_protocol_from
+            .iter()
+            .map(|t| parse_network("proxy_protocol_from", t))
+            .collect()
+    }
+}
+
 impl CredentialsProxyConfig {
     /// The checked settings.
     pub fn settings(&self) -> Result<crate::credentials::proxy::ProxySettings, ConfigError> {
@@ -303,16 +329,7 @@ impl CredentialsProxyConfig {
         let trusted = self
             .trusted_proxies
             .iter()
-            .map(|t| {
-                t.parse::<ipnet::IpNet>()
-                    .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        invalid(
-                            "credentials_proxy.trusted_proxies",
-                            format!("{t:?} is not an IP address or network"),
-                        )
-                    })
-            })
+            .map(|t| parse_network("credentials_proxy.trusted_proxies", t))
             .collect::<Result<Vec<_>, _>>()?;
         let header = |key: &'static str, name: &str| {
             http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
@@ -359,6 +376,7 @@ impl Default for Config {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
             console_addr: SocketAddr::from(([127, 0, 0, 1], 9002)),
             registry_url: None,
+            proxy_protocol_from: Vec::new(),
             credentials_proxy: None,
             credentials_tls_cert: None,
             credentials_tls_key: None,
@@ -451,6 +469,7 @@ impl Config {
         if let Some(proxy) = &self.credentials_proxy {
             proxy.settings()?;
         }
+        self.proxy_protocol_networks()?;
         if let Some(id) = &self.account_id
             && !iotcreds_types::ids::is_account_id(id)
         {

@@ -9,6 +9,10 @@
 //! accepting, every connection is asked to finish its in-flight request and close, and the loop
 //! returns when all have closed or the grace period ends.
 //!
+//! From configured L4 load balancers a connection starts with a PROXY protocol header
+//! ([`proxy_protocol`]), read before the TLS handshake; its client address becomes the
+//! connection's.
+//!
 //! With [`Tls::Optional`] one port serves both HTTPS and plain HTTP: the first byte of a TLS
 //! connection is a handshake record (`0x16`), which no HTTP request starts with.
 //!
@@ -22,6 +26,7 @@
 pub mod linger;
 pub mod per_ip;
 pub mod plain;
+pub mod proxy_protocol;
 pub mod watch;
 
 use std::convert::Infallible;
@@ -112,6 +117,9 @@ pub struct ListenerOptions {
     pub http2: bool,
     /// How long shutdown waits for in-flight requests.
     pub grace: Duration,
+    /// L4 load balancers whose connections start with a PROXY protocol header
+    /// ([`proxy_protocol`]); empty: none.
+    pub proxy_protocol_from: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// The error type handlers never return (they answer errors as responses).
@@ -200,6 +208,29 @@ async fn handle<F, S, B>(
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let mut tcp = tcp;
+    let mut remote = remote;
+    if options
+        .proxy_protocol_from
+        .iter()
+        .any(|n| n.contains(&remote.ip()))
+    {
+        let header = proxy_protocol::read_header(&mut tcp);
+        match tokio::time::timeout(options.handshake_timeout, header).await {
+            Ok(Ok(Some(client))) => remote = client,
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                metrics::counter!("iotcreds_connections_refused_total", "reason" => "proxy_protocol")
+                    .increment(1);
+                tracing::debug!(%remote, error = %e, "no valid PROXY protocol header");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "PROXY protocol header timed out");
+                return;
+            }
+        }
+    }
     let config = match tls {
         Tls::Off => None,
         Tls::Required(c) => Some(c),

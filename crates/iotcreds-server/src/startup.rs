@@ -224,6 +224,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         max_connections_per_ip: config.limits.max_connections_per_ip,
         http2: false,
         grace: Duration::from_secs(config.limits.shutdown_grace_secs),
+        proxy_protocol_from: Arc::new(Vec::new()),
+    };
+    // The endpoints an L4 balancer fronts read PROXY headers from it; admin, console and the
+    // credentials proxy listener never do.
+    let balanced = ListenerOptions {
+        proxy_protocol_from: Arc::new(config.proxy_protocol_networks()?),
+        ..options.clone()
     };
     let mut tasks = Vec::new();
 
@@ -274,7 +281,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tasks.push(tokio::spawn(net::serve(
         credentials_listener,
         Tls::Required(credentials_tls),
-        options.clone(),
+        balanced.clone(),
         shutdown.clone(),
         move |conn| {
             let endpoint = credentials.clone();
@@ -297,7 +304,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         api_tls,
         ListenerOptions {
             http2: true,
-            ..options.clone()
+            ..balanced.clone()
         },
         shutdown.clone(),
         move |conn| {
