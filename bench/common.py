@@ -126,7 +126,7 @@ def median_of(runs, key="per_cpu_second"):
 
 
 def unlimited_issuance(workdir):
-    """`--config` args turning the issuance rate limits off (on by default, 50/s per
+    """`--config` args turning the issuance rate limits off (on by default, 200/s per
     certificate): an issuance benchmark asks thousands of times a second with one certificate
     and would otherwise measure the 429 path."""
     config = pathlib.Path(workdir) / "unlimited-issuance.toml"

@@ -32,10 +32,10 @@
 //! # max_connections_per_ip = 256   # per listener and client address (IPv6: per /64); 0 = off
 //! # body_timeout_secs = 20         # a buffered (control-plane) request body arrives whole
 //! # max_inflight_body_bytes = 67108864   # all buffered request bodies together
-//! # issuance_rate_per_certificate = 50    # credentials per second per certificate (0 = off)
-//! # issuance_burst_per_certificate = 200  # … at once after a quiet period
-//! # issuance_rate_per_account = 2000      # all certificates together (0 = off)
-//! # issuance_burst_per_account = 5000
+//! # issuance_rate_per_certificate = 200   # credentials per second per certificate (0 = off)
+//! # issuance_burst_per_certificate = 1000 # … at once after a quiet period
+//! # issuance_rate_per_account = 5000      # all certificates together (0 = off)
+//! # issuance_burst_per_account = 20000
 //!
 //! # [objects]                      # default: objects in DATA/objects (the embedded backend)
 //! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
@@ -406,11 +406,12 @@ impl Default for LimitsConfig {
             body_timeout_secs: 20,
             max_inflight_body_bytes: 64 << 20,
             post_object_max_bytes: 32 << 20,
-            // Generous: the AWS CRT's X.509 provider asks for credentials per request.
-            issuance_rate_per_certificate: 50.0,
-            issuance_burst_per_certificate: 200,
-            issuance_rate_per_account: 2_000.0,
-            issuance_burst_per_account: 5_000,
+            // Generous: the AWS CRT's X.509 provider asks for credentials per request, so a
+            // device making requests back to back asks as often as its requests complete.
+            issuance_rate_per_certificate: 200.0,
+            issuance_burst_per_certificate: 1_000,
+            issuance_rate_per_account: 5_000.0,
+            issuance_burst_per_account: 20_000,
         }
     }
 }
@@ -761,8 +762,8 @@ mod tests {
         assert_eq!(parsed.limits.idle_timeout(), Duration::from_secs(5));
         assert_eq!(parsed.limits.body_timeout(), Duration::from_secs(3));
         // Issuance limits: on by default; integers and fractions per second; 0 is off.
-        assert_eq!(l.issuance_rate_per_certificate, 50.0);
-        assert_eq!(l.issuance_burst_per_account, 5_000);
+        assert_eq!(l.issuance_rate_per_certificate, 200.0);
+        assert_eq!(l.issuance_burst_per_account, 20_000);
         let slow: Config = toml::from_str(
             "[limits]
 issuance_rate_per_certificate = 0.01
