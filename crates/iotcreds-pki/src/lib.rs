@@ -20,7 +20,9 @@
 pub mod ca;
 pub mod chain;
 pub mod crl;
+mod der;
 pub mod inspect;
+pub mod ocsp;
 pub mod tls;
 
 pub use ca::{CertificateAuthority, IssuedCertificate, KeyKind};
