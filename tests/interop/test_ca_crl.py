@@ -45,20 +45,21 @@ commonName = supplied
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
-"""
+{aia}"""
 
 
 class OpensslCa:
     """An `openssl ca` directory: a P-256 root, its database, serials and CRL numbers."""
 
-    def __init__(self, workdir, name="ADCTestFleetCA"):
+    def __init__(self, workdir, name="ADCTestFleetCA", ocsp_url=None):
         self.dir = workdir
         (workdir / "newcerts").mkdir(parents=True)
         (workdir / "index.txt").write_text("")
         (workdir / "serial").write_text("1000\n")
         (workdir / "crlnumber").write_text("01\n")
         self.config = workdir / "openssl.cnf"
-        self.config.write_text(OPENSSL_CA.format(dir=workdir))
+        aia = f"authorityInfoAccess = OCSP;URI:{ocsp_url}\n" if ocsp_url else ""
+        self.config.write_text(OPENSSL_CA.format(dir=workdir, aia=aia))
         self.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                  "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", f"/CN={name}",
                  "-addext", "basicConstraints=critical,CA:TRUE",
@@ -96,6 +97,14 @@ def creds_of(body):
 def fleet(server, tmp_path):
     """ADCTestRole/ADCTestRoleAlias/ADCTestPolicy and two devices of an openssl CA."""
     ca = OpensslCa(tmp_path / "ca")
+    ca_id, devices = register_fleet(server, ca, tmp_path)
+    return server, ca, ca_id, devices
+
+
+def register_fleet(server, ca, tmp_path):
+    """Register `ca` (ACTIVE, with a verification certificate), ADCTestRole/ADCTestRoleAlias/
+    ADCTestPolicy, the bucket with test.txt, and two devices of the CA, ADCTestThing and
+    ADCTestThing-2 (ACTIVE, attached); returns the CA's id and the devices."""
     code = server.aws("iot", "get-registration-code")["registrationCode"]
     verification, _ = ca.issue(code)
     reg = server.aws("iot", "register-ca-certificate", "--ca-certificate", f"file://{ca.dir / 'ca.pem'}",
@@ -117,7 +126,7 @@ def fleet(server, tmp_path):
         server.aws("iot", "attach-thing-principal", "--thing-name", name, "--principal", registered["certificateArn"])
         devices[name] = {"cert": cert, "key": key, "thing": name, "certificate_id": registered["certificateId"]}
     make_bucket_with_test_file(server, tmp_path)
-    return server, ca, reg["certificateId"], devices
+    return reg["certificateId"], devices
 
 
 def ask(server, device):

@@ -37,6 +37,11 @@
 //! # issuance_rate_per_account = 5000      # all certificates together (0 = off)
 //! # issuance_burst_per_account = 20000
 //!
+//! # [revocation]                   # CRLs of CAs with a crlUrl (iotcreds ca set-revocation)
+//! # crl_refresh_secs = 3600        # each instance fetches each CA's CRL this often
+//! # crl_retry_secs = 60            # after a failure, and while the CRL's nextUpdate is near
+//! # max_crl_bytes = 4194304
+//!
 //! # [objects]                      # default: objects in DATA/objects (the embedded backend)
 //! # backend = "upstream"           # keep them in an existing S3-compatible cluster instead
 //! # read_cache_mib = 64            # memory for the embedded backend's small-object cache (0: off)
@@ -119,6 +124,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Token-sealing key rotation.
     pub tokens: TokensConfig,
+    /// Fetching registered CAs' CRLs from their URLs.
+    pub revocation: RevocationConfig,
     /// The web console.
     pub console: ConsoleConfig,
 }
@@ -388,6 +395,7 @@ impl Default for Config {
             objects: ObjectsConfig::default(),
             limits: LimitsConfig::default(),
             tokens: TokensConfig::default(),
+            revocation: RevocationConfig::default(),
             console: ConsoleConfig::default(),
         }
     }
@@ -413,6 +421,52 @@ impl Default for LimitsConfig {
             issuance_rate_per_account: 5_000.0,
             issuance_burst_per_account: 20_000,
         }
+    }
+}
+
+/// Fetching the CRLs of CAs that have a `crlUrl` (`[revocation]`; see `crl_fetch`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// How often each instance fetches a CA's CRL, in seconds.
+    pub crl_refresh_secs: u64,
+    /// How soon a failed fetch is tried again, and how often a CRL is fetched once its
+    /// `nextUpdate` falls before the next refresh, in seconds.
+    pub crl_retry_secs: u64,
+    /// Largest CRL fetched, in bytes.
+    pub max_crl_bytes: usize,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self {
+            crl_refresh_secs: 3_600,
+            crl_retry_secs: 60,
+            max_crl_bytes: 4 << 20,
+        }
+    }
+}
+
+impl RevocationConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("revocation.crl_refresh_secs", self.crl_refresh_secs),
+            ("revocation.crl_retry_secs", self.crl_retry_secs),
+        ] {
+            if v == 0 || v > 7 * 86_400 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be between 1 and 604800 (a week)".into(),
+                });
+            }
+        }
+        if !(1024..=64 << 20).contains(&self.max_crl_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "revocation.max_crl_bytes",
+                message: "must be between 1024 and 67108864".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -539,6 +593,7 @@ impl Config {
             });
         }
         self.limits.validate()?;
+        self.revocation.validate()?;
         match (self.objects.backend(), &self.objects.upstream) {
             (ObjectsBackend::Upstream, None) => {
                 return Err(ConfigError::Invalid {
@@ -715,6 +770,39 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+        for (revocation, key) in [
+            (
+                RevocationConfig {
+                    crl_refresh_secs: 0,
+                    ..RevocationConfig::default()
+                },
+                "revocation.crl_refresh_secs",
+            ),
+            (
+                RevocationConfig {
+                    crl_retry_secs: 8 * 86_400,
+                    ..RevocationConfig::default()
+                },
+                "revocation.crl_retry_secs",
+            ),
+            (
+                RevocationConfig {
+                    max_crl_bytes: 100,
+                    ..RevocationConfig::default()
+                },
+                "revocation.max_crl_bytes",
+            ),
+        ] {
+            let c = Config {
+                revocation,
+                ..Config::default()
+            };
+            assert!(c.validate().unwrap_err().to_string().contains(key), "{key}");
+        }
+        let c: Config = toml::from_str("[revocation]\ncrl_refresh_secs = 600\n").unwrap();
+        assert_eq!(c.revocation.crl_refresh_secs, 600);
+        assert_eq!(c.revocation.crl_retry_secs, 60);
+        assert!(c.validate().is_ok());
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod config;
 pub mod credentials;
+pub mod crl_fetch;
 pub mod data_dir;
 pub mod net;
 pub mod registry_store;

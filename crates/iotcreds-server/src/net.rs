@@ -23,6 +23,7 @@
 //! Plain-HTTP connections are wrapped in [`plain::PlainTcp`], which sends object data that the
 //! storage backend memory-mapped with `sendfile` (zero copy).
 
+pub mod fetch;
 pub mod linger;
 pub mod per_ip;
 pub mod plain;

@@ -401,6 +401,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     }));
 
+    tasks.push(tokio::spawn(crate::crl_fetch::run(
+        registry.clone(),
+        config.revocation.clone(),
+        now_ms,
+        shutdown.clone(),
+    )));
+
     ready.store(true, Ordering::Release);
     tracing::info!(
         %credentials_addr, %api_addr, %admin_addr,

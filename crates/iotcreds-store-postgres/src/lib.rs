@@ -107,6 +107,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0008_ca_crl.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            9,
+            "ca revocation config".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0009_ca_revocation_config.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

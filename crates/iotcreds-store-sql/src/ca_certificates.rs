@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 use iotcreds_store::{
-    CaCertificate, CaCrl, ConflictReason, Entity, LimitKind, Page, PageRequest, StateReason,
-    StoreError, StoreResult, Tag,
+    CaCertificate, CaCrl, CaRevocationConfig, ConflictReason, Entity, LimitKind, Page, PageRequest,
+    StateReason, StoreError, StoreResult, Tag,
 };
 use iotcreds_types::{AutoRegistrationStatus, CaCertificateStatus};
 use sqlx::AnyConnection;
@@ -16,13 +16,14 @@ use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT id, pem, status, auto_registration, mode, subject, not_before, \
     not_after, created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
-    crl_this_update, crl_next_update, crl_revoked, crl_imported_at \
-    FROM ca_certificates WHERE id = $1";
+    crl_this_update, crl_next_update, crl_revoked, crl_imported_at, ocsp_mode, ocsp_responder_url, \
+    crl_url FROM ca_certificates WHERE id = $1";
 
 const LIST: Keyset = keyset!(
     select: "SELECT id, pem, status, auto_registration, mode, subject, not_before, not_after, \
              created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
-             crl_this_update, crl_next_update, crl_revoked, crl_imported_at FROM ca_certificates",
+             crl_this_update, crl_next_update, crl_revoked, crl_imported_at, ocsp_mode, \
+             ocsp_responder_url, crl_url FROM ca_certificates",
     filter: "1 = 1",
     after: "id > $2",
     before: "id < $2",
@@ -46,6 +47,11 @@ fn from_row(r: &AnyRow) -> StoreResult<CaCertificate> {
         generation_id: r.text("generation_id")?,
         owned_by: r.text("owned_by")?,
         crl: crl_from_row(r)?,
+        revocation: CaRevocationConfig {
+            ocsp: r.wire("ocsp_mode")?,
+            ocsp_responder_url: r.opt_text("ocsp_responder_url")?,
+            crl_url: r.opt_text("crl_url")?,
+        },
     })
 }
 
@@ -107,6 +113,30 @@ pub(crate) async fn set_crl(
         .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))
 }
 
+pub(crate) async fn set_revocation_config(
+    c: &mut AnyConnection,
+    id: &str,
+    config: &CaRevocationConfig,
+) -> StoreResult<CaCertificate> {
+    let done = sqlx::query(
+        "UPDATE ca_certificates SET ocsp_mode = $2, ocsp_responder_url = $3, crl_url = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(config.ocsp.as_str())
+    .bind(config.ocsp_responder_url.as_deref())
+    .bind(config.crl_url.as_deref())
+    .execute(&mut *c)
+    .await
+    .map_err(err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found(Entity::CaCertificate, id));
+    }
+    get(c, id)
+        .await?
+        .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))
+}
+
 pub(crate) async fn get(c: &mut AnyConnection, id: &str) -> StoreResult<Option<CaCertificate>> {
     let row = sqlx::query(SELECT_ONE)
         .bind(id)
@@ -140,8 +170,9 @@ pub(crate) async fn insert(
     }
     sqlx::query(
         "INSERT INTO ca_certificates (id, pem, status, auto_registration, mode, subject, \
-         not_before, not_after, created_at, modified_at, customer_version, generation_id, owned_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         not_before, not_after, created_at, modified_at, customer_version, generation_id, owned_by, \
+         ocsp_mode, ocsp_responder_url, crl_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&ca.id)
     .bind(&ca.pem)
@@ -156,6 +187,9 @@ pub(crate) async fn insert(
     .bind(ca.customer_version)
     .bind(&ca.generation_id)
     .bind(&ca.owned_by)
+    .bind(ca.revocation.ocsp.as_str())
+    .bind(ca.revocation.ocsp_responder_url.as_deref())
+    .bind(ca.revocation.crl_url.as_deref())
     .execute(&mut *c)
     .await
     .map_err(unique_as_exists(Entity::CaCertificate, &ca.id))?;

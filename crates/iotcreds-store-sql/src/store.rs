@@ -149,6 +149,8 @@ write_tx fn update_ca_certificate(
 ) -> CaCertificate => ca_certificates::update[id, status, auto_registration, generation_id, modified_at];
 write_tx fn delete_ca_certificate(id: &str) -> () => ca_certificates::delete[id];
 write_tx fn set_ca_crl(id: &str, crl: Option<&CaCrl>) -> CaCertificate => ca_certificates::set_crl[id, crl];
+write_tx fn set_ca_revocation_config(id: &str, config: &CaRevocationConfig) -> CaCertificate
+    => ca_certificates::set_revocation_config[id, config];
 write_tx fn insert_certificate(cert: &Certificate) -> () => certificates::insert[cert];
 read_one fn certificate(id: &str) -> Option<Certificate> => certificates::get[id];
 read_one fn list_certificates(ca_id: Option<&str>, page: &PageRequest) -> Page<Certificate>

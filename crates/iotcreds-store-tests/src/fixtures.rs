@@ -53,6 +53,7 @@ pub fn ca(id: &str, subject: &str) -> CaCertificate {
         generation_id: "gen-ca-1".to_owned(),
         owned_by: ACCOUNT.to_owned(),
         crl: None,
+        revocation: Default::default(),
     }
 }
 

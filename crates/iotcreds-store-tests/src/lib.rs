@@ -65,6 +65,7 @@ macro_rules! store_suite {
                 ca_certificate_lifecycle,
                 ca_certificates_per_subject_limit,
                 ca_crl_replaces_forward_only,
+                ca_revocation_config_round_trips,
                 ca_certificates_list_pages_both_ways,
                 certificate_insert_rules,
                 certificate_update_status_bumps_version,

@@ -261,6 +261,13 @@ pub trait Store: Send + Sync + 'static {
     /// be replayed to un-revoke certificates.
     async fn set_ca_crl(&self, id: &str, crl: Option<&CaCrl>) -> StoreResult<CaCertificate>;
 
+    /// Replace the CA's online revocation settings. `NotFound` if the CA is absent.
+    async fn set_ca_revocation_config(
+        &self,
+        id: &str,
+        config: &CaRevocationConfig,
+    ) -> StoreResult<CaCertificate>;
+
     // ---- certificates -------------------------------------------------------------------
 
     /// Register a certificate. `AlreadyExists` if the id is taken; `NotFound` (entity

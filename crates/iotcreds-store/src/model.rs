@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use iotcreds_types::{
     AccessKeyStatus, AutoRegistrationStatus, CaCertificateStatus, CertificateMode,
-    CertificateStatus, ThingPrincipalType,
+    CertificateStatus, OcspMode, ThingPrincipalType,
 };
 
 /// A device certificate (IoT `CertificateDescription`).
@@ -70,6 +70,20 @@ pub struct CaCertificate {
     pub owned_by: String,
     /// Its certificate revocation list, when one was imported (an iotcreds extension).
     pub crl: Option<CaCrl>,
+    /// How its devices are checked online (an iotcreds extension).
+    pub revocation: CaRevocationConfig,
+}
+
+/// Online revocation checking of a CA's devices: OCSP at issuance and a CRL fetched on a
+/// schedule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaRevocationConfig {
+    /// Whether, and how strictly, devices are checked by OCSP at issuance.
+    pub ocsp: OcspMode,
+    /// The responder asked instead of the one the device certificate names.
+    pub ocsp_responder_url: Option<String>,
+    /// Where the CA's CRL is fetched from on a schedule.
+    pub crl_url: Option<String>,
 }
 
 /// A CA's certificate revocation list, verified against the CA when it was imported.

@@ -91,6 +91,25 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// OCSP checking of a registered CA's devices at issuance (an iotcreds extension).
+    OcspMode {
+        /// No OCSP request.
+        Off = "OFF",
+        /// Refuse a revoked certificate; issue when the responder cannot answer.
+        FailOpen = "FAIL_OPEN",
+        /// Refuse a revoked certificate, and every certificate while no answer can be had.
+        FailClosed = "FAIL_CLOSED",
+    }
+);
+
+impl Default for OcspMode {
+    /// A CA is registered without OCSP checking, as AWS IoT does none.
+    fn default() -> Self {
+        Self::Off
+    }
+}
+
+wire_enum!(
     /// Thing-principal attachment kind (`ThingPrincipalType`).
     ThingPrincipalType {
         /// The principal may be attached to this thing only.

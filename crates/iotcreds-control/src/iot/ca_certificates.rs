@@ -128,6 +128,7 @@ pub(super) async fn register(req: &Req<'_>) -> Reply {
         generation_id: uuid::Uuid::new_v4().to_string(),
         owned_by: req.account().to_owned(),
         crl: None,
+        revocation: Default::default(),
     };
     let arn = req.ca_cert_arn(&row.id);
     match req
@@ -258,6 +259,7 @@ pub(super) async fn describe(req: &Req<'_>) -> Reply {
             },
             "certificateMode": c.mode.as_str(),
             "iotcredsCrl": super::ca_crls::describe(&c),
+            "iotcredsRevocationConfig": super::ca_revocation::describe(&c),
         },
     })))
 }

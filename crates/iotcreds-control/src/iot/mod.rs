@@ -15,6 +15,7 @@
 
 mod ca_certificates;
 mod ca_crls;
+mod ca_revocation;
 mod certificates;
 mod endpoint;
 mod errors;

@@ -12,8 +12,8 @@ use std::pin::Pin;
 use percent_encoding::percent_decode_str;
 
 use super::{
-    Reply, Req, ca_certificates, ca_crls, certificates, endpoint, policies, policy_targets,
-    role_aliases, tags, thing_principals, thing_types, things,
+    Reply, Req, ca_certificates, ca_crls, ca_revocation, certificates, endpoint, policies,
+    policy_targets, role_aliases, tags, thing_principals, thing_types, things,
 };
 
 /// An operation's handler.
@@ -99,6 +99,7 @@ pub static OPERATIONS: &[Operation] = &[
     // iotcreds extensions (AWS IoT checks no CRL): see `ca_crls`.
     op!("PUT", "/cacertificate/{caCertificateId}/crl", "ImportCACertificateCrl" => ca_crls::import),
     op!("DELETE", "/cacertificate/{caCertificateId}/crl", "DeleteCACertificateCrl" => ca_crls::delete),
+    op!("PUT", "/cacertificate/{caCertificateId}/revocation-config", "UpdateCACertificateRevocationConfig" => ca_revocation::update),
     op!("GET", "/registrationcode", "GetRegistrationCode" => ca_certificates::registration_code),
     op!("GET", "/policies", "ListPolicies" => policies::list),
     op!("POST", "/policies/{policyName}", "CreatePolicy" => policies::create),

@@ -14,6 +14,7 @@ use iotcreds_registry::session_tags;
 use iotcreds_registry::sessions::{self, NewSession, OversizedTags, SessionError};
 use iotcreds_registry::{CachedCertificate, KeyUse, Registry};
 
+use super::ocsp::{OcspChecker, Verdict};
 use super::throttle::{Throttle, Throttled};
 
 /// The service principal that assumes roles for the credentials provider.
@@ -86,6 +87,22 @@ pub enum Refusal {
         ca_id: String,
         next_update_ms: i64,
     },
+    /// The OCSP responder of its CA says it is revoked.
+    RevokedByOcsp {
+        certificate_id: String,
+        ca_id: String,
+    },
+    /// The OCSP responder of its CA does not know it.
+    OcspUnknown {
+        certificate_id: String,
+        ca_id: String,
+    },
+    /// No OCSP answer could be had, and its CA fails closed.
+    OcspUnavailable {
+        certificate_id: String,
+        ca_id: String,
+        reason: String,
+    },
     /// Registered without a CA, and the client sent no (or the wrong) SNI.
     SniRequired { certificate_id: String },
     /// The thing named in the header does not exist or is not attached.
@@ -139,6 +156,9 @@ impl Refusal {
             | Refusal::CaNotActive { certificate_id, .. }
             | Refusal::RevokedByCrl { certificate_id, .. }
             | Refusal::CrlOutOfDate { certificate_id, .. }
+            | Refusal::RevokedByOcsp { certificate_id, .. }
+            | Refusal::OcspUnknown { certificate_id, .. }
+            | Refusal::OcspUnavailable { certificate_id, .. }
             | Refusal::SniRequired { certificate_id }
             | Refusal::InvalidThingName { certificate_id, .. }
             | Refusal::AccessDenied { certificate_id, .. }
@@ -173,6 +193,15 @@ impl Refusal {
                 "the CRL of CA {ca_id} is out of date (nextUpdate {}); import a newer one",
                 time_fmt::iso8601_seconds(*next_update_ms)
             ),
+            Refusal::RevokedByOcsp { ca_id, .. } => {
+                format!("certificate revoked, says the OCSP responder of CA {ca_id}")
+            }
+            Refusal::OcspUnknown { ca_id, .. } => {
+                format!("certificate unknown to the OCSP responder of CA {ca_id}")
+            }
+            Refusal::OcspUnavailable { ca_id, reason, .. } => {
+                format!("{reason}; CA {ca_id} fails closed")
+            }
             Refusal::SniRequired { .. } => {
                 "certificate registered without a CA requires SNI of the credentials host".into()
             }
@@ -242,10 +271,79 @@ fn iot_context(
     ctx
 }
 
-/// Decide and, if allowed, issue; `throttle` is taken from once the certificate is known good.
+/// What OCSP says of a device of `ca`, as a refusal when it refuses. A revoked certificate is
+/// also marked `REVOKED` in the registry, so the sessions it already holds end on every service
+/// path and every instance, as a CRL's serials do.
+async fn ocsp_check(
+    registry: &Registry,
+    ocsp: &OcspChecker,
+    ca: &iotcreds_store::CaCertificate,
+    cert: &CachedCertificate,
+    now_ms: i64,
+) -> Result<(), Refusal> {
+    let certificate_id = cert.cert.id.clone();
+    let ca_id = ca.id.clone();
+    match ocsp.check(ca, cert, now_ms).await {
+        Verdict::NotChecked | Verdict::Good { .. } => Ok(()),
+        Verdict::FailedOpen(reason) => {
+            tracing::warn!(
+                target: "iotcreds::audit",
+                event = "ocsp",
+                decision = "fail_open",
+                certificate_id = certificate_id.as_str(),
+                ca_certificate_id = ca_id.as_str(),
+                reason = reason.as_str(),
+            );
+            Ok(())
+        }
+        Verdict::Unavailable(reason) => Err(Refusal::OcspUnavailable {
+            certificate_id,
+            ca_id,
+            reason,
+        }),
+        Verdict::Unknown => Err(Refusal::OcspUnknown {
+            certificate_id,
+            ca_id,
+        }),
+        Verdict::Revoked { .. } => {
+            let generation = uuid::Uuid::new_v4().to_string();
+            let marked = registry
+                .mutate(registry.store().update_certificate_status(
+                    &certificate_id,
+                    CertificateStatus::Revoked,
+                    &generation,
+                    now_ms,
+                ))
+                .await;
+            match marked {
+                Ok(_) => tracing::info!(
+                    target: "iotcreds::audit",
+                    event = "ocsp",
+                    decision = "revoke",
+                    certificate_id = certificate_id.as_str(),
+                    ca_certificate_id = ca_id.as_str(),
+                    reason = "the CA's OCSP responder says the certificate is revoked; marked REVOKED",
+                ),
+                Err(e) => tracing::warn!(
+                    certificate_id = certificate_id.as_str(),
+                    error = %e,
+                    "could not mark a certificate its OCSP responder revoked as REVOKED"
+                ),
+            }
+            Err(Refusal::RevokedByOcsp {
+                certificate_id,
+                ca_id,
+            })
+        }
+    }
+}
+
+/// Decide and, if allowed, issue; `throttle` is taken from once the certificate is known good,
+/// `ocsp` asked last.
 pub async fn issue(
     registry: &Registry,
     throttle: &Throttle,
+    ocsp: &OcspChecker,
     credentials_host: &str,
     req: &CredentialsRequest<'_>,
 ) -> Result<Issued, Refusal> {
@@ -270,6 +368,7 @@ pub async fn issue(
     if !cert.info.is_valid_at(req.now_ms) {
         return Err(Refusal::CertificateOutsideValidity { certificate_id });
     }
+    let mut issuer = None;
     if let Some(ca_id) = &cert.cert.ca_certificate_id {
         let ca = registry.ca_certificate(ca_id).await.map_err(store_err)?;
         let Some(ca) = ca.filter(|ca| ca.status == CaCertificateStatus::Active) else {
@@ -296,6 +395,7 @@ pub async fn issue(
                 });
             }
         }
+        issuer = Some(ca);
     }
     if cert.cert.mode == CertificateMode::SniOnly && req.sni != Some(credentials_host) {
         return Err(Refusal::SniRequired { certificate_id });
@@ -426,6 +526,11 @@ pub async fn issue(
         })?;
         (tags, OversizedTags::Refuse)
     };
+
+    // The CA's OCSP responder, when the CA asks for it: last, as it may cost a round trip.
+    if let Some(ca) = &issuer {
+        ocsp_check(registry, ocsp, ca, &cert, req.now_ms).await?;
+    }
 
     // 7. The duration fits the role, and 8. issue (the shared session pipeline); the session
     //    ends with the certificate at the latest.

@@ -5,6 +5,7 @@
 //! `{"message": …}` bodies and headers, the audit line and the metrics.
 
 pub mod issue;
+pub mod ocsp;
 pub mod proxy;
 pub mod throttle;
 
@@ -34,6 +35,7 @@ pub struct CredentialsEndpoint {
     registry: Arc<Registry>,
     credentials_host: String,
     throttle: throttle::Throttle,
+    ocsp: ocsp::OcspChecker,
     metrics: Metrics,
     /// Where each decision is also recorded for the console's Activity page.
     activity: Option<Arc<ActivityLog>>,
@@ -98,6 +100,7 @@ impl CredentialsEndpoint {
             registry,
             credentials_host,
             throttle: throttle::Throttle::off(),
+            ocsp: ocsp::OcspChecker::new(),
             metrics: Metrics::new(),
             activity: None,
         }
@@ -158,6 +161,7 @@ impl CredentialsEndpoint {
         let result = issue::issue(
             &self.registry,
             &self.throttle,
+            &self.ocsp,
             &self.credentials_host,
             &request,
         )
@@ -354,6 +358,8 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
         | Refusal::CaNotActive { .. }
         | Refusal::RevokedByCrl { .. }
         | Refusal::CrlOutOfDate { .. }
+        | Refusal::RevokedByOcsp { .. }
+        | Refusal::OcspUnknown { .. }
         | Refusal::AccessDenied { .. } => (StatusCode::FORBIDDEN, DENIED, "Access Denied"),
         Refusal::InvalidThingName { .. } => {
             (StatusCode::FORBIDDEN, DENIED, "Invalid thing name passed")
@@ -387,7 +393,7 @@ fn refusal_response(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
             "ThrottlingException",
             "Rate exceeded",
         ),
-        Refusal::Unavailable(_) => (
+        Refusal::Unavailable(_) | Refusal::OcspUnavailable { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailableException",
             "Service Unavailable",
@@ -438,7 +444,9 @@ fn outcome_label(r: &Refusal) -> &'static str {
         | Refusal::CertificateOutsideValidity { .. }
         | Refusal::CaNotActive { .. }
         | Refusal::RevokedByCrl { .. }
-        | Refusal::CrlOutOfDate { .. } => "bad_certificate",
+        | Refusal::CrlOutOfDate { .. }
+        | Refusal::RevokedByOcsp { .. }
+        | Refusal::OcspUnknown { .. } => "bad_certificate",
         Refusal::InvalidThingName { .. } => "invalid_thing",
         Refusal::AccessDenied { .. } => "access_denied",
         Refusal::AliasNotFound { .. } => "alias_not_found",
@@ -446,7 +454,7 @@ fn outcome_label(r: &Refusal) -> &'static str {
         | Refusal::DurationExceedsMax { .. }
         | Refusal::SessionTags { .. } => "role_error",
         Refusal::Throttled { .. } => "throttled",
-        Refusal::Unavailable(_) => "unavailable",
+        Refusal::Unavailable(_) | Refusal::OcspUnavailable { .. } => "unavailable",
         Refusal::Internal(_) => "internal_error",
     }
 }

@@ -261,6 +261,7 @@ async fn certificates_of_an_inactive_ca_are_refused() {
         generation_id: "g".into(),
         owned_by: s.registry().account_id().into(),
         crl: None,
+        revocation: Default::default(),
     };
     let r = s.registry();
     r.mutate(r.store().insert_ca_certificate(&row, &[]))

@@ -2,7 +2,7 @@
 
 use iotcreds_store::*;
 use iotcreds_types::{
-    AutoRegistrationStatus, CaCertificateStatus, CertificateStatus, ThingPrincipalType,
+    AutoRegistrationStatus, CaCertificateStatus, CertificateStatus, OcspMode, ThingPrincipalType,
 };
 
 use crate::Harness;
@@ -175,6 +175,67 @@ pub async fn ca_crl_replaces_forward_only<H: Harness>() {
         .unwrap();
     s.delete_ca_certificate(&id).await.unwrap();
     assert_eq!(s.ca_certificate(&id).await.unwrap(), None);
+}
+
+/// A CA's online revocation settings: registered with the CA, replaced whole, read back with
+/// it (get and list), untouched by a CRL import, and refused for an absent CA.
+pub async fn ca_revocation_config_round_trips<H: Harness>() {
+    let h = H::create(Limits::default()).await;
+    let s = h.store();
+    let id = cert_id(1);
+    let registered = CaRevocationConfig {
+        ocsp: OcspMode::FailOpen,
+        ocsp_responder_url: None,
+        crl_url: Some("http://pki.example/fleet.crl".into()),
+    };
+    s.insert_ca_certificate(
+        &CaCertificate {
+            revocation: registered.clone(),
+            ..ca(&id, "CN=Fleet")
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.ca_certificate(&id).await.unwrap().unwrap().revocation,
+        registered
+    );
+    let config = CaRevocationConfig {
+        ocsp: OcspMode::FailClosed,
+        ocsp_responder_url: Some("http://ocsp.example/".into()),
+        crl_url: None,
+    };
+    let got = s.set_ca_revocation_config(&id, &config).await.unwrap();
+    assert_eq!(got.revocation, config);
+    let crl = CaCrl {
+        der: vec![0x30, 0x00],
+        this_update: 1_000,
+        next_update: None,
+        revoked_serials: Default::default(),
+        imported_at: 1_001,
+    };
+    s.set_ca_crl(&id, Some(&crl)).await.unwrap();
+    assert_eq!(
+        s.list_ca_certificates(&PageRequest::default())
+            .await
+            .unwrap()
+            .items[0]
+            .revocation,
+        config
+    );
+    let off = s
+        .set_ca_revocation_config(&id, &CaRevocationConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(off.revocation.ocsp, OcspMode::Off);
+    assert_eq!(off.crl, Some(crl));
+    expect_err_key(
+        s.set_ca_revocation_config(&cert_id(9), &config).await,
+        "NotFound",
+        Entity::CaCertificate,
+        &cert_id(9),
+    );
 }
 
 /// CA lists are by id, ascending or descending, in pages.

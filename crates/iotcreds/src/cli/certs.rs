@@ -375,6 +375,24 @@ enum CaCommand {
         /// CA certificate id or ARN.
         ca: String,
     },
+    /// Set how the CA's devices are checked online (UpdateCACertificateRevocationConfig, an
+    /// iotcreds extension): OCSP at issuance, and a CRL fetched on a schedule. Replaces the
+    /// whole setting: what is not given is turned off.
+    SetRevocation {
+        /// CA certificate id or ARN.
+        ca: String,
+        /// OCSP at issuance: off, fail-open (issue when the responder cannot answer) or
+        /// fail-closed (refuse then).
+        #[arg(long, default_value = "off", value_parser = ["off", "fail-open", "fail-closed"])]
+        ocsp: String,
+        /// The OCSP responder to ask (http://), instead of the one each device certificate
+        /// names in its Authority Information Access.
+        #[arg(long, value_name = "URL")]
+        ocsp_responder: Option<String>,
+        /// Fetch the CA's CRL from this http:// URL on a schedule.
+        #[arg(long, value_name = "URL")]
+        crl_url: Option<String>,
+    },
 }
 
 /// Run `iotcreds ca …`.
@@ -384,7 +402,8 @@ pub async fn run_ca(args: CaArgs, out: Output) -> anyhow::Result<()> {
         | CaCommand::Describe { ca }
         | CaCommand::Delete { ca }
         | CaCommand::ImportCrl { ca, .. }
-        | CaCommand::DeleteCrl { ca } => certificate_id(ca)?,
+        | CaCommand::DeleteCrl { ca }
+        | CaCommand::SetRevocation { ca, .. } => certificate_id(ca)?,
         _ => String::new(),
     };
     let client = super::connect(&args.conn)?;
@@ -478,6 +497,33 @@ pub async fn run_ca(args: CaArgs, out: Output) -> anyhow::Result<()> {
                 ))
                 .await?;
             emit_message(out, &v, &format!("CRL of CA certificate {id} removed."));
+        }
+        CaCommand::SetRevocation {
+            ocsp,
+            ocsp_responder,
+            crl_url,
+            ..
+        } => {
+            let mode = ocsp.to_ascii_uppercase().replace('-', "_");
+            let req = Rest::put(
+                "UpdateCACertificateRevocationConfig",
+                format!("{path}/revocation-config"),
+            )
+            .json(serde_json::json!({
+                "ocsp": mode,
+                "ocspResponderUrl": ocsp_responder,
+                "crlUrl": crl_url,
+            }));
+            let v = client.iot(req).await?;
+            let fetch = match &crl_url {
+                Some(url) => format!("CRL fetched from {url}"),
+                None => "no CRL fetched".to_owned(),
+            };
+            emit_message(
+                out,
+                &v,
+                &format!("CA certificate {id}: OCSP {ocsp}, {fetch}."),
+            );
         }
     }
     Ok(())

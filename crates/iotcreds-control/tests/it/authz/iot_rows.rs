@@ -405,6 +405,24 @@ pub(crate) fn iot_rows(fx: &Fixture) -> BTreeMap<&'static str, Row> {
         ),
     );
     r.insert(
+        "UpdateCACertificateRevocationConfig",
+        row(
+            vec![cert_id(
+                fx,
+                a("UpdateCACertificateRevocationConfig"),
+                "cacert",
+                &fx.fleet_ca_id,
+            )],
+            |_, s| {
+                Call::iot(
+                    "PUT",
+                    format!("/cacertificate/{}/revocation-config", s[0]),
+                    json!({"ocsp": "FAIL_OPEN", "crlUrl": "http://127.0.0.1:9/fleet.crl"}),
+                )
+            },
+        ),
+    );
+    r.insert(
         "DeleteCACertificateCrl",
         row(
             vec![cert_id(
