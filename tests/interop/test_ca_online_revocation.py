@@ -12,7 +12,8 @@ boto3; the CA's settings are changed with `iotcreds ca set-revocation`.
   no answer can be had, with an audit line; a configured responder replaces the certificate's.
 - The CRL at the CA's crlUrl is fetched on a schedule: a newly revoked device loses credentials
   and its session within seconds; a CRL signed by another key, out of date, older than the one
-  held, too large or not served changes nothing and is logged."""
+  held (by its cRLNumber, even within the same second), too large or not served changes nothing
+  and is logged."""
 
 import datetime
 import json
@@ -263,8 +264,11 @@ def test_the_crl_is_fetched_on_a_schedule_and_bad_ones_change_nothing(online, tm
     server, ca, ca_id, devices, _ = online
     device, other = devices["ADCTestThing"], devices["ADCTestThing-2"]
     point = CrlPoint()
+    # Both CRLs the CA publishes carry the same thisUpdate (a CA publishing twice within a
+    # second): only their cRLNumbers tell which is later, so the replayed first must be refused.
+    issued = openssl_time(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1))
     try:
-        point.serve(ca.crl("first").read_bytes())
+        point.serve(ca.crl("first", "-crl_lastupdate", issued).read_bytes())
         out = set_revocation(server, ca_id, "--crl-url", point.url)
         assert "CRL fetched from" in out, out
         wait_until(lambda: (describe(server, ca_id).get("iotcredsCrl") or {}).get("revokedCount") == 0)
@@ -276,7 +280,7 @@ def test_the_crl_is_fetched_on_a_schedule_and_bad_ones_change_nothing(online, tm
         # The CA revokes the device and publishes a new CRL: within seconds the device gets no
         # credentials and its session ends; the other device is unaffected.
         ca.revoke(device["cert"])
-        point.serve(ca.crl("second").read_bytes())
+        point.serve(ca.crl("second", "-crl_lastupdate", issued).read_bytes())
         wait_until(lambda: ask(server, device)[0] == 403)
         denied(server, device["certificate_id"], "revoked by the CRL")
         session_refused(server, session)

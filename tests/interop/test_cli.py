@@ -680,7 +680,7 @@ def test_keys_revoke_refuses_every_credential_of_the_key_within_a_second(server,
 def test_migrate_and_keys_on_postgres(postgres_database):
     db_url = postgres_database
     first = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
-    assert first == {"engine": "postgres", "applied": [1, 2, 3, 4, 5, 6, 7, 8, 9]}
+    assert first == {"engine": "postgres", "applied": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}
     again = json.loads(cli("migrate", "--registry-url", db_url, "--output", "json").stdout)
     assert again["applied"] == []
     assert json.loads(cli("keys", "list", "--registry-url", db_url, "--output", "json").stdout) == {"keys": []}

@@ -5,8 +5,9 @@
 //! issuer is the CA's subject, its signature verifies with the CA's public key (x509-parser's
 //! `verify-aws`, the aws-lc-rs provider the rest of the server uses), its `thisUpdate` is not in
 //! the future (a minute of clock skew allowed), and its `nextUpdate`, when present, is not
-//! already past. The caller adds what needs the registry: that it is not older than the CRL it
-//! replaces (a replayed old CRL would un-revoke certificates).
+//! already past. The caller adds what needs the registry: that it was issued after the CRL it
+//! replaces (`CaCrl::supersedes` in the store: by `cRLNumber`, else `thisUpdate`; a replayed
+//! older CRL would un-revoke certificates).
 
 use std::collections::BTreeSet;
 
@@ -25,6 +26,9 @@ pub struct VerifiedCrl {
     pub der: Vec<u8>,
     /// `thisUpdate`, ms since the epoch.
     pub this_update_ms: i64,
+    /// The `cRLNumber` extension (RFC 5280 section 5.2.3), lowercase hex without leading zeros,
+    /// if the CRL has one: what orders two CRLs of the same second.
+    pub number: Option<String>,
     /// `nextUpdate`, ms since the epoch, if the CRL says when the next one is due.
     pub next_update_ms: Option<i64>,
     /// The revoked serial numbers, lowercase hex without leading zeros (as
@@ -90,9 +94,11 @@ pub fn verify(crl_der: &[u8], ca_der: &[u8], now_ms: i64) -> Result<VerifiedCrl,
         .iter_revoked_certificates()
         .map(|r| serial_hex(r.raw_serial()))
         .collect();
+    let number = crl.crl_number().map(|n| n.to_str_radix(16));
     Ok(VerifiedCrl {
         der: crl_der.to_vec(),
         this_update_ms,
+        number,
         next_update_ms,
         revoked_serials,
     })
@@ -151,7 +157,11 @@ mod tests {
         let v = verify(&der, ca.cert_der(), ms(t)).unwrap();
         assert!(v.revoked_serials.contains(&serial), "{v:?}");
         assert_eq!(v.revoked_serials.len(), 1);
+        assert_eq!(v.number.as_deref(), Some("1"));
         assert_eq!(v.this_update_ms / 1000, (t - day).unix_timestamp());
+        let later = ca.issue_crl(&[], 4660, t - day, t + day).unwrap();
+        let later = verify(&crl_der(later.as_bytes()).unwrap(), ca.cert_der(), ms(t)).unwrap();
+        assert_eq!(later.number.as_deref(), Some("1234"));
         assert_eq!(
             v.next_update_ms.map(|n| n / 1000),
             Some((t + day).unix_timestamp())

@@ -163,22 +163,25 @@ pub async fn fetch(
     let der = crl::crl_der(&body).map_err(|e| e.to_string())?;
     let ca_der = iotcreds_pki::pem_to_der(&ca.pem).map_err(|e| e.to_string())?;
     let verified = crl::verify(&der, &ca_der, now_ms).map_err(|e| e.to_string())?;
-    if let Some(stored) = &ca.crl
-        && (stored.der == verified.der || stored.this_update > verified.this_update_ms)
-    {
-        return if stored.der == verified.der {
-            Ok(Fetched::Unchanged)
-        } else {
-            Err("the CRL served is older than the one imported; kept the imported one".into())
-        };
-    }
     let row = CaCrl {
         der: verified.der,
         this_update: verified.this_update_ms,
+        number: verified.number,
         next_update: verified.next_update_ms,
         revoked_serials: verified.revoked_serials,
         imported_at: now_ms,
     };
+    if let Some(stored) = &ca.crl {
+        if stored.der == row.der {
+            return Ok(Fetched::Unchanged);
+        }
+        if !row.supersedes(stored) {
+            return Err(
+                "the CRL served is older than the one imported (by its cRLNumber or thisUpdate); kept the imported one"
+                    .into(),
+            );
+        }
+    }
     let revoked = row.revoked_serials.len();
     match registry
         .mutate(registry.store().set_ca_crl(&ca.id, Some(&row)))
@@ -200,6 +203,7 @@ mod tests {
         ca.crl = next_update.map(|next_update| CaCrl {
             der: vec![0x30, 0x00],
             this_update: 0,
+            number: None,
             next_update,
             revoked_serials: Default::default(),
             imported_at: 0,

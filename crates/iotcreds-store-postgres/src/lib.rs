@@ -114,6 +114,13 @@ pub fn migrator() -> Migrator {
             include_str!("../migrations/0009_ca_revocation_config.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            10,
+            "ca crl number".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0010_ca_crl_number.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -16,13 +16,13 @@ use crate::tags::{self, Owner};
 
 const SELECT_ONE: &str = "SELECT id, pem, status, auto_registration, mode, subject, not_before, \
     not_after, created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
-    crl_this_update, crl_next_update, crl_revoked, crl_imported_at, ocsp_mode, ocsp_responder_url, \
+    crl_this_update, crl_next_update, crl_revoked, crl_imported_at, crl_number, ocsp_mode, ocsp_responder_url, \
     crl_url FROM ca_certificates WHERE id = $1";
 
 const LIST: Keyset = keyset!(
     select: "SELECT id, pem, status, auto_registration, mode, subject, not_before, not_after, \
              created_at, modified_at, customer_version, generation_id, owned_by, crl_der, \
-             crl_this_update, crl_next_update, crl_revoked, crl_imported_at, ocsp_mode, \
+             crl_this_update, crl_next_update, crl_revoked, crl_imported_at, crl_number, ocsp_mode, \
              ocsp_responder_url, crl_url FROM ca_certificates",
     filter: "1 = 1",
     after: "id > $2",
@@ -66,6 +66,7 @@ fn crl_from_row(r: &AnyRow) -> StoreResult<Option<CaCrl>> {
     Ok(Some(CaCrl {
         der,
         this_update: r.int("crl_this_update")?,
+        number: r.opt_text("crl_number")?,
         next_update: r.opt_int("crl_next_update")?,
         revoked_serials: r.text("crl_revoked")?.lines().map(str::to_owned).collect(),
         imported_at: r.int("crl_imported_at")?,
@@ -81,7 +82,7 @@ pub(crate) async fn set_crl(
         .await?
         .ok_or_else(|| StoreError::not_found(Entity::CaCertificate, id))?;
     if let (Some(new), Some(old)) = (crl, &current.crl)
-        && new.this_update < old.this_update
+        && !new.supersedes(old)
     {
         return Err(StoreError::Conflict {
             entity: Entity::CaCertificate,
@@ -91,7 +92,7 @@ pub(crate) async fn set_crl(
     }
     sqlx::query(
         "UPDATE ca_certificates SET crl_der = $2, crl_this_update = $3, crl_next_update = $4, \
-         crl_revoked = $5, crl_imported_at = $6 WHERE id = $1",
+         crl_revoked = $5, crl_imported_at = $6, crl_number = $7 WHERE id = $1",
     )
     .bind(id)
     .bind(crl.map(|c| base64::engine::general_purpose::STANDARD.encode(&c.der)))
@@ -105,6 +106,7 @@ pub(crate) async fn set_crl(
             .join("\n")
     }))
     .bind(crl.map(|c| c.imported_at))
+    .bind(crl.and_then(|c| c.number.clone()))
     .execute(&mut *c)
     .await
     .map_err(err)?;

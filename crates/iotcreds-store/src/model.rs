@@ -93,12 +93,41 @@ pub struct CaCrl {
     pub der: Vec<u8>,
     /// Its `thisUpdate` (ms).
     pub this_update: i64,
+    /// Its `cRLNumber` (RFC 5280 section 5.2.3), lowercase hex without leading zeros, if it has
+    /// one.
+    pub number: Option<String>,
     /// Its `nextUpdate` (ms), if it has one: after it the CRL is out of date.
     pub next_update: Option<i64>,
     /// The revoked serial numbers, lowercase hex without leading zeros.
     pub revoked_serials: BTreeSet<String>,
     /// When it was imported (ms).
     pub imported_at: i64,
+}
+
+impl CaCrl {
+    /// Whether this CRL may replace `held`, the one stored: a CRL issued later. A CA numbers its
+    /// CRLs in increasing order (RFC 5280 section 5.2.3), so when both have a `cRLNumber` the
+    /// higher number is the later one (its `thisUpdate` not earlier); otherwise only a later
+    /// `thisUpdate` is. A different CRL of the same second without numbers is not later: which
+    /// was issued last cannot be told, and taking a replayed one would un-revoke certificates.
+    pub fn supersedes(&self, held: &CaCrl) -> bool {
+        if self.this_update < held.this_update {
+            return false;
+        }
+        match (&self.number, &held.number) {
+            (Some(new), Some(old)) => hex_number_cmp(new, old).is_gt(),
+            _ => self.this_update > held.this_update,
+        }
+    }
+}
+
+/// Compares two numbers written in hex without leading zeros.
+fn hex_number_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase()))
 }
 
 /// A thing.
@@ -431,5 +460,42 @@ impl IotTagged<'_> {
             IotTagged::RoleAlias(_) => crate::Entity::RoleAlias,
             IotTagged::ThingType(_) => crate::Entity::ThingType,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CaCrl;
+
+    fn crl(this_update: i64, number: Option<&str>) -> CaCrl {
+        CaCrl {
+            der: vec![0x30, 0x00],
+            this_update,
+            number: number.map(str::to_owned),
+            next_update: None,
+            revoked_serials: Default::default(),
+            imported_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_crl_supersedes_only_a_crl_issued_before_it() {
+        let held = crl(2_000, Some("2"));
+        // Numbered: the higher number wins, even within the same second.
+        assert!(crl(2_000, Some("3")).supersedes(&held));
+        assert!(crl(3_000, Some("0a")).supersedes(&held));
+        assert!(crl(3_000, Some("100")).supersedes(&crl(2_000, Some("ff"))));
+        assert!(!crl(2_000, Some("1")).supersedes(&held));
+        assert!(!crl(2_000, Some("2")).supersedes(&held));
+        // A higher number with an earlier thisUpdate is not believed.
+        assert!(!crl(1_000, Some("3")).supersedes(&held));
+        // A lower number is refused even with a later thisUpdate.
+        assert!(!crl(3_000, Some("1")).supersedes(&held));
+        // Without numbers on both sides only a later thisUpdate wins: a different CRL of the
+        // same second is not taken.
+        assert!(crl(3_000, None).supersedes(&held));
+        assert!(!crl(2_000, None).supersedes(&held));
+        assert!(!crl(2_000, Some("9")).supersedes(&crl(2_000, None)));
+        assert!(crl(2_001, Some("1")).supersedes(&crl(2_000, None)));
     }
 }

@@ -62,11 +62,19 @@ pub(super) async fn import(req: &Req<'_>) -> Reply {
     let row = CaCrl {
         der: verified.der,
         this_update: verified.this_update_ms,
+        number: verified.number,
         next_update: verified.next_update_ms,
         revoked_serials: verified.revoked_serials,
         imported_at: now,
     };
-    match req.write(req.store().set_ca_crl(&id, Some(&row))).await {
+    // The CRL already held: nothing to change (importing is idempotent).
+    let held = ca.crl.as_ref().is_some_and(|c| c.der == row.der);
+    let stored = if held {
+        Ok(ca)
+    } else {
+        req.write(req.store().set_ca_crl(&id, Some(&row))).await
+    };
+    match stored {
         Ok(ca) => {
             tracing::info!(
                 ca_certificate_id = id.as_str(),

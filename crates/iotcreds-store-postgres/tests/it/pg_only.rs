@@ -22,7 +22,7 @@ async fn migrate_on_demand() {
     }
     assert_eq!(
         iotcreds_store_postgres::migrate(&db.url).await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
     assert_eq!(
         iotcreds_store_postgres::migrate(&db.url).await.unwrap(),

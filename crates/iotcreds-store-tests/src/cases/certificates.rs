@@ -111,7 +111,8 @@ pub async fn ca_certificates_per_subject_limit<H: Harness>() {
 }
 
 /// A CA's CRL: stored with the CA, read back with it (get and list), replaced only by a CRL
-/// at least as recent (an older one would un-revoke), removed, and gone with the CA.
+/// issued later (by cRLNumber, else thisUpdate: an older one, or another of the same second,
+/// would un-revoke), removed, and gone with the CA.
 pub async fn ca_crl_replaces_forward_only<H: Harness>() {
     let h = H::create(Limits::default()).await;
     let s = h.store();
@@ -122,6 +123,7 @@ pub async fn ca_crl_replaces_forward_only<H: Harness>() {
     let crl = |this_update: i64, serials: &[&str]| CaCrl {
         der: vec![0x30, 0x03, 0x02, 0x01, this_update as u8],
         this_update,
+        number: None,
         next_update: Some(this_update + 86_400_000),
         revoked_serials: serials.iter().map(|s| (*s).to_owned()).collect(),
         imported_at: this_update + 5,
@@ -159,7 +161,36 @@ pub async fn ca_crl_replaces_forward_only<H: Harness>() {
     );
     assert_eq!(
         s.ca_certificate(&id).await.unwrap().unwrap().crl,
-        Some(second)
+        Some(second.clone())
+    );
+    // A different CRL of the same second is not later without cRLNumbers...
+    let same_second = CaCrl {
+        der: vec![0x30, 0x01, 0x00],
+        ..second.clone()
+    };
+    expect_err_key(
+        s.set_ca_crl(&id, Some(&same_second)).await,
+        "Conflict",
+        Entity::CaCertificate,
+        &id,
+    );
+    // ...and ordered by them when both have one; the number round-trips.
+    let numbered = |number: &str, der_tail: u8| CaCrl {
+        der: vec![0x30, 0x03, 0x02, 0x01, der_tail],
+        number: Some(number.to_owned()),
+        ..crl(3_000, &["0a"])
+    };
+    s.set_ca_crl(&id, Some(&numbered("0a", 1))).await.unwrap();
+    s.set_ca_crl(&id, Some(&numbered("0b", 2))).await.unwrap();
+    expect_err_key(
+        s.set_ca_crl(&id, Some(&numbered("09", 3))).await,
+        "Conflict",
+        Entity::CaCertificate,
+        &id,
+    );
+    assert_eq!(
+        s.ca_certificate(&id).await.unwrap().unwrap().crl,
+        Some(numbered("0b", 2))
     );
     expect_err_key(
         s.set_ca_crl(&cert_id(9), Some(&first)).await,
@@ -211,6 +242,7 @@ pub async fn ca_revocation_config_round_trips<H: Harness>() {
     let crl = CaCrl {
         der: vec![0x30, 0x00],
         this_update: 1_000,
+        number: None,
         next_update: None,
         revoked_serials: Default::default(),
         imported_at: 1_001,
