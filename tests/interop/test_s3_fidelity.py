@@ -67,6 +67,23 @@ def test_an_empty_delimiter_is_no_delimiter_and_is_not_echoed(s3):
     assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["ADCTestThing/"]
 
 
+def test_bucket_names_follow_one_rule_on_both_backends(s3):
+    """S3's general purpose bucket naming rules, the same on the embedded store and through an
+    upstream: the reserved prefixes and suffixes are refused as AWS refuses them."""
+    server, client = s3
+    for name in ["xn--adc-test", "sthree-adc-test", "amzn-s3-demo-adc", "adc-test-s3alias", "adc-test--ol-s3",
+                 "adc.mrap", "adc-test--table-s3", "adc..test", "192.168.5.4"]:
+        # (Not `--x-s3`: botocore sends directory-bucket names to S3 Express's own endpoints.)
+        with pytest.raises(ClientError) as e:
+            client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        assert e.value.response["Error"]["Code"] == "InvalidBucketName", (name, e.value.response)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    names = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    assert names == [BUCKET]
+    client.create_bucket(Bucket="adc-test.2020-08-27", CreateBucketConfiguration={"LocationConstraint": REGION})
+    client.delete_bucket(Bucket="adc-test.2020-08-27")
+
+
 def test_an_empty_continuation_token_is_refused(s3):
     _, client = s3
     with pytest.raises(ClientError) as e:

@@ -2,7 +2,10 @@
 //! `?`, `#` or `..` in it stays one segment; and the only redirect targets the console accepts
 //! from a client (`next=`): paths on this console.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use std::borrow::Cow;
+
+use iotcreds_types::percent::{self, Plus};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Everything but the RFC 3986 unreserved characters.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -40,25 +43,15 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// Decode a path segment; `None` if it is not UTF-8.
 pub fn dec(s: &str) -> Option<String> {
-    percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+    percent::decode(s.as_bytes(), Plus::Literal).map(Cow::into_owned)
 }
 
-/// Decode an `application/x-www-form-urlencoded` component (`+` is a space).
-pub fn form_dec(s: &str) -> Option<String> {
-    dec(&s.replace('+', " "))
-}
-
-/// The pairs of a query string or form body, decoded; `None` if any is not UTF-8.
+/// The pairs of a query string or form body (`+` is a space), decoded; `None` if any is not
+/// UTF-8.
 pub fn pairs(q: &str) -> Option<Vec<(String, String)>> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((form_dec(k)?, form_dec(v)?))
-        })
+    let form = |s: &[u8]| percent::decode(s, Plus::Space).map(Cow::into_owned);
+    percent::pairs(q.as_bytes())
+        .map(|(k, v)| Some((form(k)?, form(v)?)))
         .collect()
 }
 

@@ -4,13 +4,15 @@
 //! (`<OpResponse><OpResult>…</OpResult><ResponseMetadata>…`, lists as `<member>`), and the
 //! RFC 3986 encoding IAM applies to policy documents in its answers.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{Display, Write as _};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use iotcreds_types::ValidationError;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
+use iotcreds_types::percent::{self, Plus};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::{ApiError, xml_escape};
 
@@ -83,14 +85,9 @@ pub fn action_of<'a>(p: &'a Params, version: &str) -> Result<&'a str, ApiError> 
 }
 
 fn decode_component(raw: &[u8]) -> Result<String, ApiError> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_decode(&plus_as_space)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| malformed("The query string is not valid percent-encoded UTF-8."))
+    percent::decode(raw, Plus::Space)
+        .map(Cow::into_owned)
+        .ok_or_else(|| malformed("The query string is not valid percent-encoded UTF-8."))
 }
 
 impl Params {
@@ -129,11 +126,7 @@ impl Params {
     }
 
     fn add_form(&mut self, form: &[u8], skip_signature: bool) -> Result<(), ApiError> {
-        for pair in form.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &pair[pair.len()..]),
-            };
+        for (k, v) in percent::pairs(form) {
             let key = decode_component(k)?;
             if skip_signature
                 && key
@@ -282,25 +275,12 @@ pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<
     Err(ValidationError::new(field, value, constraint).into())
 }
 
-/// Check a tag key or value against IAM's `tagKeyType`/`tagValueType`.
+/// Check a tag key or value against IAM's `tagKeyType`/`tagValueType`
+/// ([`iotcreds_types::names::check_tag_text`]).
 pub fn check_tag_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    const PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]";
-    check_length(field, value, min, max)?;
-    let ok = value.chars().all(|c| {
-        c.is_alphanumeric()
-            || (c.is_whitespace() && !c.is_control())
-            || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-    });
-    if !ok {
-        let suffix = if min == 0 { "*" } else { "+" };
-        return Err(ValidationError::new(
-            field,
-            value,
-            format!("Member must satisfy regular expression pattern: {PATTERN}{suffix}"),
-        )
-        .into());
-    }
-    Ok(())
+    Ok(iotcreds_types::names::check_tag_text(
+        field, value, min, max,
+    )?)
 }
 
 /// `Marker` and `MaxItems` of a list call.

@@ -177,6 +177,12 @@ impl UpstreamBackend {
             });
         }
         let device = i.bucket.clone();
+        if !valid_bucket_name(&device) {
+            return Err(s3_error!(
+                InvalidBucketName,
+                "The specified bucket is not valid."
+            ));
+        }
         let (up, pair) = self.upstream(&device)?;
         i.bucket = up;
         let pairs = [pair];

@@ -9,7 +9,7 @@
 //! 1. an explicit entry `buckets[d]`;
 //! 2. else, with a prefix, `prefix + d`; without one, `d` itself when `allow_unmapped`;
 //! 3. in step 2, a candidate that is the target of an explicit entry is reserved for that entry's
-//!    device name: `d` does not exist.
+//!    device name: `d` does not exist; nor does a `d` that breaks S3's bucket naming rules.
 //!
 //! Anything else is `NoSuchBucket`, exactly as if the bucket did not exist.
 
@@ -53,6 +53,11 @@ impl BucketNames {
         if let Some(u) = self.explicit.get(device) {
             return Some(u.clone());
         }
+        // Only names a device could have created: the same rule as `to_device`, so the
+        // mapping stays an injection.
+        if !valid_bucket_name(device) {
+            return None;
+        }
         let candidate = match &self.prefix {
             Some(p) => format!("{p}{device}"),
             None if self.allow_unmapped => device.to_owned(),
@@ -80,17 +85,10 @@ pub(crate) fn no_such_bucket() -> S3Error {
     s3_error!(NoSuchBucket, "The specified bucket does not exist")
 }
 
-/// AWS's bucket naming rules for general purpose buckets (3-63 characters of `a-z`, `0-9`, `.`
-/// and `-`, starting and ending with a letter or digit, no `..`, not an IP address).
+/// S3's bucket naming rules ([`iotcreds_types::s3_names::is_bucket_name`]), for the names
+/// devices use and the upstream names they map to.
 pub(crate) fn valid_bucket_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    (3..=63).contains(&b.len())
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && !name.contains("..")
-        && name.parse::<std::net::Ipv4Addr>().is_err()
+    iotcreds_types::s3_names::is_bucket_name(name)
 }
 
 #[cfg(test)]
@@ -203,26 +201,6 @@ mod tests {
                     assert_eq!(n.to_device(&u).as_deref(), Some(d), "{n:?} {d}");
                 }
             }
-        }
-    }
-
-    #[test]
-    fn bucket_name_rules() {
-        for ok in ["abc", "a.b-c", "0bucket", &"a".repeat(63)] {
-            assert!(valid_bucket_name(ok), "{ok}");
-        }
-        for bad in [
-            "ab",
-            "Abc",
-            "a_b",
-            "-ab",
-            "ab-",
-            "a..b",
-            "192.168.1.1",
-            &"a".repeat(64),
-            "",
-        ] {
-            assert!(!valid_bucket_name(bad), "{bad}");
         }
     }
 }

@@ -340,14 +340,10 @@ pub fn signed_service(parts: &http::request::Parts) -> Option<String> {
             .next()?
             .to_owned()
     } else {
+        use iotcreds_types::percent::{self, Plus};
         let q = parts.uri.query()?;
-        let v = q
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
-        percent_encoding::percent_decode_str(v)
-            .decode_utf8()
-            .ok()?
-            .into_owned()
+        let (_, v) = percent::pairs(q.as_bytes()).find(|(k, _)| *k == b"X-Amz-Credential")?;
+        percent::decode(v, Plus::Literal)?.into_owned()
     };
     let mut it = credential.split('/');
     let service = it.nth(3)?;

@@ -180,12 +180,7 @@ pub fn evaluate(
 
 /// AWS's session-tag value rule: `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, at most 256 characters.
 fn is_tag_value(v: &str) -> bool {
-    v.chars().count() <= 256
-        && v.chars().all(|c| {
-            c.is_alphanumeric()
-                || c.is_whitespace() && c != '\t' && c != '\n' && c != '\r'
-                || "_.:/=+-@".contains(c)
-        })
+    v.chars().count() <= 256 && iotcreds_types::names::is_tag_text(v)
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::percent_decode;
 use time::OffsetDateTime;
 
 use crate::key::is_signature_syntax;
@@ -177,7 +176,7 @@ impl<'a> ParsedAuth<'a> {
 }
 
 pub(crate) fn decode(v: &str) -> Option<Cow<'_, str>> {
-    percent_decode(v.as_bytes()).decode_utf8().ok()
+    iotcreds_types::percent::decode(v.as_bytes(), iotcreds_types::percent::Plus::Literal)
 }
 
 const MALFORMED_HEADER_CREDENTIAL: &str = "Authorization header credential is malformed; expecting \

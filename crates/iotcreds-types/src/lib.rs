@@ -13,6 +13,8 @@ pub mod arn;
 pub mod enums;
 pub mod ids;
 pub mod names;
+pub mod percent;
+pub mod s3_names;
 pub mod time_fmt;
 
 pub use arn::Arn;

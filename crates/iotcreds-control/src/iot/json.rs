@@ -8,8 +8,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use iotcreds_store::{Page, PageRequest, Tag};
 use iotcreds_types::ValidationError;
 use iotcreds_types::names::check_range;
+use iotcreds_types::percent::{self, Plus};
 use iotcreds_types::time_fmt;
-use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,13 +29,11 @@ impl Query {
     /// Parse `a=b&c=d` (percent-decoded; `+` is kept, as botocore encodes spaces as `%20`).
     pub(super) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut pairs = Vec::new();
-        for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let decode = |s: &str| {
-                percent_decode_str(s)
-                    .decode_utf8()
+        for (k, v) in percent::pairs(raw.unwrap_or_default().as_bytes()) {
+            let decode = |s: &[u8]| {
+                percent::decode(s, Plus::Literal)
                     .map(|c| c.into_owned())
-                    .map_err(|_| invalid("The query string is not valid UTF-8 after decoding."))
+                    .ok_or_else(|| invalid("The query string is not valid UTF-8 after decoding."))
             };
             pairs.push((decode(k)?, decode(v)?));
         }
@@ -245,12 +243,7 @@ pub(super) fn check_tags(tags: Option<Vec<TagInput>>) -> Result<Vec<Tag>, ApiErr
     let mut out: Vec<Tag> = Vec::new();
     for t in tags {
         check_length("tags.member.Key", &t.key, 1, 128)?;
-        let key_ok = t.key.chars().all(|c| {
-            c.is_alphanumeric()
-                || c == ' '
-                || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-        });
-        if !key_ok {
+        if !iotcreds_types::names::is_tag_text(&t.key) {
             return Err(validation(ValidationError::new(
                 "tags.member.Key",
                 &t.key,

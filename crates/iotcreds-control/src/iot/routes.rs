@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use percent_encoding::percent_decode_str;
+use iotcreds_types::percent::{self, Plus};
 
 use super::{
     Reply, Req, ca_certificates, ca_crls, ca_revocation, certificates, endpoint, policies,
@@ -151,7 +151,7 @@ fn matches(template: &str, segments: &[&str]) -> Option<Vec<String>> {
             if seg.is_empty() {
                 return None;
             }
-            labels.push(percent_decode_str(seg).decode_utf8().ok()?.into_owned());
+            labels.push(percent::decode(seg.as_bytes(), Plus::Literal)?.into_owned());
         } else if part != seg {
             return None;
         }

@@ -210,11 +210,8 @@ impl Conditions<'_> {
 }
 
 fn http_date(ns: i128) -> String {
-    let mut buf = Vec::new();
-    match timestamp(ns).format(s3s::dto::TimestampFormat::HttpDate, &mut buf) {
-        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+    let ms = i64::try_from(ns.div_euclid(1_000_000)).unwrap_or_default();
+    iotcreds_types::time_fmt::http_date(ms)
 }
 
 /// The byte range to serve: (start, length, Content-Range, parts count).

@@ -333,11 +333,10 @@ fn role_alias_of(path: &str) -> Option<String> {
     if alias.is_empty() || alias.contains('/') {
         return None;
     }
-    Some(
-        percent_encoding::percent_decode_str(alias)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
+    Some(iotcreds_types::percent::decode_lossy(
+        alias.as_bytes(),
+        iotcreds_types::percent::Plus::Literal,
+    ))
 }
 
 /// Status, `x-amzn-ErrorType` and message of a refusal (spec §4.1; unconfirmed rows follow

@@ -17,8 +17,8 @@
 
 use std::net::IpAddr;
 
+use iotcreds_types::percent::{self, Plus};
 use ipnet::IpNet;
-use percent_encoding::percent_decode_str;
 
 /// The proxy listener's settings.
 #[derive(Debug, Clone)]
@@ -65,9 +65,8 @@ pub fn client_certificate(value: &str) -> Result<Option<Vec<u8>>, &'static str> 
     if encoded.is_empty() {
         return Ok(None);
     }
-    let pem = percent_decode_str(encoded)
-        .decode_utf8()
-        .map_err(|_| "the client certificate header is not URL-encoded UTF-8")?;
+    let pem = percent::decode(encoded.as_bytes(), Plus::Literal)
+        .ok_or("the client certificate header is not URL-encoded UTF-8")?;
     iotcreds_pki::pem_to_der(&pem)
         .map(Some)
         .map_err(|_| "the client certificate header does not hold a PEM certificate")

@@ -64,9 +64,9 @@ fn timestamp_ms(t: Option<s3s::dto::Timestamp>) -> Option<i64> {
     t.map(|t| iotcreds_types::time_fmt::to_millis(time::OffsetDateTime::from(t)))
 }
 
-/// Check names as s3s checks a request path.
+/// Check names as the S3 endpoint does (S3's bucket naming rules, key length).
 fn check_names(bucket: &str, key: Option<&str>) -> Result<(), ObjectsError> {
-    if !s3s::path::check_bucket_name(bucket) {
+    if !iotcreds_types::s3_names::is_bucket_name(bucket) {
         return Err(ObjectsError::new(
             "InvalidBucketName",
             "The specified bucket is not valid.",

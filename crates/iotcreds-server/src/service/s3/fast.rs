@@ -23,7 +23,8 @@ use iotcreds_objects::fs::FsBackend;
 use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{resolve_principal, secret_of};
 use iotcreds_sigv4::{AuthKind, Mode, ParsedAuth, RequestParts, VerifyOptions};
-use s3s::dto::{ChecksumMode, GetObjectInput, GetObjectOutput, Timestamp, TimestampFormat};
+use iotcreds_types::percent::{self, Plus};
+use s3s::dto::{ChecksumMode, GetObjectInput, GetObjectOutput, Timestamp};
 use s3s::{S3, S3Request};
 
 use super::{actions, policy_context};
@@ -154,9 +155,7 @@ impl FastGet {
             .note_key_use(&principal, "s3", self.registry.region(), now_ms);
 
         // The object, addressed path-style exactly as s3s reads it.
-        let decoded = percent_encoding::percent_decode_str(parts.uri.path())
-            .decode_utf8()
-            .ok()?;
+        let decoded = percent::decode(parts.uri.path().as_bytes(), Plus::Literal)?;
         let s3s::path::S3Path::Object { bucket, key } =
             s3s::path::parse_path_style(&decoded).ok()?
         else {
@@ -331,7 +330,6 @@ fn render(o: GetObjectOutput) -> Option<Response<s3s::Body>> {
 }
 
 fn http_date(t: &Timestamp) -> Option<HeaderValue> {
-    let mut buf = Vec::with_capacity(29);
-    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
-    HeaderValue::from_bytes(&buf).ok()
+    let ms = iotcreds_types::time_fmt::to_millis(time::OffsetDateTime::from(t.clone()));
+    HeaderValue::from_str(&iotcreds_types::time_fmt::http_date(ms)).ok()
 }

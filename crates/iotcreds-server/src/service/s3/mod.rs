@@ -45,10 +45,7 @@ pub fn precheck(
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         ));
     }
-    let expires = parts.uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))
-    });
+    let expires = query_param(parts, "X-Amz-Expires");
     if expires.is_some_and(|e| {
         e.parse::<u64>().map_or(true, |e| {
             e > u64::from(iotcreds_sigv4::MAX_PRESIGNED_EXPIRES)
@@ -72,10 +69,16 @@ pub fn is_sigv2(parts: &http::request::Parts) -> bool {
     if header.is_some_and(|h| h.starts_with("AWS ")) {
         return true;
     }
-    parts
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("AWSAccessKeyId=")))
+    query_param(parts, "AWSAccessKeyId").is_some()
+}
+
+/// The first value of the query parameter `name`, both decoded (so `X-Amz-%45xpires` is
+/// `X-Amz-Expires`, as the SigV4 verifier reads it).
+fn query_param(parts: &http::request::Parts, name: &str) -> Option<String> {
+    use iotcreds_types::percent::{Plus, decode_lossy, pairs};
+    pairs(parts.uri.query()?.as_bytes())
+        .find(|(k, _)| decode_lossy(k, Plus::Literal) == name)
+        .map(|(_, v)| decode_lossy(v, Plus::Literal))
 }
 
 fn auth_error(e: AuthError) -> S3Error {
@@ -163,17 +166,9 @@ fn decoded_query(uri: &http::Uri) -> Vec<(String, String)> {
 }
 
 fn url_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (dec(k), dec(v))
-        })
+    use iotcreds_types::percent::{Plus, decode_lossy, pairs};
+    pairs(q.as_bytes())
+        .map(|(k, v)| (decode_lossy(k, Plus::Space), decode_lossy(v, Plus::Space)))
         .collect()
 }
 

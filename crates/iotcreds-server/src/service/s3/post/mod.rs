@@ -35,6 +35,7 @@ use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{resolve_principal, secret_of};
 use iotcreds_registry::authz::{self, Principal};
 use iotcreds_sigv4::{PostAuth, PostAuthError, PostFields, PostPolicy, PostViolation};
+use iotcreds_types::percent::{self, Plus};
 use s3s::dto::{PutObjectInput, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3, S3Request};
 
@@ -125,9 +126,8 @@ impl PostObject {
     }
 
     fn bucket(&self, parts: &http::request::Parts) -> Result<String, Refusal> {
-        let path = percent_encoding::percent_decode_str(parts.uri.path())
-            .decode_utf8()
-            .map_err(|_| {
+        let path =
+            percent::decode(parts.uri.path().as_bytes(), Plus::Literal).ok_or_else(|| {
                 Refusal::new(
                     StatusCode::BAD_REQUEST,
                     "InvalidURI",
