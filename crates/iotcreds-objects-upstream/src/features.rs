@@ -111,6 +111,16 @@ pub(crate) fn bucket_acl_refused() -> S3Error {
     err
 }
 
+/// User metadata as it is sent on to the upstream: values outside US-ASCII as RFC 2047 words,
+/// as S3 expects them (s3s decoded the device's words; the SDK would send raw bytes).
+pub(crate) fn mail_safe_metadata(metadata: &mut Option<s3s::dto::Metadata>) {
+    for v in metadata.iter_mut().flat_map(|m| m.values_mut()) {
+        if let std::borrow::Cow::Owned(encoded) = iotcreds_types::mime_words::encode(v) {
+            *v = encoded;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,7 @@ impl UpstreamBackend {
         (i.acl, i.storage_class, i.bucket_key_enabled) = (None, None, None);
         i.expected_bucket_owner = None;
         i.request_payer = None;
+        crate::features::mail_safe_metadata(&mut i.metadata);
         let device = i.bucket.clone();
         let (up, pair) = self.upstream(&device)?;
         i.bucket = up;

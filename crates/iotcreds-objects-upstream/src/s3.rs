@@ -79,6 +79,13 @@ impl S3 for UpstreamBackend {
         self.head_object_impl(req).await
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        self.get_object_attributes_impl(req).await
+    }
+
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,

@@ -12,6 +12,7 @@
 pub mod arn;
 pub mod enums;
 pub mod ids;
+pub mod mime_words;
 pub mod names;
 pub mod percent;
 pub mod s3_names;

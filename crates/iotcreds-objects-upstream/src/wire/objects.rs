@@ -56,7 +56,10 @@ impl Headers {
         for (k, v) in meta.into_iter().flatten() {
             let name = HeaderName::try_from(format!("x-amz-meta-{k}"))
                 .map_err(|_| invalid_header("x-amz-meta-*"))?;
-            let v = HeaderValue::from_str(v).map_err(|_| invalid_header("x-amz-meta-*"))?;
+            // Text outside US-ASCII as RFC 2047 words, as S3 expects it (s3s decoded the
+            // device's).
+            let v = HeaderValue::from_str(&iotcreds_types::mime_words::encode(v))
+                .map_err(|_| invalid_header("x-amz-meta-*"))?;
             self.0.push((name, v));
         }
         Ok(())

@@ -73,6 +73,7 @@
 //! than silently ignored. Operations other than those implemented in the `s3` module (buckets,
 //! objects, listings, copies, multipart uploads) return s3s's default `NotImplemented`.
 
+mod attributes;
 mod bucket;
 mod bufpool;
 mod cache;

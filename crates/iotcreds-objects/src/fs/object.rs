@@ -86,7 +86,9 @@ pub(crate) struct AttrInput<'a> {
 }
 
 /// Builds the stored attributes: drops `aws-chunked` from Content-Encoding (a transfer detail,
-/// as S3 does) and enforces the 2 KB user-metadata limit.
+/// as S3 does) and enforces the 2 KB user-metadata limit. User metadata arrives as text: s3s
+/// decodes RFC 2047 encoded words in `x-amz-meta-*` headers, and encodes values that are not
+/// US-ASCII on the way out, as S3 does.
 pub(crate) fn attrs_from(a: &AttrInput<'_>) -> S3Result<Attrs> {
     let nonempty = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
     let content_encoding = a.content_encoding.and_then(|enc| {

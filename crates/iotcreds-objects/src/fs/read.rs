@@ -536,6 +536,31 @@ impl FsBackend {
         Ok(S3Response::new(out))
     }
 
+    /// The stored metadata of an object (what `GetObjectAttributes` answers from).
+    pub(super) async fn meta_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<Arc<ObjectMeta>> {
+        let args = ReadArgs {
+            bucket,
+            key,
+            version_id,
+            cond: Conditions {
+                if_match: None,
+                if_none_match: None,
+                if_modified_since: None,
+                if_unmodified_since: None,
+            },
+            range: None,
+            part_number: None,
+            checksum_mode: false,
+        };
+        let (_obj, c, _) = self.open_for_read(args, false, false).await?;
+        Ok(c.meta)
+    }
+
     pub(crate) async fn head_object_impl(
         &self,
         req: S3Request<HeadObjectInput>,

@@ -78,6 +78,13 @@ impl S3 for FsBackend {
         self.head_object_impl(req).await
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        self.get_object_attributes_impl(req).await
+    }
+
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
