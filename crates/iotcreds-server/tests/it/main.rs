@@ -2,6 +2,7 @@
 //! registry set up through the store (as the control plane would), and TLS clients.
 
 mod common;
+mod compatibility;
 mod credentials;
 mod key_ids;
 mod s3;

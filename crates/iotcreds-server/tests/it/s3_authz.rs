@@ -175,6 +175,7 @@ const fn row(
 }
 
 const COPY: &[(&str, &str)] = &[("x-amz-copy-source", "COPY_SOURCE")];
+const ATTRIBUTES: &[(&str, &str)] = &[("x-amz-object-attributes", "ETag,ObjectSize")];
 const ROUTE: &[(&str, &str)] = &[
     ("x-amz-request-route", "route"),
     ("x-amz-request-token", "token"),
@@ -273,7 +274,7 @@ const TABLE: &[Row] = &[
     row("ListParts", "GET", Object, "uploadId=u", "s3:ListMultipartUploadParts", true),
     row("GetObjectAcl", "GET", Object, "acl", "s3:GetObjectAcl", false),
     row("PutObjectAcl", "PUT", Object, "acl", "s3:PutObjectAcl", false),
-    row("GetObjectAttributes", "GET", Object, "attributes", "s3:GetObjectAttributes", false),
+    Row { headers: ATTRIBUTES, ..row("GetObjectAttributes", "GET", Object, "attributes", "s3:GetObjectAttributes", true) },
     row("GetObjectLegalHold", "GET", Object, "legal-hold", "s3:GetObjectLegalHold", false),
     row("PutObjectLegalHold", "PUT", Object, "legal-hold", "s3:PutObjectLegalHold", false),
     row("GetObjectRetention", "GET", Object, "retention", "s3:GetObjectRetention", false),
@@ -288,6 +289,49 @@ const TABLE: &[Row] = &[
 
 /// Operations with a test of their own in this module.
 const SPECIAL: &[&str] = &["PostObject", "DeleteObjects"];
+
+/// The operations the server serves: (operation, request, S3 action), the table's served rows
+/// and the two with tests of their own (authorised per key).
+pub(crate) fn served_operations() -> Vec<(&'static str, String, &'static str)> {
+    TABLE
+        .iter()
+        .filter(|r| r.served)
+        .map(|r| {
+            let path = match r.kind {
+                Kind::Account => "/",
+                Kind::Bucket | Kind::List => "/{Bucket}",
+                Kind::Object => "/{Bucket}/{Key+}",
+            };
+            // The query's names (the table's values are only what the test sends).
+            let query: Vec<&str> = r
+                .query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    if p == "list-type=2" {
+                        p
+                    } else {
+                        p.split('=').next().unwrap_or(p)
+                    }
+                })
+                .collect();
+            let request = if query.is_empty() {
+                format!("{} {path}", r.method)
+            } else {
+                format!("{} {path}?{}", r.method, query.join("&"))
+            };
+            (r.op, request, r.action)
+        })
+        .chain([
+            ("PostObject", "POST /{Bucket}".to_owned(), "s3:PutObject"),
+            (
+                "DeleteObjects",
+                "POST /{Bucket}?delete".to_owned(),
+                "s3:DeleteObject",
+            ),
+        ])
+        .collect()
+}
 
 // ----- requests -----------------------------------------------------------------------------
 
