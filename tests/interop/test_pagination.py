@@ -1,6 +1,7 @@
 """Every paginated operation iotcreds serves, IoT and IAM, through boto3's own paginator one item
 per page: each item comes once, in the order one unpaged call gives, and the pages chain with the
-tokens botocore's paginator model names (nextToken/nextMarker/Marker + IsTruncated).
+tokens botocore's paginator model names (nextToken/nextMarker/Marker + IsTruncated); the largest
+page size the model allows is accepted and one more refused.
 
 The operations are botocore's paginators for the services intersected with what iotcreds serves
 (docs/compatibility.md, generated from the server's tables): a paginated operation served without
@@ -10,6 +11,7 @@ import json
 import re
 
 import botocore.session
+from botocore.exceptions import ClientError
 import pytest
 
 from conftest import REPO, Server
@@ -170,3 +172,22 @@ def test_one_item_per_page_visits_each_item_once_in_order(world, service, op):
         pages = list(paginator.paginate(**kwargs))
     paged = [x for p in pages for x in items(config, p)]
     assert paged == unpaged
+
+
+@pytest.mark.parametrize("service,op", sorted(ROWS), ids=lambda v: v)
+def test_page_sizes_are_bounded_as_the_model_bounds_them(world, service, op):
+    """The page size botocore's model allows at most is accepted; one more is refused (400)
+    and lists nothing."""
+    config = botocore.session.get_session().get_paginator_model(service)._paginator_config[op]
+    limit = config.get("limit_key")
+    if not limit:
+        pytest.skip(f"{op} has no page size")
+    client = world[service]
+    shape = client.meta.service_model.operation_model(op).input_shape.members[limit]
+    most = shape.metadata["max"]
+    name = {api: method for method, api in client.meta.method_to_api_mapping.items()}[op]
+    kwargs = ROWS[(service, op)][0](world)
+    assert items(config, getattr(client, name)(**kwargs, **{limit: most}))
+    with pytest.raises(ClientError) as e:
+        getattr(client, name)(**kwargs, **{limit: most + 1})
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.value.response
