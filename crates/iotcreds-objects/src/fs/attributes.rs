@@ -147,3 +147,87 @@ fn parts_of(meta: &ObjectMeta, max: usize, marker: i32) -> Option<GetObjectAttri
         parts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::format::{Attrs, PartInfo, StoredChecksum};
+    use super::*;
+
+    fn multipart(parts: usize, checksum: bool) -> ObjectMeta {
+        ObjectMeta {
+            key: "ADCTestThing/attrs.bin".into(),
+            size: 3 * parts as u64,
+            etag: format!("0123456789abcdef0123456789abcdef-{parts}"),
+            last_modified_ns: 0,
+            attrs: Attrs::default(),
+            checksum: checksum.then(|| StoredChecksum {
+                algorithm: "CRC32".into(),
+                kind: "COMPOSITE".into(),
+                value: "AAAAAA==".into(),
+            }),
+            parts: (1..=parts)
+                .map(|n| PartInfo {
+                    size: 3,
+                    etag: "e".into(),
+                    checksum: checksum.then(|| format!("part{n}")),
+                })
+                .collect(),
+            part_number: None,
+            upload_id: None,
+        }
+    }
+
+    #[test]
+    fn parts_page_after_the_marker() {
+        let meta = multipart(3, true);
+        let first = parts_of(&meta, 2, 0).unwrap();
+        assert_eq!(
+            (
+                first.total_parts_count,
+                first.is_truncated,
+                first.next_part_number_marker
+            ),
+            (Some(3), Some(true), Some(2))
+        );
+        let listed: Vec<_> = first
+            .parts
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.part_number, p.size, p.checksum_crc32))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (Some(1), Some(3), Some("part1".to_owned())),
+                (Some(2), Some(3), Some("part2".to_owned()))
+            ]
+        );
+        let rest = parts_of(&meta, 2, 2).unwrap();
+        assert_eq!(rest.is_truncated, Some(false));
+        assert_eq!(rest.parts.unwrap()[0].part_number, Some(3));
+        // A marker past the end lists nothing and is not truncated.
+        let past = parts_of(&meta, 2, 9).unwrap();
+        assert_eq!(
+            (past.parts.unwrap().len(), past.is_truncated),
+            (0, Some(false))
+        );
+    }
+
+    #[test]
+    fn parts_are_listed_only_with_a_checksum_and_only_for_multipart_objects() {
+        let counted = parts_of(&multipart(2, false), 1000, 0).unwrap();
+        assert_eq!((counted.total_parts_count, counted.parts), (Some(2), None));
+        assert!(parts_of(&multipart(0, true), 1000, 0).is_none());
+    }
+
+    #[test]
+    fn a_composite_checksum_carries_its_part_count() {
+        let c = checksum_of(&multipart(3, true)).unwrap();
+        assert_eq!(c.checksum_crc32.as_deref(), Some("AAAAAA==-3"));
+        assert_eq!(
+            c.checksum_type.as_ref().map(|t| t.as_str()),
+            Some("COMPOSITE")
+        );
+        assert!(checksum_of(&multipart(3, false)).is_none());
+    }
+}
