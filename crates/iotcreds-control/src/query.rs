@@ -264,15 +264,7 @@ impl Params {
 
 /// A model length constraint: `value` (the content of `field`) has `min..=max` characters.
 pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    let constraint = if len < min {
-        format!("Member must have length greater than or equal to {min}")
-    } else if len > max {
-        format!("Member must have length less than or equal to {max}")
-    } else {
-        return Ok(());
-    };
-    Err(ValidationError::new(field, value, constraint).into())
+    Ok(iotcreds_types::names::check_length(field, value, min, max)?)
 }
 
 /// Check a tag key or value against IAM's `tagKeyType`/`tagValueType`

@@ -242,21 +242,7 @@ pub fn check_tag_text(
     min: usize,
     max: usize,
 ) -> Result<(), ValidationError> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(ValidationError::new(
-            field,
-            value,
-            format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if len > max {
-        return Err(ValidationError::new(
-            field,
-            value,
-            format!("Member must have length less than or equal to {max}"),
-        ));
-    }
+    check_length(field, value, min, max)?;
     if !is_tag_text(value) {
         let suffix = if min == 0 { "*" } else { "+" };
         return Err(ValidationError::new(
@@ -272,6 +258,24 @@ pub fn check_tag_text(
 pub fn check_tag(key: &str, value: &str) -> Result<(), ValidationError> {
     check_tag_text("tags.member.key", key, 1, 128)?;
     check_tag_text("tags.member.value", value, 0, 256)
+}
+
+/// A string of `min..=max` characters, as AWS reports it when it is not.
+pub fn check_length(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    let constraint = if len < min {
+        format!("Member must have length greater than or equal to {min}")
+    } else if len > max {
+        format!("Member must have length less than or equal to {max}")
+    } else {
+        return Ok(());
+    };
+    Err(ValidationError::new(field, value, constraint))
 }
 
 /// A value that must lie in `min..=max`, as AWS reports it when it does not.

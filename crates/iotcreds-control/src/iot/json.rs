@@ -144,22 +144,7 @@ pub(super) fn check_length(
     min: usize,
     max: usize,
 ) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(validation(ValidationError::new(
-            field,
-            value,
-            format!("Member must have length greater than or equal to {min}"),
-        )));
-    }
-    if len > max {
-        return Err(validation(ValidationError::new(
-            field,
-            value,
-            format!("Member must have length less than or equal to {max}"),
-        )));
-    }
-    Ok(())
+    iotcreds_types::names::check_length(field, value, min, max).map_err(validation)
 }
 
 /// A page size parameter (`pageSize`, `maxResults`): 1–250, default 250.
