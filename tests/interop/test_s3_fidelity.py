@@ -13,7 +13,8 @@ gateway keeps S3's rules whatever its upstream does).
 - A part number beyond the object's parts answers 416 InvalidPartNumber; a body that does not
   match its Content-MD5 or x-amz-checksum-* answers 400 BadDigest and stores nothing.
 - A PUT refused on its headers while the client is still sending the body (no Expect:
-  100-continue) gets its 403, not a connection reset.
+  100-continue) gets its 403, not a connection reset; one that waits for 100 Continue gets its
+  403 and a closed connection, so its unsent body is never confused with the next request.
 - User metadata outside US-ASCII: RFC 2047 encoded words are decoded before storing and values
   that are not US-ASCII come back as one UTF-8 B word, as the S3 User Guide states, through
   PutObject, multipart uploads and CopyObject.
@@ -324,6 +325,40 @@ def test_a_put_refused_before_its_body_is_read_still_gets_its_answer(s3):
     headers = signed_put_headers(server, server.admin["AccessKeyId"], server.admin["SecretAccessKey"], key, len(body))
     requests.put(f"{server.api_url}/{BUCKET}/{key}", data=body, headers=headers, timeout=60).raise_for_status()
     assert client.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == len(body)
+
+
+def test_a_put_waiting_for_100_continue_and_refused_closes_its_connection(s3):
+    """botocore sends PutObject with Expect: 100-continue and, answered without a 100, never
+    sends the body and may reuse the connection. The gateway closes that connection after such
+    an answer: had it kept it open for the body, the client's next request would be read as that
+    body and answered 400 with no S3 error (boto3 saw that about once in ten refused uploads)."""
+    server, client = s3
+    iam = server.boto3_client("iam")
+    iam.create_user(UserName="ADCTestOutsider")
+    outsider = iam.create_access_key(UserName="ADCTestOutsider")["AccessKey"]
+    key = "ADCTestThing/refused.bin"
+    headers = signed_put_headers(server, outsider["AccessKeyId"], outsider["SecretAccessKey"], key, 5)
+    u = urllib.parse.urlsplit(server.api_url)
+    head = f"PUT /{BUCKET}/{key} HTTP/1.1\r\nHost: {u.netloc}\r\nExpect: 100-continue\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "host") + "\r\n"
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(head.encode())
+        answer = b""
+        while chunk := s.recv(65536):  # the server ends the stream: the connection is closed
+            answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 403 Forbidden", answer[:300]
+    assert b"\r\nconnection: close\r\n" in rest.lower(), answer[:500]
+    assert b"<Code>AccessDenied</Code>" in answer
+    # Refused uploads from boto3 on one client, back to back: every answer is S3's own.
+    denied = server.boto3_client("s3", creds={"AccessKeyId": outsider["AccessKeyId"],
+                                               "SecretAccessKey": outsider["SecretAccessKey"]})
+    for i in range(40):
+        with pytest.raises(ClientError) as e:
+            denied.put_object(Bucket=BUCKET, Key=f"{key}.{i}", Body=b"x" * (i + 1))
+        assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
+    # An accepted upload reads its body (100 Continue) and keeps its connection.
+    assert client.put_object(Bucket=BUCKET, Key=key, Body=b"stored")["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 def mime_decoded(value):

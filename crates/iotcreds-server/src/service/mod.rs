@@ -195,8 +195,15 @@ impl ServiceEndpoint {
                 .insert(iotcreds_objects::zerocopy::Sendfile);
         }
         parts.extensions.insert(conn);
-        let req = Request::from_parts(parts, body);
-        match hyper::service::Service::call(&self.s3, req).await {
+        // A request that waits for `100 Continue` and is answered without it must not leave
+        // its connection open for a body the client will not send (see `s3::expect`).
+        let (body, read) = if s3::expect::expects_continue(&parts.headers) {
+            let (watched, read) = s3::expect::Watched::new(body);
+            (s3s::Body::http_body(watched), Some(read))
+        } else {
+            (s3s::Body::from(body), None)
+        };
+        let mut resp = match self.s3.call(Request::from_parts(parts, body)).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "S3 service error");
@@ -206,7 +213,11 @@ impl ServiceEndpoint {
                     "We encountered an internal error. Please try again.",
                 )
             }
+        };
+        if let Some(read) = read {
+            s3::expect::close_unless_read(&mut resp, &read);
         }
+        resp
     }
 
     async fn control(

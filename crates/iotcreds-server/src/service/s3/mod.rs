@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod console;
+pub(crate) mod expect;
 pub mod fast;
 pub mod gate;
 pub mod host;
