@@ -3,8 +3,8 @@
 //! The upstream acts on the gateway's credentials, not the device's, so a request header that
 //! changes access, ownership, retention, encryption keys or billing at the upstream would let a
 //! device do, through the gateway, what its own policy never granted (ACLs that make objects
-//! public, KMS keys of the operator, object lock that the operator cannot undo, tags that drive
-//! upstream policies, requester-pays). These features are refused with the same answers as the
+//! public, KMS keys of the operator, object lock that the operator cannot undo,
+//! requester-pays). These features are refused with the same answers as the
 //! embedded backend gives (which does not have them either), or dropped when they only
 //! restate the default:
 //!
@@ -13,7 +13,6 @@
 //! | ACL other than `private`/`bucket-owner-full-control`, any `x-amz-grant-*` | `AccessControlListNotSupported` (CreateBucket: `InvalidBucketAclWithObjectOwnership`) |
 //! | SSE-S3/SSE-KMS, SSE-C (also for copy sources), bucket keys | `NotImplemented` |
 //! | object lock mode/retention/legal hold | `InvalidRequest` (CreateBucket with object lock: `NotImplemented`) |
-//! | tagging, `x-amz-tagging-directive: REPLACE` | `NotImplemented` |
 //! | storage class other than `STANDARD` | `InvalidStorageClass` |
 //! | `x-amz-write-offset-bytes` (append) | `NotImplemented` |
 //! | a `versionId` other than `null` | `InvalidArgument` (versions are not exposed) |
@@ -21,7 +20,11 @@
 //! | `x-amz-expected-bucket-owner`, `x-amz-source-expected-bucket-owner`, `x-amz-request-payer`, `x-amz-mfa`, `x-amz-bypass-governance-retention`, object ownership | dropped: they name the device's account or privileges, which mean nothing at the upstream |
 //!
 //! Everything else (content headers, user metadata, conditionals, ranges, part numbers,
-//! checksums, Content-MD5, website redirect, metadata directive) is forwarded unchanged.
+//! checksums, Content-MD5, website redirect, metadata directive) is forwarded unchanged. So are
+//! object tags (`x-amz-tagging`, the tagging directive, the tagging operations): the gateway has
+//! already authorised them as S3 does, as `s3:PutObjectTagging` besides the write, with the
+//! tags as `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys`, and refused a malformed
+//! `x-amz-tagging` itself.
 
 use s3s::dto::{ObjectCannedACL, StorageClass};
 use s3s::{S3Error, S3Result, s3_error};
@@ -34,7 +37,6 @@ pub(crate) struct Features<'a> {
     pub sse: bool,
     pub sse_customer: bool,
     pub object_lock: bool,
-    pub tagging: bool,
     pub storage_class: Option<&'a StorageClass>,
     pub append: bool,
 }
@@ -62,12 +64,6 @@ impl Features<'_> {
             return Err(s3_error!(
                 InvalidRequest,
                 "Bucket is missing Object Lock Configuration"
-            ));
-        }
-        if self.tagging {
-            return Err(s3_error!(
-                NotImplemented,
-                "Object tagging is not supported by this endpoint."
             ));
         }
         if self.storage_class.is_some_and(|c| c.as_str() != "STANDARD") {
@@ -183,14 +179,6 @@ mod tests {
             })
             .as_deref(),
             Some("InvalidRequest")
-        );
-        assert_eq!(
-            code(&Features {
-                tagging: true,
-                ..Features::default()
-            })
-            .as_deref(),
-            Some("NotImplemented")
         );
         assert_eq!(
             code(&Features {

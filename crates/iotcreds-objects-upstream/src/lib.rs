@@ -147,11 +147,10 @@
 //!
 //! # Deliberate gaps
 //!
-//! The same as the embedded backend's: versioning, tagging, ACLs, server-side encryption, object
-//! lock and storage classes other than `STANDARD` are not exposed, and operations other than
-//! those of the `s3` module answer `NotImplemented`. Owner and initiator fields
-//! are omitted from listings. HTTPS upstreams are verified against the system's trust store
-//! (no custom CA setting yet). Regions are the upstream's: GetBucketLocation and HeadBucket
+//! The same as the embedded backend's: versioning, ACLs, server-side encryption, object lock
+//! and storage classes other than `STANDARD` are not exposed, and operations other than those
+//! of the `s3` module answer `NotImplemented`. Owner and initiator fields are omitted from
+//! listings. Regions are the upstream's: GetBucketLocation and HeadBucket
 //! report `region`, and CreateBucket without a LocationConstraint gets `region`'s outside
 //! us-east-1; configure the gateway's region and the upstream's alike.
 
@@ -165,6 +164,7 @@ mod multipart;
 mod names;
 mod objects;
 mod s3;
+mod tagging;
 mod tls;
 mod transport;
 mod wire;

@@ -74,7 +74,6 @@ impl UpstreamBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some(),
             storage_class: i.storage_class.as_ref(),
             append: false,
         }

@@ -155,7 +155,6 @@ impl UpstreamBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some(),
             storage_class: i.storage_class.as_ref(),
             append: i.write_offset_bytes.is_some(),
         }
@@ -295,20 +294,11 @@ impl UpstreamBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some()
-                || i.tagging_directive
-                    .as_ref()
-                    .is_some_and(|d| d.as_str() != "COPY"),
             storage_class: i.storage_class.as_ref(),
             append: false,
         }
         .check()?;
-        (
-            i.acl,
-            i.storage_class,
-            i.bucket_key_enabled,
-            i.tagging_directive,
-        ) = (None, None, None, None);
+        (i.acl, i.storage_class, i.bucket_key_enabled) = (None, None, None);
         (i.expected_bucket_owner, i.expected_source_bucket_owner) = (None, None);
         i.request_payer = None;
         features::mail_safe_metadata(&mut i.metadata);

@@ -107,6 +107,17 @@ impl Principal {
         }
     }
 
+    /// Whether this principal's policies refer to a context key starting with `prefix` (lower
+    /// case, e.g. `s3:existingobjecttag/`): a key they do not mention cannot change a decision,
+    /// so a caller may skip work that only produces such keys (root has no policies).
+    pub fn refers_to(&self, prefix: &str) -> bool {
+        match self {
+            Principal::Root { .. } => false,
+            Principal::User { user, .. } => user.keys.any(prefix),
+            Principal::Session { role, .. } => role.keys.any(prefix),
+        }
+    }
+
     /// Add the principal's global condition keys and policy variables to `ctx`.
     pub fn insert_keys(&self, ctx: &mut Context) {
         ctx.insert("aws:userid", self.user_id());

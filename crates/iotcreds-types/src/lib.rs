@@ -16,6 +16,7 @@ pub mod mime_words;
 pub mod names;
 pub mod percent;
 pub mod s3_names;
+pub mod s3_tags;
 pub mod time_fmt;
 
 pub use arn::Arn;

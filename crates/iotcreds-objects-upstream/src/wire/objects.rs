@@ -359,6 +359,7 @@ impl Wire {
             "x-amz-website-redirect-location",
             i.website_redirect_location.as_deref(),
         )?;
+        h.str("x-amz-tagging", i.tagging.as_deref())?;
         let sums = HeaderChecksums([
             ("x-amz-checksum-crc32", i.checksum_crc32.as_deref()),
             ("x-amz-checksum-crc32c", i.checksum_crc32c.as_deref()),

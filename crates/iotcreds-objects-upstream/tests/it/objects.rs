@@ -345,7 +345,6 @@ async fn refused_features_change_nothing() {
             501,
             "NotImplemented",
         ),
-        ("x-amz-tagging", "team=a", 501, "NotImplemented"),
         ("x-amz-storage-class", "GLACIER", 400, "InvalidStorageClass"),
         (
             "x-amz-object-lock-mode",
@@ -403,4 +402,63 @@ async fn refused_features_change_nothing() {
             .status,
         404
     );
+}
+
+#[tokio::test]
+async fn tags_are_forwarded_both_ways() {
+    let env = Env::start().await;
+    let (c, up) = (env.device(), env.upstream());
+    c.create_bucket("tags").await.ok();
+    c.req(Method::PUT, "tags", Some("k"))
+        .h("x-amz-tagging", "site=tokyo&team=fleet%20one")
+        .body("x")
+        .send()
+        .await
+        .ok();
+    let at_upstream = up
+        .req(Method::GET, "gw-tags", Some("k"))
+        .q("tagging", "")
+        .send()
+        .await;
+    assert_eq!(at_upstream.all("Key"), ["site", "team"]);
+    assert_eq!(at_upstream.all("Value"), ["tokyo", "fleet one"]);
+    assert_eq!(
+        c.get("tags", "k").await.header("x-amz-tagging-count"),
+        Some("2")
+    );
+    let xml = "<Tagging><TagSet><Tag><Key>site</Key><Value>osaka</Value></Tag></TagSet></Tagging>";
+    c.req(Method::PUT, "tags", Some("k"))
+        .q("tagging", "")
+        .h("content-md5", &crate::common::md5_b64(xml.as_bytes()))
+        .body(xml)
+        .send()
+        .await
+        .ok();
+    let mine = c
+        .req(Method::GET, "tags", Some("k"))
+        .q("tagging", "")
+        .send()
+        .await;
+    assert_eq!(
+        (mine.all("Key"), mine.all("Value")),
+        (vec!["site".to_owned()], vec!["osaka".to_owned()])
+    );
+    c.req(Method::DELETE, "tags", Some("k"))
+        .q("tagging", "")
+        .send()
+        .await
+        .ok();
+    assert!(
+        up.req(Method::GET, "gw-tags", Some("k"))
+            .q("tagging", "")
+            .send()
+            .await
+            .all("Key")
+            .is_empty()
+    );
+    c.req(Method::GET, "tags", Some("missing"))
+        .q("tagging", "")
+        .send()
+        .await
+        .err(404, "NoSuchKey");
 }

@@ -14,7 +14,7 @@ use super::format;
 use super::list::IndexKey;
 use super::multipart::{UploadMeta, abort_upload};
 use super::write::summary_of;
-use super::{BucketState, FsBackend, FsConfig, Inner, layout, now_ns};
+use super::{BucketState, FsBackend, FsConfig, Inner, layout, now_ns, tagging};
 
 /// What a [`FsBackend::cleanup`] run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,12 +158,22 @@ fn scan_buckets(buckets_dir: &Path, read_cache: &Arc<CacheBudget>) -> io::Result
 }
 
 fn scan_objects(objects: &Path, state: &mut BucketState) -> io::Result<()> {
+    // Tag files are applied once every object is indexed (directory order is arbitrary).
+    let mut tag_files = Vec::new();
     for l1 in read_dir_or_empty(objects)? {
         for l2 in read_dir_or_empty(&l1?.path())? {
             for f in read_dir_or_empty(&l2?.path())? {
                 let f = f?;
                 let path = f.path();
                 let name = f.file_name();
+                if name
+                    .to_str()
+                    .and_then(tagging::object_name_of_tag_file)
+                    .is_some()
+                {
+                    tag_files.push(path);
+                    continue;
+                }
                 if !name.to_str().is_some_and(layout::is_object_file_name) {
                     tracing::warn!(path = %path.display(), "ignoring unexpected file in the objects directory");
                     continue;
@@ -188,6 +198,7 @@ fn scan_objects(objects: &Path, state: &mut BucketState) -> io::Result<()> {
             }
         }
     }
+    tagging::apply_tag_files(tag_files, &mut state.objects);
     Ok(())
 }
 

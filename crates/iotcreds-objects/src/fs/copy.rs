@@ -18,7 +18,7 @@ use super::read::{
     Conditions, OpenObject, Outcome, check_version_id, file_of, open_object, set_checksum,
 };
 use super::write::{MAX_SINGLE_UPLOAD, Staged, commit_object, precondition_failed, stage_stream};
-use super::{FsBackend, Inner, blocking, internal, now_ns, timestamp};
+use super::{FsBackend, Inner, blocking, internal, now_ns, tagging, timestamp};
 
 /// The `x-amz-copy-source-if-*` headers. Same precedence as reads, but every failure is 412.
 pub(crate) struct CopyConditions<'a> {
@@ -142,13 +142,18 @@ impl FsBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some()
-                || i.tagging_directive
-                    .as_ref()
-                    .is_some_and(|d| d.as_str() == "REPLACE"),
             storage_class: i.storage_class.as_ref().map(s3s::dto::StorageClass::as_str),
         }
         .check()?;
+        let replace_tags = match i
+            .tagging_directive
+            .as_ref()
+            .map(s3s::dto::TaggingDirective::as_str)
+        {
+            None | Some("COPY") => false,
+            Some("REPLACE") => true,
+            Some(_) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive.")),
+        };
         let replace = match i
             .metadata_directive
             .as_ref()
@@ -187,7 +192,7 @@ impl FsBackend {
                 "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_SINGLE_UPLOAD}"
             ));
         }
-        let attrs = if replace {
+        let mut attrs = if replace {
             attrs_from(&AttrInput {
                 content_type: i.content_type.as_deref(),
                 content_encoding: i.content_encoding.as_deref(),
@@ -197,6 +202,7 @@ impl FsBackend {
                 expires: i.expires.as_ref(),
                 website_redirect_location: i.website_redirect_location.as_deref(),
                 metadata: i.metadata.as_ref(),
+                tagging: None,
             })?
         } else {
             let mut a = src.meta.attrs.clone();
@@ -204,6 +210,19 @@ impl FsBackend {
                 a.website_redirect_location = Some(w.clone());
             }
             a
+        };
+        // The tags follow the tagging directive, not the metadata directive: the source's tags
+        // in force (its tag file's, if any), or the request's `x-amz-tagging`.
+        attrs.tags = if replace_tags {
+            i.tagging
+                .as_deref()
+                .map(iotcreds_types::s3_tags::parse_header)
+                .transpose()
+                .map_err(tagging::tag_error)?
+                .unwrap_or_default()
+        } else {
+            let source_bucket = inner.bucket(&src_bucket)?;
+            tagging::tags_in_force(&source_bucket, &src.meta)
         };
         // The copy is a new single-part object: its ETag is the MD5 of the data, and its
         // checksum the requested algorithm, else the source's, else the default.

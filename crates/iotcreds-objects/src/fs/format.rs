@@ -53,8 +53,9 @@ pub(crate) fn trailer(meta: &ObjectMeta) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Content headers and user metadata: what CopyObject's `COPY` directive carries over and what a
-/// multipart upload fixes at creation.
+/// Content headers, user metadata and tags: what a multipart upload fixes at creation, and (but
+/// for the tags, which follow the tagging directive) what CopyObject's `COPY` directive carries
+/// over.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Attrs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +76,11 @@ pub(crate) struct Attrs {
     /// `x-amz-meta-*` (names without the prefix, lower case).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// The object's tags when it was written (`x-amz-tagging`, or the copy source's), in the
+    /// order given. PutObjectTagging and DeleteObjectTagging change them later through a tag
+    /// file beside the object (the `tagging` module); the index holds the tags in force.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A stored checksum. `value` is the base64 digest; for a composite multipart checksum it is

@@ -17,6 +17,7 @@
 //! <root>/tmp/                           every file or directory being written; emptied at open
 //! <root>/buckets/<bucket>/bucket.json   creation date
 //! <root>/buckets/<bucket>/objects/<h0h1>/<h2h3>/<sha256(key) hex>     one file per object
+//! <root>/buckets/<bucket>/objects/<h0h1>/<h2h3>/<sha256(key) hex>.tags  tags set after writing
 //! <root>/buckets/<bucket>/uploads/<upload-id>/upload.json            multipart upload metadata
 //! <root>/buckets/<bucket>/uploads/<upload-id>/part-00001 …           staged parts
 //! ```
@@ -64,9 +65,14 @@
 //!   the root by construction (the backend never creates one).
 //! * The backend does no authorisation: it must sit behind the gateway's SigV4 and policy checks.
 //!
+//! # Tags
+//!
+//! Object tags live in the object file when given at creation and in a tag file beside it when
+//! changed later (the `tagging` module), so tagging never rewrites data.
+//!
 //! # Deliberate gaps
 //!
-//! Versioning (every object is version `null`), object tagging, ACLs other than
+//! Versioning (every object is version `null`), ACLs other than
 //! `private`/`bucket-owner-full-control`, server-side encryption, object lock, storage classes
 //! other than `STANDARD` and `x-amz-expected-bucket-owner` checks are not supported: requests
 //! that need them are refused with AWS's error for the situation (or `NotImplemented`) rather
@@ -89,6 +95,7 @@ mod multipart;
 mod object;
 mod read;
 mod s3;
+mod tagging;
 mod write;
 
 use std::collections::{BTreeMap, HashSet};
@@ -104,6 +111,7 @@ use time::OffsetDateTime;
 
 pub use self::cleanup::CleanupReport;
 use self::list::IndexKey;
+pub use self::tagging::{document_tags, tag_error};
 
 /// Settings of a [`FsBackend`].
 #[derive(Debug, Clone)]
@@ -197,6 +205,18 @@ impl BucketState {
         self.objects.insert(key, summary);
     }
 
+    /// Set the tags in force of `key` (the read cache holds data and the object file's metadata,
+    /// not tags, so it stays valid). `false` if there is no such object.
+    pub(crate) fn set_tags(&mut self, key: &str, tags: Vec<(String, String)>) -> bool {
+        match self.objects.get_mut(key.as_bytes()) {
+            Some(s) => {
+                s.tags = tags;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Forget `key`: called in the critical section that removed its file.
     pub(crate) fn remove_object(&mut self, bucket: &Bucket, key: &str) {
         self.cache.invalidate(&bucket.read_budget, key);
@@ -212,6 +232,9 @@ pub(crate) struct ObjSummary {
     last_modified_ns: i128,
     checksum_algorithm: Option<String>,
     checksum_type: Option<String>,
+    /// The tags in force: the object file's, or its tag file's when that belongs to this
+    /// version of the object (the `tagging` module).
+    tags: Vec<(String, String)>,
 }
 
 /// What ListMultipartUploads and the cleanup need to know about an upload.
@@ -271,12 +294,15 @@ impl Bucket {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The indexed size of `key`, if the object exists (a hint: the file is the truth), and what
-    /// the read cache holds for it.
-    pub(crate) fn indexed(&self, key: &str) -> (Option<u64>, cache::Lookup) {
+    /// The indexed size and number of tags of `key`, if the object exists (the size is a hint:
+    /// the file is the truth), and what the read cache holds for it.
+    pub(crate) fn indexed(&self, key: &str) -> (Option<(u64, usize)>, cache::Lookup) {
         let st = self.lock();
-        let size = st.objects.get(key.as_bytes()).map(|s| s.size);
-        (size, st.cache.lookup(key))
+        let found = st
+            .objects
+            .get(key.as_bytes())
+            .map(|s| (s.size, s.tags.len()));
+        (found, st.cache.lookup(key))
     }
 
     /// Keep what a reader read after a miss at `epoch` (see the `cache` module).

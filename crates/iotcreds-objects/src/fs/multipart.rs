@@ -160,7 +160,6 @@ impl FsBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some(),
             storage_class: i.storage_class.as_ref().map(s3s::dto::StorageClass::as_str),
         }
         .check()?;
@@ -208,6 +207,7 @@ impl FsBackend {
             expires: i.expires.as_ref(),
             website_redirect_location: i.website_redirect_location.as_deref(),
             metadata: i.metadata.as_ref(),
+            tagging: i.tagging.as_deref(),
         })?;
         let initiated_ns = now_ns();
         let meta = UploadMeta {

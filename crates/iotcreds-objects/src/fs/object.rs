@@ -15,7 +15,7 @@ use super::format::{Attrs, ObjectMeta, StoredChecksum};
 use super::list::IndexKey;
 use super::read::{check_version_id, set_checksum};
 use super::write::{commit_object, precondition_failed, stage_body, write_precondition};
-use super::{Bucket, FsBackend, ObjSummary, blocking, internal, layout, now_ns};
+use super::{Bucket, FsBackend, ObjSummary, blocking, internal, layout, now_ns, tagging};
 
 /// AWS: user metadata (keys and values, UTF-8 bytes) is limited to 2 KB.
 const MAX_USER_METADATA: usize = 2048;
@@ -29,7 +29,6 @@ pub(crate) struct Unsupported<'a> {
     pub sse: bool,
     pub sse_customer: bool,
     pub object_lock: bool,
-    pub tagging: bool,
     pub storage_class: Option<&'a str>,
 }
 
@@ -57,12 +56,6 @@ impl Unsupported<'_> {
                 "Bucket is missing Object Lock Configuration"
             ));
         }
-        if self.tagging {
-            return Err(s3_error!(
-                NotImplemented,
-                "Object tagging is not supported by this endpoint."
-            ));
-        }
         if self.storage_class.is_some_and(|c| c != "STANDARD") {
             return Err(s3_error!(
                 InvalidStorageClass,
@@ -83,10 +76,12 @@ pub(crate) struct AttrInput<'a> {
     pub expires: Option<&'a Timestamp>,
     pub website_redirect_location: Option<&'a str>,
     pub metadata: Option<&'a Metadata>,
+    /// `x-amz-tagging`.
+    pub tagging: Option<&'a str>,
 }
 
 /// Builds the stored attributes: drops `aws-chunked` from Content-Encoding (a transfer detail,
-/// as S3 does) and enforces the 2 KB user-metadata limit. User metadata arrives as text: s3s
+/// as S3 does), enforces the 2 KB user-metadata limit and checks the tags. User metadata arrives as text: s3s
 /// decodes RFC 2047 encoded words in `x-amz-meta-*` headers, and encodes values that are not
 /// US-ASCII on the way out, as S3 does.
 pub(crate) fn attrs_from(a: &AttrInput<'_>) -> S3Result<Attrs> {
@@ -114,7 +109,14 @@ pub(crate) fn attrs_from(a: &AttrInput<'_>) -> S3Result<Attrs> {
             "Your metadata headers exceed the maximum allowed metadata size"
         ));
     }
+    let tags = a
+        .tagging
+        .map(iotcreds_types::s3_tags::parse_header)
+        .transpose()
+        .map_err(tagging::tag_error)?
+        .unwrap_or_default();
     Ok(Attrs {
+        tags,
         content_type: nonempty(a.content_type),
         content_encoding,
         content_disposition: nonempty(a.content_disposition),
@@ -155,6 +157,7 @@ fn remove_locked(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(internal(e)),
     };
+    tagging::remove_tag_file(&path).map_err(internal)?;
     st.remove_object(bucket, key);
     Ok(removed
         .then(|| path.parent().map(Path::to_path_buf))
@@ -187,7 +190,6 @@ impl FsBackend {
             object_lock: i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
-            tagging: i.tagging.is_some(),
             storage_class: i.storage_class.as_ref().map(s3s::dto::StorageClass::as_str),
         }
         .check()?;
@@ -215,6 +217,7 @@ impl FsBackend {
             expires: i.expires.as_ref(),
             website_redirect_location: i.website_redirect_location.as_deref(),
             metadata: i.metadata.as_ref(),
+            tagging: i.tagging.as_deref(),
         })?;
         let declared = i.content_length;
         let body = req.input.body.take();

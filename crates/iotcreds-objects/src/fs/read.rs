@@ -344,6 +344,8 @@ pub(crate) struct Common {
     pub parts_count: Option<i32>,
     pub checksum: Option<(String, String, String)>,
     pub meta: Arc<ObjectMeta>,
+    /// The number of tags in force (`x-amz-tagging-count`, on GetObject only).
+    pub tag_count: usize,
 }
 
 struct ReadArgs<'a> {
@@ -369,7 +371,9 @@ impl FsBackend {
         check_version_id(a.version_id)?;
         let bucket = self.inner().bucket(a.bucket)?;
         let key = a.key.to_owned();
-        let (size, cached) = bucket.indexed(&key);
+        let (found, cached) = bucket.indexed(&key);
+        let size = found.map(|(size, _)| size);
+        let tag_count = found.map_or(0, |(_, tags)| tags);
         let with_data = with_data && !(map_large && size.is_some_and(|n| n > INLINE_READ));
         // A small object (by the index) is opened and read right here: an open and a pread
         // of a few pages from the page cache cost microseconds, less than the two thread
@@ -411,6 +415,7 @@ impl FsBackend {
             parts_count: sel.parts_count,
             checksum: checksum_for(&meta, a.checksum_mode, a.range.is_some(), a.part_number),
             meta,
+            tag_count,
         };
         Ok((obj, common, sel.start))
     }
@@ -506,6 +511,7 @@ impl FsBackend {
                     .collect()
             }),
             checksum_type: ck_type.map(Into::into),
+            tag_count: (c.tag_count > 0).then(|| i32::try_from(c.tag_count).unwrap_or(i32::MAX)),
             ..GetObjectOutput::default()
         };
         set_checksum(ck_algo.as_deref(), ck_value, |algo, v| match algo {

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::checksum::{Algo, Hasher};
 use super::format::{self, ObjectMeta};
 use super::list::IndexKey;
-use super::{Bucket, Inner, ObjSummary, internal, layout};
+use super::{Bucket, Inner, ObjSummary, internal, layout, tagging};
 
 /// AWS's largest single PUT / part / copy source: 5 GiB.
 pub(crate) const MAX_SINGLE_UPLOAD: u64 = 5 * 1024 * 1024 * 1024;
@@ -256,6 +256,7 @@ pub(crate) fn summary_of(meta: &ObjectMeta) -> ObjSummary {
         last_modified_ns: meta.last_modified_ns,
         checksum_algorithm: meta.checksum.as_ref().map(|c| c.algorithm.clone()),
         checksum_type: meta.checksum.as_ref().map(|c| c.kind.clone()),
+        tags: meta.attrs.tags.clone(),
     }
 }
 
@@ -282,6 +283,8 @@ pub(crate) fn commit_object(
             layout::ensure_dir(&bucket.dir, fan).map_err(internal)?;
         }
         tmp.persist(&dest).map_err(internal)?;
+        // A new version starts with its own tags: the previous version's tag file goes.
+        tagging::remove_tag_file(&dest).map_err(internal)?;
         st.put_object(bucket, key, summary_of(meta));
     }
     layout::fsync_dir(&parent).map_err(internal)

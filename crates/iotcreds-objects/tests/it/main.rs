@@ -10,3 +10,4 @@ mod multipart;
 mod object;
 mod persistence;
 mod read;
+mod tagging;

@@ -277,11 +277,11 @@ async fn refused_features_write_nothing() {
         .await
         .err(400, "AccessControlListNotSupported");
     c.req(Method::PUT, "feat", Some("k"))
-        .h("x-amz-tagging", "a=b")
+        .h("x-amz-tagging", "aws:a=b")
         .body("x")
         .send()
         .await
-        .err(501, "NotImplemented");
+        .err(400, "InvalidTag");
     c.req(Method::PUT, "feat", Some("k"))
         .h("x-amz-storage-class", "STANDARD")
         .h("x-amz-acl", "private")
@@ -291,7 +291,7 @@ async fn refused_features_write_nothing() {
         .ok();
     // unsupported operations keep s3s's default
     c.req(Method::GET, "feat", Some("k"))
-        .q("tagging", "")
+        .q("acl", "")
         .send()
         .await
         .err(501, "NotImplemented");

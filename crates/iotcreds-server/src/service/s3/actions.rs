@@ -176,6 +176,65 @@ pub fn requirement(
     }
 }
 
+/// Whether `s3:ExistingObjectTag/<key>` is evaluated for operation `op`: the operations that read
+/// an object or its subresources, or change its tags, ACL, retention or legal hold. Not for
+/// writes or deletes of the object itself ("When granting permissions for the PUT Object and
+/// DELETE Object operations, this condition key is not supported", S3 User Guide, "Tagging and
+/// access control policies").
+pub fn existing_tags_apply(op: &str) -> bool {
+    matches!(
+        op,
+        "GetObject"
+            | "HeadObject"
+            | "GetObjectAttributes"
+            | "GetObjectTagging"
+            | "PutObjectTagging"
+            | "DeleteObjectTagging"
+            | "GetObjectAcl"
+            | "PutObjectAcl"
+            | "GetObjectTorrent"
+            | "GetObjectLegalHold"
+            | "PutObjectLegalHold"
+            | "GetObjectRetention"
+            | "PutObjectRetention"
+    )
+}
+
+/// Whether operation `op` sets tags from an `x-amz-tagging` header; S3 then also requires
+/// `s3:PutObjectTagging` ("To successfully set the tag-set with your PutObject request, you
+/// must have the s3:PutObjectTagging", PutObject API reference; likewise CopyObject and
+/// CreateMultipartUpload).
+pub fn tags_header_applies(op: &str) -> bool {
+    matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload")
+}
+
+/// The condition key prefix of the existing object's tags, lower case (for
+/// `Principal::refers_to`).
+pub const EXISTING_TAG_KEYS: &str = "s3:existingobjecttag/";
+
+/// The condition key prefix of the request's tags, lower case: `s3:RequestObjectTag/<key>` and
+/// `s3:RequestObjectTagKeys`.
+pub const REQUEST_TAG_KEYS: &str = "s3:requestobjecttag";
+
+/// Add an object's tags as `s3:ExistingObjectTag/<key>`.
+pub fn insert_existing_tags(ctx: &mut Context, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        ctx.insert(&format!("s3:ExistingObjectTag/{k}"), v.clone());
+    }
+}
+
+/// Add the tags a request sets as `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys`
+/// (multivalued: every key, for `ForAllValues:`/`ForAnyValue:`).
+pub fn insert_request_tags(ctx: &mut Context, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        ctx.insert(&format!("s3:RequestObjectTag/{k}"), v.clone());
+    }
+    ctx.insert_multi(
+        "s3:RequestObjectTagKeys",
+        tags.iter().map(|(k, _)| k.clone()).collect(),
+    );
+}
+
 /// Add the S3-specific condition keys of a request: `s3:prefix`, `s3:delimiter`, `s3:max-keys`
 /// (list operations), `s3:authType`, `s3:signatureversion`, `s3:x-amz-content-sha256`,
 /// `s3:x-amz-acl`, `s3:x-amz-server-side-encryption`, `s3:VersionId`, `s3:TlsVersion` is not
@@ -489,5 +548,58 @@ mod tests {
         let mut ctx = Context::new();
         insert_condition_keys(&mut ctx, "GetObject", &query, &http::HeaderMap::new(), true);
         assert!(ctx.get("s3:prefix").is_none());
+    }
+
+    /// The tag keys: `s3:ExistingObjectTag/<key>` only where S3 evaluates it (reads and
+    /// subresource changes, never PUT or DELETE of the object), and the request's tags as
+    /// `s3:RequestObjectTag/<key>` plus the multivalued `s3:RequestObjectTagKeys`.
+    #[test]
+    fn tag_keys() {
+        for op in [
+            "GetObject",
+            "HeadObject",
+            "GetObjectTagging",
+            "PutObjectTagging",
+        ] {
+            assert!(existing_tags_apply(op), "{op}");
+        }
+        for op in [
+            "PutObject",
+            "DeleteObject",
+            "DeleteObjects",
+            "CopyObject",
+            "ListObjectsV2",
+        ] {
+            assert!(!existing_tags_apply(op), "{op}");
+        }
+        for op in ["PutObject", "CopyObject", "CreateMultipartUpload"] {
+            assert!(tags_header_applies(op), "{op}");
+        }
+        assert!(!tags_header_applies("UploadPart"));
+        let tags = vec![
+            ("site".to_owned(), "tokyo".to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ];
+        let mut ctx = Context::new();
+        insert_request_tags(&mut ctx, &tags);
+        assert_eq!(
+            ctx.get("s3:RequestObjectTag/site")
+                .and_then(|v| v.as_single()),
+            Some("tokyo")
+        );
+        assert_eq!(
+            ctx.get("s3:RequestObjectTagKeys")
+                .map(|v| v.as_slice().to_vec()),
+            Some(vec!["site".to_owned(), "team".to_owned()])
+        );
+        let mut ctx = Context::new();
+        insert_existing_tags(&mut ctx, &tags);
+        assert_eq!(
+            ctx.get("s3:ExistingObjectTag/team")
+                .and_then(|v| v.as_single()),
+            Some("a")
+        );
+        assert!(EXISTING_TAG_KEYS.starts_with("s3:existingobjecttag"));
+        assert_eq!(REQUEST_TAG_KEYS, REQUEST_TAG_KEYS.to_ascii_lowercase());
     }
 }

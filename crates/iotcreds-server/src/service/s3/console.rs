@@ -18,8 +18,9 @@ use s3s::dto::{
     BucketLocationConstraint, CreateBucketConfiguration, CreateBucketInput, DeleteObjectInput,
     GetObjectInput, ListBucketsInput, ListObjectsV2Input, PutObjectInput, StreamingBlob,
 };
-use s3s::{S3, S3Error, S3Request};
+use s3s::{S3, S3Error};
 
+use super::tags::internal_request;
 use super::{actions, policy_context};
 use crate::net::{ConnInfo, TlsInfo};
 
@@ -44,20 +45,6 @@ fn err(e: &S3Error) -> ObjectsError {
         e.code().as_str(),
         e.message().unwrap_or("The request failed.").to_owned(),
     )
-}
-
-fn request<T>(input: T) -> S3Request<T> {
-    S3Request {
-        input,
-        method: http::Method::GET,
-        uri: http::Uri::from_static("/"),
-        headers: http::HeaderMap::new(),
-        extensions: http::Extensions::new(),
-        credentials: None,
-        region: None,
-        service: None,
-        trailing_headers: None,
-    }
 }
 
 fn timestamp_ms(t: Option<s3s::dto::Timestamp>) -> Option<i64> {
@@ -88,6 +75,7 @@ fn authorize(
     bucket: Option<&str>,
     key: Option<&str>,
     query: &[(String, String)],
+    existing_tags: &[(String, String)],
 ) -> Result<(), ObjectsError> {
     let conn = ConnInfo {
         remote: std::net::SocketAddr::new(caller.source_ip, 0),
@@ -98,7 +86,7 @@ fn authorize(
         }),
         sendfile: false,
     };
-    let context = policy_context(
+    let mut context = policy_context(
         &caller.principal,
         caller.now_ms,
         Some(&conn),
@@ -107,6 +95,7 @@ fn authorize(
         &http::HeaderMap::new(),
         false,
     );
+    actions::insert_existing_tags(&mut context, existing_tags);
     let requirement = actions::requirement(op, bucket, key, false);
     let decision = caller
         .principal
@@ -130,10 +119,10 @@ fn authorize(
 #[async_trait::async_trait]
 impl Objects for ConsoleObjects {
     async fn list_buckets(&self, caller: &Caller) -> Result<Vec<BucketEntry>, ObjectsError> {
-        authorize(caller, "ListBuckets", None, None, &[])?;
+        authorize(caller, "ListBuckets", None, None, &[], &[])?;
         let out = self
             .backend
-            .list_buckets(request(ListBucketsInput::default()))
+            .list_buckets(internal_request(ListBucketsInput::default()))
             .await
             .map_err(|e| err(&e))?;
         Ok(out
@@ -150,7 +139,7 @@ impl Objects for ConsoleObjects {
 
     async fn create_bucket(&self, caller: &Caller, bucket: &str) -> Result<(), ObjectsError> {
         check_names(bucket, None)?;
-        authorize(caller, "CreateBucket", Some(bucket), None, &[])?;
+        authorize(caller, "CreateBucket", Some(bucket), None, &[], &[])?;
         let configuration = (self.region != "us-east-1").then(|| CreateBucketConfiguration {
             location_constraint: Some(BucketLocationConstraint::from(self.region.clone())),
             ..CreateBucketConfiguration::default()
@@ -161,7 +150,7 @@ impl Objects for ConsoleObjects {
             ..CreateBucketInput::default()
         };
         self.backend
-            .create_bucket(request(input))
+            .create_bucket(internal_request(input))
             .await
             .map_err(|e| err(&e))?;
         Ok(())
@@ -180,7 +169,7 @@ impl Objects for ConsoleObjects {
             ("prefix".to_owned(), prefix.to_owned()),
             ("delimiter".to_owned(), "/".to_owned()),
         ];
-        authorize(caller, "ListObjectsV2", Some(bucket), None, &query)?;
+        authorize(caller, "ListObjectsV2", Some(bucket), None, &query, &[])?;
         let input = ListObjectsV2Input {
             bucket: bucket.to_owned(),
             prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
@@ -191,7 +180,7 @@ impl Objects for ConsoleObjects {
         };
         let out = self
             .backend
-            .list_objects_v2(request(input))
+            .list_objects_v2(internal_request(input))
             .await
             .map_err(|e| err(&e))?
             .output;
@@ -223,7 +212,15 @@ impl Objects for ConsoleObjects {
         key: &str,
     ) -> Result<Download, ObjectsError> {
         check_names(bucket, Some(key))?;
-        authorize(caller, "GetObject", Some(bucket), Some(key), &[])?;
+        // The object's tags, when the caller's policies decide on them.
+        let existing = if caller.principal.refers_to(actions::EXISTING_TAG_KEYS) {
+            super::tags::existing(self.backend.as_ref(), bucket, key)
+                .await
+                .map_err(|e| err(&e))?
+        } else {
+            Vec::new()
+        };
+        authorize(caller, "GetObject", Some(bucket), Some(key), &[], &existing)?;
         let input = GetObjectInput {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -231,7 +228,7 @@ impl Objects for ConsoleObjects {
         };
         let out = self
             .backend
-            .get_object(request(input))
+            .get_object(internal_request(input))
             .await
             .map_err(|e| err(&e))?
             .output;
@@ -252,7 +249,7 @@ impl Objects for ConsoleObjects {
         body: ByteStream,
     ) -> Result<(), ObjectsError> {
         check_names(bucket, Some(key))?;
-        authorize(caller, "PutObject", Some(bucket), Some(key), &[])?;
+        authorize(caller, "PutObject", Some(bucket), Some(key), &[], &[])?;
         let input = PutObjectInput {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -260,7 +257,7 @@ impl Objects for ConsoleObjects {
             body: Some(StreamingBlob::wrap(body)),
             ..PutObjectInput::default()
         };
-        let mut req = request(input);
+        let mut req = internal_request(input);
         req.method = http::Method::PUT;
         self.backend.put_object(req).await.map_err(|e| err(&e))?;
         Ok(())
@@ -273,14 +270,14 @@ impl Objects for ConsoleObjects {
         key: &str,
     ) -> Result<(), ObjectsError> {
         check_names(bucket, Some(key))?;
-        authorize(caller, "DeleteObject", Some(bucket), Some(key), &[])?;
+        authorize(caller, "DeleteObject", Some(bucket), Some(key), &[], &[])?;
         let input = DeleteObjectInput {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             ..DeleteObjectInput::default()
         };
         self.backend
-            .delete_object(request(input))
+            .delete_object(internal_request(input))
             .await
             .map_err(|e| err(&e))?;
         Ok(())

@@ -18,13 +18,16 @@ pub mod gate;
 pub mod host;
 pub mod post;
 pub mod request_id;
+mod tags;
 
 use std::sync::Arc;
 
 use iotcreds_sigv4::{AuthKind, ParsedAuth, RequestParts, SigV4Error};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
+use s3s::dto::{
+    CopyObjectInput, CopySource, DeleteObjectsInput, PutObjectTaggingInput, UploadPartCopyInput,
+};
 use s3s::dto::{Error as ObjectError, ObjectIdentifier};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
@@ -152,6 +155,8 @@ impl S3Auth for Auth {
 pub struct Access {
     registry: Arc<Registry>,
     region: String,
+    /// The storage backend, asked for an object's tags when a policy refers to them.
+    backend: Arc<dyn s3s::S3>,
 }
 
 /// The principal of an authorised S3 request, kept in the request's extensions for the
@@ -316,7 +321,7 @@ impl S3Access for Access {
         }
         let query = decoded_query(cx.uri());
         let conn = cx.extensions_mut().get::<Arc<ConnInfo>>().cloned();
-        let context = policy_context(
+        let mut context = policy_context(
             &principal,
             now_ms,
             conn.as_deref(),
@@ -333,13 +338,42 @@ impl S3Access for Access {
             }
         };
         let has_version = query.iter().any(|(k, v)| k == "versionId" && v != "null");
+        // The tags a write sets (checked here, so no backend stores tags the decision did not
+        // see) and the tags of the object a read acts on (see `tags`).
+        let request_tags = if actions::tags_header_applies(&op) {
+            tags::from_header(cx.headers())?
+        } else {
+            None
+        };
+        if let Some(t) = &request_tags
+            && principal.needs_context()
+        {
+            actions::insert_request_tags(&mut context, t);
+        }
+        if let (Some(b), Some(k)) = (bucket, key)
+            && actions::existing_tags_apply(&op)
+            && principal.refers_to(actions::EXISTING_TAG_KEYS)
+        {
+            let existing = tags::existing(self.backend.as_ref(), b, k).await?;
+            actions::insert_existing_tags(&mut context, &existing);
+        }
+        let defer = op == "PutObjectTagging" && principal.refers_to(actions::REQUEST_TAG_KEYS);
         let authorized = Authorized { principal, context };
-        // DeleteObjects is decided on each key (by `delete_objects` below), never on the bucket.
-        if op != "DeleteObjects" {
-            let requirement = actions::requirement(&op, bucket, key, has_version);
+        let requirement = actions::requirement(&op, bucket, key, has_version);
+        // DeleteObjects is decided on each key (by `delete_objects` below), never on the bucket;
+        // a PutObjectTagging whose decision depends on its tags, once they are parsed.
+        if defer {
+            cx.extensions_mut().insert(tags::Deferred {
+                action: requirement.action,
+                resource: requirement.resource,
+            });
+        } else if op != "DeleteObjects" {
             self.deny(&authorized, &requirement.action, &requirement.resource)?;
             if let Some(also) = requirement.also {
                 self.deny(&authorized, also, &requirement.resource)?;
+            }
+            if request_tags.is_some() {
+                self.deny(&authorized, "s3:PutObjectTagging", &requirement.resource)?;
             }
         }
         cx.extensions_mut().insert(authorized);
@@ -348,10 +382,28 @@ impl S3Access for Access {
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         self.check_copy_source(&req.extensions, &req.input.copy_source)
+            .await
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
         self.check_copy_source(&req.extensions, &req.input.copy_source)
+            .await
+    }
+
+    /// The document's tags are checked here, whichever backend stores them (S3's rules, not
+    /// the upstream's); then the decision `check` deferred because it depends on them.
+    async fn put_object_tagging(&self, req: &mut S3Request<PutObjectTaggingInput>) -> S3Result<()> {
+        let request_tags = iotcreds_objects::fs::document_tags(&req.input.tagging)?;
+        let Some(deferred) = req.extensions.remove::<tags::Deferred>() else {
+            return Ok(());
+        };
+        let mut authorized = req
+            .extensions
+            .get::<Authorized>()
+            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?
+            .clone();
+        actions::insert_request_tags(&mut authorized.context, &request_tags);
+        self.deny(&authorized, &deferred.action, &deferred.resource)
     }
 
     /// Each key on its own, as S3 does: a key the caller may not delete is taken out of the
@@ -394,7 +446,9 @@ impl S3Access for Access {
 }
 
 impl Access {
-    fn check_copy_source(
+    /// `s3:GetObject` on the copy source, with the source's tags as
+    /// `s3:ExistingObjectTag/<key>` when the principal's policies refer to them.
+    async fn check_copy_source(
         &self,
         extensions: &http::Extensions,
         source: &CopySource,
@@ -402,6 +456,18 @@ impl Access {
         let authorized = extensions
             .get::<Authorized>()
             .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
+        let mut with_tags;
+        let authorized = match source {
+            CopySource::Bucket { bucket, key, .. }
+                if authorized.principal.refers_to(actions::EXISTING_TAG_KEYS) =>
+            {
+                with_tags = authorized.clone();
+                let existing = tags::existing(self.backend.as_ref(), bucket, key).await?;
+                actions::insert_existing_tags(&mut with_tags.context, &existing);
+                &with_tags
+            }
+            _ => authorized,
+        };
         match source {
             CopySource::Bucket {
                 bucket,
@@ -432,7 +498,7 @@ pub fn service(
     virtual_host_domain: Option<&str>,
     post_object_max_bytes: u64,
 ) -> anyhow::Result<s3s::service::S3Service> {
-    let mut builder = s3s::service::S3ServiceBuilder::new(gate::Gate::new(backend));
+    let mut builder = s3s::service::S3ServiceBuilder::new(gate::Gate::new(backend.clone()));
     let mut config = s3s::config::S3Config::default();
     config.post_object_max_file_size = post_object_max_bytes;
     let fields = usize::try_from(post::form::PRE_DATA_LIMIT).unwrap_or(usize::MAX);
@@ -448,6 +514,7 @@ pub fn service(
     builder.set_access(Access {
         registry,
         region: region.to_owned(),
+        backend,
     });
     if let Some(domain) = virtual_host_domain {
         builder.set_host(host::VirtualHostDomain::new(domain)?);

@@ -329,6 +329,15 @@ impl PostObject {
             ));
         }
 
+        if fields.get("tagging").is_some() {
+            // S3 takes the form's tags as a Tagging XML document; they are not supported here,
+            // and are refused rather than stored without the policy seeing them.
+            return Err(Refusal::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                "Object tagging in form uploads is not supported by this endpoint.",
+            ));
+        }
         // What the principal may do: s3:PutObject on the object it writes.
         let context = form_context(&principal, now_ms, conn, &fields, &parts.headers);
         authorize(
@@ -566,7 +575,6 @@ fn put_input(
         acl: text("acl").map(Into::into),
         storage_class: text("x-amz-storage-class").map(Into::into),
         website_redirect_location: text("x-amz-website-redirect-location"),
-        tagging: text("tagging"),
         server_side_encryption: text("x-amz-server-side-encryption").map(Into::into),
         ssekms_key_id: text("x-amz-server-side-encryption-aws-kms-key-id"),
         ssekms_encryption_context: text("x-amz-server-side-encryption-context"),
