@@ -15,6 +15,7 @@ gateway keeps S3's rules whatever its upstream does).
 - A PUT refused on its headers while the client is still sending the body (no Expect:
   100-continue) gets its 403, not a connection reset; one that waits for 100 Continue gets its
   403 and a closed connection, so its unsent body is never confused with the next request.
+- An expired presigned URL answers 403 AccessDenied "Request has expired".
 - User metadata outside US-ASCII: RFC 2047 encoded words are decoded before storing and values
   that are not US-ASCII come back as one UTF-8 B word, as the S3 User Guide states, through
   PutObject, multipart uploads and CopyObject.
@@ -22,11 +23,14 @@ gateway keeps S3's rules whatever its upstream does).
   page by MaxParts/PartNumberMarker with each part's size and checksum."""
 
 import base64
+import datetime
 import email.header
 import hashlib
 import socket
+import subprocess
 import threading
 import urllib.parse
+from unittest import mock
 
 import pytest
 import requests
@@ -359,6 +363,30 @@ def test_a_put_waiting_for_100_continue_and_refused_closes_its_connection(s3):
         assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
     # An accepted upload reads its body (100 Continue) and keeps its connection.
     assert client.put_object(Bucket=BUCKET, Key=key, Body=b"stored")["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_an_expired_presigned_url_answers_403(s3):
+    """A presigned URL used after its X-Amz-Expires answers 403 AccessDenied "Request has
+    expired", as S3 does; the same URL within its lifetime works (boto3 signs, curl fetches).
+    The URL is signed two hours in the past (botocore's clock, patched), not waited for."""
+    server, _ = s3
+    signer = server.boto3_client("s3", config=Config(signature_version="s3v4"))
+    params = {"Bucket": BUCKET, "Key": "top.txt"}
+    past = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(hours=2)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+        expired = signer.generate_presigned_url("get_object", Params=params, ExpiresIn=60)
+    fresh = signer.generate_presigned_url("get_object", Params=params, ExpiresIn=60)
+
+    def curl(url):
+        out = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", url], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+        body, _, status = out.rpartition("\n")
+        return int(status), body
+
+    status, body = curl(expired)
+    assert status == 403, body
+    assert "<Code>AccessDenied</Code><Message>Request has expired</Message>" in body
+    assert curl(fresh) == (200, "top.txt")
 
 
 def mime_decoded(value):
