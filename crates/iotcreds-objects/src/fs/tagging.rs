@@ -125,8 +125,24 @@ pub fn document_tags(tagging: &Tagging) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-/// Replaces the tags of the current version of `key` (blocking): writes a tag file for it and
-/// updates the index, under the bucket lock. `NoSuchKey` if there is no object.
+/// How often [`set_tags`] tries again when the object is replaced while its tag file is
+/// being written, before answering `OperationAborted`.
+const SET_TAGS_ATTEMPTS: usize = 3;
+
+/// The version (ETag, Last-Modified) the index holds for `key`. `NoSuchKey` if none.
+fn current_version(bucket: &Bucket, key: &str) -> S3Result<(String, i128)> {
+    let st = bucket.lock_live()?;
+    st.objects
+        .get(key.as_bytes())
+        .map(|s: &ObjSummary| (s.etag.clone(), s.last_modified_ns))
+        .ok_or_else(super::no_such_key)
+}
+
+/// Replaces the tags of the current version of `key` (blocking). The tag file for that
+/// version is written and fsynced *outside* the bucket lock (reads of the bucket never wait for
+/// a disk flush); under the lock it is renamed into place and the index updated, if the object
+/// is still that version. If the object was replaced meanwhile, the tags go to the new version,
+/// as S3 applies a PutObjectTagging to the current one. `NoSuchKey` if there is no object.
 fn set_tags(
     inner: &std::sync::Arc<super::Inner>,
     bucket: &Bucket,
@@ -135,26 +151,35 @@ fn set_tags(
 ) -> S3Result<()> {
     let object_path = bucket.dir.join(layout::object_rel_path(key));
     let path = tag_file_path(&object_path);
-    let tmp = TempFile::reserve(inner, "tags");
-    {
-        let mut st = bucket.lock_live()?;
-        let Some(current) = st.objects.get(key.as_bytes()) else {
-            return Err(super::no_such_key());
-        };
+    for _ in 0..SET_TAGS_ATTEMPTS {
+        let (etag, last_modified_ns) = current_version(bucket, key)?;
         let file = TagFile {
             key: key.to_owned(),
-            etag: current.etag.clone(),
-            last_modified_ns: current.last_modified_ns,
-            tags,
+            etag,
+            last_modified_ns,
+            tags: tags.clone(),
         };
+        let tmp = TempFile::reserve(inner, "tags");
         bucket::write_json_file(tmp.path(), &file).map_err(internal)?;
-        tmp.persist(&path).map_err(internal)?;
-        st.set_tags(key, file.tags);
+        {
+            let mut st = bucket.lock_live()?;
+            match st.objects.get(key.as_bytes()) {
+                Some(s) if file.belongs_to(key, &s.etag, s.last_modified_ns) => {}
+                Some(_) => continue,
+                None => return Err(super::no_such_key()),
+            }
+            tmp.persist(&path).map_err(internal)?;
+            st.set_tags(key, file.tags);
+        }
+        if let Some(dir) = path.parent() {
+            layout::fsync_dir(dir).map_err(internal)?;
+        }
+        return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        layout::fsync_dir(dir).map_err(internal)?;
-    }
-    Ok(())
+    Err(s3_error!(
+        OperationAborted,
+        "A conflicting conditional operation is currently in progress against this resource. Please try again."
+    ))
 }
 
 /// The tags in force for `key` per the index. `NoSuchKey` if there is no object.

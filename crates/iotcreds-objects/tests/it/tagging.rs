@@ -156,3 +156,38 @@ async fn a_tag_file_of_an_older_version_never_applies() {
     drop(c);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn tagging_racing_overwrites_never_outlives_its_version() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path()).await;
+    let c = s.client();
+    c.create_bucket("tags").await.ok();
+    c.put("tags", "k", "v0").await.ok();
+    // Overwrites (without tags) race with PutObjectTagging on one key.
+    let writes = async {
+        for i in 0..20 {
+            c.put("tags", "k", format!("v{i}")).await.ok();
+        }
+    };
+    let taggings = async {
+        for i in 0..20 {
+            let r = put_tags(&c, "k", &[("n", &i.to_string())]).await;
+            assert!(
+                r.status == 200 || r.code().as_deref() == Some("OperationAborted"),
+                "{}",
+                r.text()
+            );
+        }
+    };
+    tokio::join!(writes, taggings);
+    let before = get_tags(&c, "k").await;
+    drop(c);
+    s.shutdown().await;
+    // What the index said is what the files say.
+    let s = Server::start(dir.path()).await;
+    let c = s.client();
+    assert_eq!(get_tags(&c, "k").await, before);
+    drop(c);
+    s.shutdown().await;
+}
