@@ -355,6 +355,26 @@ class S3sFs:
         self.log.close()
 
 
+@pytest.fixture(params=["embedded", "upstream-moto"])
+def s3_backend(request, tmp_path):
+    """A server whose objects are on the embedded store, or in moto through the upstream
+    backend (one test per backend), with the seed's bucket created; yields the server."""
+    moto = None
+    args = []
+    if request.param == "upstream-moto":
+        moto = Moto(tmp_path / "moto.log")
+        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
+    server = Server(tmp_path / "data", extra_args=args, upstream=moto)
+    try:
+        server.boto3_client("s3").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield server
+    finally:
+        server.stop()
+        if moto:
+            moto.stop()
+
+
 @pytest.fixture
 def moto(tmp_path):
     m = Moto(tmp_path / "moto.log")

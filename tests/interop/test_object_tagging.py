@@ -20,26 +20,13 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BUCKET, REGION, Moto, Server
+from conftest import BUCKET, REGION, Server
 
 
-@pytest.fixture(params=["embedded", "upstream-moto"])
-def s3(request, tmp_path):
-    """The administrator's boto3 S3 client and the bucket; yields (server, client)."""
-    moto = None
-    args = []
-    if request.param == "upstream-moto":
-        moto = Moto(tmp_path / "moto.log")
-        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
-    server = Server(tmp_path / "data", extra_args=args, upstream=moto)
-    try:
-        client = server.boto3_client("s3")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield server, client
-    finally:
-        server.stop()
-        if moto:
-            moto.stop()
+@pytest.fixture
+def s3(s3_backend):
+    """The administrator's boto3 S3 client and the bucket; (server, client)."""
+    return s3_backend, s3_backend.boto3_client("s3")
 
 
 def tags(client, key):

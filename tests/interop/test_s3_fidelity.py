@@ -40,30 +40,18 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import BUCKET, REGION, Moto, Server
+from conftest import BUCKET, REGION, Server
 
 KEYS = ["ADCTestThing/a.txt", "ADCTestThing/b/c.txt", "top.txt"]
 
 
-@pytest.fixture(params=["embedded", "upstream-moto"])
-def s3(request, tmp_path):
+@pytest.fixture
+def s3(s3_backend):
     """The administrator's boto3 S3 client, the bucket holding KEYS; yields (server, client)."""
-    moto = None
-    args = []
-    if request.param == "upstream-moto":
-        moto = Moto(tmp_path / "moto.log")
-        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
-    server = Server(tmp_path / "data", extra_args=args, upstream=moto)
-    try:
-        client = server.boto3_client("s3")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        for key in KEYS:
-            client.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
-        yield server, client
-    finally:
-        server.stop()
-        if moto:
-            moto.stop()
+    client = s3_backend.boto3_client("s3")
+    for key in KEYS:
+        client.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+    return s3_backend, client
 
 
 def test_an_empty_delimiter_is_no_delimiter_and_is_not_echoed(s3):

@@ -14,27 +14,14 @@ import subprocess
 
 import pytest
 
-from conftest import BUCKET, REGION, REPO, Moto, Server
+from conftest import BUCKET, REGION, REPO
 
 PROBE = os.environ.get("IOTCREDS_S3_PROBE", str(REPO / "target" / "debug" / "examples" / "s3_fidelity_probe"))
 
 
-@pytest.fixture(params=["embedded", "upstream-moto"])
-def server(request, tmp_path):
-    moto = None
-    args = []
-    if request.param == "upstream-moto":
-        moto = Moto(tmp_path / "moto.log")
-        args = ["--config", str(moto.write_config(tmp_path / "iotcreds.toml"))]
-    server = Server(tmp_path / "data", extra_args=args, upstream=moto)
-    try:
-        server.boto3_client("s3").create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield server
-    finally:
-        server.stop()
-        if moto:
-            moto.stop()
+@pytest.fixture
+def server(s3_backend):
+    return s3_backend
 
 
 def test_the_rust_sdk_sees_s3s_answers(server):
