@@ -116,7 +116,7 @@ pub use post::{
     Bound, Condition, MAX_SIGNATURE_AGE, PolicyError, PostAuth, PostAuthError, PostFields,
     PostPolicy, PostViolation, post_signature,
 };
-pub use sign::{PresignedRequest, SignedRequest, SigningParams, presign, sign};
+pub use sign::{PresignedRequest, SignedRequest, SigningParams, presign, sign, sign_cached};
 pub use verify::{Mode, SignedPayload, Verified, VerifyOptions};
 
 /// The only algorithm implemented.

@@ -1,4 +1,7 @@
-//! Signing, for the CLI and tests: header authentication and presigned URLs.
+//! Signing, for the CLI, the upstream object backend and tests: header authentication and
+//! presigned URLs.
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -6,6 +9,7 @@ use crate::canonical::{
     CanonicalSpec, QueryExclusion, Rules, uri_encode, write_canonical_request, write_string_to_sign,
 };
 use crate::key::{Signature, SigningKey};
+use crate::key_cache::KeyCache;
 use crate::query::{query_content_sha256, query_has_auth_params, query_looks_presigned};
 use crate::timestamp::AmzDate;
 use crate::{ALGORITHM, MAX_PRESIGNED_EXPIRES, RequestParts, SigV4Error, TERMINATOR};
@@ -130,12 +134,12 @@ fn signed_header_list(headers: &[(&str, &[u8])], extra: &[&str]) -> Result<Strin
 fn signature_for(
     req: &RequestParts<'_>,
     p: &SigningParams<'_>,
+    key: &SigningKey,
     date: &AmzDate,
     signed_headers: &str,
     payload_hash: &str,
     exclusion: QueryExclusion,
 ) -> Result<(Signature, String), SigV4Error> {
-    let key = SigningKey::derive(p.secret_access_key, date.day(), p.region, p.service);
     let mut creq = Vec::with_capacity(512);
     let spec = CanonicalSpec {
         rules: p.rules,
@@ -162,6 +166,28 @@ fn signature_for(
 /// for a malformed region or service, `AuthorizationQueryParametersError` when the query
 /// already carries `X-Amz-Algorithm`/`X-Amz-Credential`/`X-Amz-Signature`.
 pub fn sign(req: &RequestParts<'_>, p: &SigningParams<'_>) -> Result<SignedRequest, SigV4Error> {
+    header_sign(req, p, None)
+}
+
+/// [`sign`] with the signing key taken from `keys` (derived once a day per access key id,
+/// secret and scope): for a client that signs many requests with one key, such as the
+/// upstream object backend.
+///
+/// # Errors
+/// As [`sign`].
+pub fn sign_cached(
+    req: &RequestParts<'_>,
+    p: &SigningParams<'_>,
+    keys: &KeyCache,
+) -> Result<SignedRequest, SigV4Error> {
+    header_sign(req, p, Some(keys))
+}
+
+fn header_sign(
+    req: &RequestParts<'_>,
+    p: &SigningParams<'_>,
+    keys: Option<&KeyCache>,
+) -> Result<SignedRequest, SigV4Error> {
     let date = check_params(p)?;
     if query_looks_presigned(req.query) {
         return Err(SigV4Error::query_param(
@@ -194,9 +220,25 @@ pub fn sign(req: &RequestParts<'_>, p: &SigningParams<'_>) -> Result<SignedReque
         query: req.query,
         headers: &headers,
     };
+    let key = match keys {
+        Some(cache) => cache.key(
+            p.access_key_id,
+            p.secret_access_key,
+            date.day(),
+            p.region,
+            p.service,
+        ),
+        None => Arc::new(SigningKey::derive(
+            p.secret_access_key,
+            date.day(),
+            p.region,
+            p.service,
+        )),
+    };
     let (signature, scope) = signature_for(
         &view,
         p,
+        &key,
         &date,
         &signed_headers,
         p.payload_hash,
@@ -279,9 +321,11 @@ pub fn presign(
         query: &query,
         headers: req.headers,
     };
+    let key = SigningKey::derive(p.secret_access_key, date.day(), p.region, p.service);
     let (signature, _) = signature_for(
         &view,
         p,
+        &key,
         &date,
         &signed_headers,
         p.payload_hash,

@@ -52,6 +52,9 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
 /// Bytes kept as they are in a query component (SigV4's unreserved set).
 const QUERY: &AsciiSet = &PATH.add(b'/');
 
+/// The signing-key cache's budget: one key (the gateway's own) and room to spare.
+const KEY_CACHE_BYTES: usize = 4096;
+
 /// Back-off before retry `n` (1-based): 25 ms doubling, capped at 1 s.
 const BACKOFF_BASE_MS: u64 = 25;
 const BACKOFF_MAX_MS: u64 = 1000;
@@ -65,6 +68,8 @@ pub(crate) struct Wire {
     path_style: bool,
     access_key_id: String,
     secret_access_key: String,
+    /// The gateway's signing key, derived once a day rather than on every request.
+    keys: iotcreds_sigv4::KeyCache,
     region: String,
     pub(crate) first_byte: Duration,
     pub(crate) idle: Duration,
@@ -135,6 +140,7 @@ impl Wire {
             path_style: config.force_path_style,
             access_key_id: config.access_key_id.clone(),
             secret_access_key: config.secret_access_key.clone(),
+            keys: iotcreds_sigv4::KeyCache::new(KEY_CACHE_BYTES),
             region: config.region.clone(),
             first_byte: config.first_byte_timeout(),
             idle: config.idle_timeout(),
@@ -165,7 +171,7 @@ impl Wire {
         for (n, v) in &call.headers {
             to_sign.push((n.as_str(), v.as_bytes()));
         }
-        let signed = iotcreds_sigv4::sign(
+        let signed = iotcreds_sigv4::sign_cached(
             &RequestParts {
                 method: call.method.as_str(),
                 path: &path,
@@ -183,6 +189,7 @@ impl Wire {
                 payload_hash: call.payload,
                 content_sha256_header: true,
             },
+            &self.keys,
         )
         .map_err(|e| {
             tracing::error!(error = %e, "signing the upstream request failed");

@@ -1,8 +1,9 @@
 //! Signing API behaviour, the `Date` header, non-UTF-8 header values.
 
 use iotcreds_sigv4::{
-    EMPTY_SHA256, Mode, ParsedAuth, RequestParts, Rules, SigV4Error, SigningKey, SigningParams,
-    VerifyOptions, canonical_request, payload_sha256, presign, sign, string_to_sign,
+    EMPTY_SHA256, KeyCache, Mode, ParsedAuth, RequestParts, Rules, SigV4Error, SigningKey,
+    SigningParams, VerifyOptions, canonical_request, payload_sha256, presign, sign, sign_cached,
+    string_to_sign,
 };
 
 use crate::api::{AKID, CRED, SECRET, authz, iam_list_users, presigned_query, t};
@@ -77,6 +78,58 @@ fn non_utf8_header_values_are_signed_as_bytes() {
         verify_with(&req, SECRET, M::Generic, &VerifyOptions::default(), t()).err(),
         Some(SigV4Error::SignatureDoesNotMatch)
     );
+}
+
+#[test]
+fn signing_with_a_key_cache_signs_as_without() {
+    let req = iam_list_users();
+    let base = SigningParams {
+        access_key_id: AKID,
+        secret_access_key: SECRET,
+        session_token: None,
+        region: "us-east-1",
+        service: "iam",
+        time: t(),
+        rules: Rules::GENERIC,
+        payload_hash: EMPTY_SHA256,
+        content_sha256_header: false,
+    };
+    let cache = KeyCache::new(64 * 1024);
+    let plain = req.with_parts(|p| sign(p, &base)).expect("sign");
+    for _ in 0..2 {
+        // derived the first time, from the cache the second
+        let cached = req
+            .with_parts(|p| sign_cached(p, &base, &cache))
+            .expect("sign");
+        assert_eq!(cached.headers, plain.headers);
+    }
+    assert!(cache.bytes() > 0);
+    // Another secret under the same key id, and another day: never the cached key.
+    for params in [
+        SigningParams {
+            secret_access_key: "another-secret",
+            ..base
+        },
+        SigningParams {
+            time: t() + time::Duration::days(1),
+            ..base
+        },
+    ] {
+        let cached = req
+            .with_parts(|p| sign_cached(p, &params, &cache))
+            .expect("sign");
+        let plain = req.with_parts(|p| sign(p, &params)).expect("sign");
+        assert_eq!(cached.headers, plain.headers);
+        assert_ne!(cached.signature.as_str(), signed_sig(&req, &base));
+    }
+}
+
+fn signed_sig(req: &crate::suite::Req, p: &SigningParams<'_>) -> String {
+    req.with_parts(|parts| sign(parts, p))
+        .expect("sign")
+        .signature
+        .as_str()
+        .to_owned()
 }
 
 #[test]
