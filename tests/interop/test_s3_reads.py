@@ -1,9 +1,13 @@
 """GetObject's two ways through the server, driven with boto3: the fast path (a plain, whole-object
-GET) and the s3s path (anything else), with small objects read whole and large ones memory-mapped
-and sent with sendfile on plain HTTP. Whatever the way, the answer must be the same bytes and the
-same headers."""
+GET) and the s3s path (anything else), on the embedded store (small objects read whole, large ones
+memory-mapped and sent with sendfile on plain HTTP) and through the upstream backend (moto), where
+the fast path also answers the upstream's errors. Whatever the way, the answer must be the same
+bytes and the same headers, and an error the same code and message."""
 
 import hashlib
+
+import botocore.exceptions
+import pytest
 
 from conftest import BUCKET, REGION
 from seed import device_credentials, seed_with_aws_cli
@@ -26,9 +30,10 @@ def content(size):
     return bytes(out[:size])
 
 
-def device_s3(server, tmp_path):
+def device_s3(server, tmp_path, make_bucket=True):
     device = seed_with_aws_cli(server, tmp_path / "setup")
-    server.aws("s3", "mb", f"s3://{BUCKET}")
+    if make_bucket:
+        server.aws("s3", "mb", f"s3://{BUCKET}")
     return server.boto3_client("s3", creds=device_credentials(server, device))
 
 
@@ -51,8 +56,9 @@ def fast_gets(server):
     return metric(server, "iotcreds_s3_fast_get_total")
 
 
-def test_fast_get_matches_the_s3s_path(server, tmp_path):
-    s3 = device_s3(server, tmp_path)
+def test_fast_get_matches_the_s3s_path(s3_backend, tmp_path):
+    server = s3_backend
+    s3 = device_s3(server, tmp_path, make_bucket=False)
     admin = server.boto3_client("s3")
     before = fast_gets(server)
     for size in SIZES:
@@ -114,20 +120,33 @@ def test_small_objects_are_read_from_the_cache_until_they_change(server, tmp_pat
     assert metric(server, "iotcreds_s3_read_cache_misses_total") - misses == 2
     assert s3.head_object(Bucket=BUCKET, Key="cached")["ETag"] == admin.head_object(Bucket=BUCKET, Key="cached")["ETag"]
     admin.delete_object(Bucket=BUCKET, Key="cached")
-    import botocore.exceptions
-    import pytest
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_object(Bucket=BUCKET, Key="cached")
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
 
 
-def test_refusals_on_the_fast_path_shape_are_s3_errors(server, tmp_path):
-    s3 = device_s3(server, tmp_path)
-    import botocore.exceptions
-    import pytest
+def error_of(call):
+    """The error response of a boto3 call that must fail."""
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.get_object(Bucket=BUCKET, Key="missing")
-    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+        call()
+    return e.value.response
+
+
+def test_refusals_on_the_fast_path_shape_are_s3_errors(s3_backend, tmp_path):
+    server = s3_backend
+    s3 = device_s3(server, tmp_path, make_bucket=False)
+    before = fast_gets(server)
+    fast = error_of(lambda: s3.get_object(Bucket=BUCKET, Key="missing"))
+    # An override takes the same read down the s3s path: the same error, word for word.
+    slow = error_of(lambda: s3.get_object(Bucket=BUCKET, Key="missing", ResponseCacheControl="no-cache"))
+    for resp in (fast, slow):
+        assert resp["Error"]["Code"] == "NoSuchKey"
+        assert resp["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert resp["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/xml"
+    assert fast["Error"] == slow["Error"]
+    # The embedded store leaves its errors to the s3s path; through an upstream the fast path
+    # answers them itself rather than ask the upstream twice.
+    assert fast_gets(server) - before == (1 if server.upstream else 0)
     # The role may read adc-test-2020-08-26 only.
     server.boto3_client("s3").create_bucket(Bucket="other-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
     server.boto3_client("s3").put_object(Bucket="other-bucket", Key="k", Body=b"secret")

@@ -38,7 +38,7 @@ pub enum Api {
 /// The service endpoint's request handler.
 pub struct ServiceEndpoint {
     s3: s3s::service::S3Service,
-    /// Plain whole-object GETs on the embedded backend with path-style addressing.
+    /// Plain whole-object GETs with path-style addressing.
     fast_get: Option<s3::fast::FastGet>,
     /// Browser-form uploads, answered before s3s.
     post: s3::post::PostObject,
@@ -66,6 +66,13 @@ impl ServiceEndpoint {
             (ObjectsBackend::Upstream, Some(upstream)) => {
                 let backend = iotcreds_objects_upstream::UpstreamBackend::new(upstream.clone())?;
                 tracing::info!(endpoint = %upstream.endpoint, "objects are kept upstream");
+                if domain.is_none() {
+                    fast_get = Some(s3::fast::FastGet::new(
+                        registry.clone(),
+                        s3::fast::FastBackend::Upstream(backend.clone()),
+                        &config.region,
+                    ));
+                }
                 Arc::new(backend)
             }
             _ => {
@@ -82,7 +89,7 @@ impl ServiceEndpoint {
                 if domain.is_none() {
                     fast_get = Some(s3::fast::FastGet::new(
                         registry.clone(),
-                        backend.clone(),
+                        s3::fast::FastBackend::Embedded(backend.clone()),
                         &config.region,
                     ));
                 }
@@ -454,7 +461,7 @@ fn auth_api_error(api: Api, e: AuthError) -> ApiError {
 
 /// An S3-style XML error for requests refused before s3s sees them (its request ids are added
 /// with every S3 answer's, by [`s3::request_id::RequestId::stamp`]).
-fn s3_xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
+pub(crate) fn s3_xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
         control::xml_escape(code),

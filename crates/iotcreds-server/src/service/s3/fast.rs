@@ -2,30 +2,39 @@
 //! none of the optional request headers, served without s3s's generic request machinery
 //! (routing, input DTO, ordered-header copies, a second SigV4 parse in the access hook).
 //! That request is what devices and the benchmarks send most; the rest of S3 goes through
-//! s3s unchanged.
+//! s3s unchanged. Both backends have it ([`FastBackend`]).
 //!
-//! The fast path only ever answers a success. It runs the same checks as the s3s path, in
-//! the same order, with the same code: SigV4 verification (our SigV4 crate, S3 mode: region,
-//! clock, every `x-amz-*` header signed, the session token signed), the session token (bound,
-//! unexpired), principal resolution, policy evaluation with the same condition keys, then the
-//! same backend call. If any step does not succeed, or the request or the object has anything
-//! the fast path does not model (a `Range`, conditionals, user metadata, a virtual-hosted
-//! bucket…), it returns `None` and the request takes the s3s path from the start, which gives
-//! the AWS-shaped error and the audit line. So the fast path cannot change an answer; it can
-//! only produce the same `200` with less work. The interop test
-//! `test_fast_get_matches_the_s3s_path` compares the two answers header by header.
+//! The fast path runs the same checks as the s3s path, in the same order, with the same
+//! code: SigV4 verification (our SigV4 crate, S3 mode: region, clock, every `x-amz-*` header
+//! signed, the session token signed), the session token (bound, unexpired), principal
+//! resolution, policy evaluation with the same condition keys, then the same backend call. If
+//! any check does not succeed, or the request has anything the fast path does not model (a
+//! `Range`, conditionals, a virtual-hosted bucket…), it returns `None` and the request takes
+//! the s3s path from the start, which gives the AWS-shaped error and the audit line. So the
+//! fast path cannot change an answer; it can only produce the same answer with less work. On
+//! the embedded store it answers only a success it models (an object with user metadata, say,
+//! goes down the s3s path too).
+//!
+//! On the upstream backend the object is asked for once: once the backend has been called,
+//! its answer is given here whatever it is, rendered as s3s renders it (the output's fields,
+//! then the upstream headers the backend passed on; an error as s3s serialises it), because
+//! falling back would send the same request upstream a second time. So there the fast path
+//! answers errors too (`NoSuchKey`, `ServiceUnavailable`…), with the s3s path's bytes. The
+//! interop test `test_fast_get_matches_the_s3s_path` compares the two answers header by header
+//! on both backends.
 
 use std::sync::Arc;
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use iotcreds_objects::fs::FsBackend;
+use iotcreds_objects_upstream::UpstreamBackend;
 use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{resolve_principal, secret_of};
 use iotcreds_sigv4::{AuthKind, Mode, ParsedAuth, RequestParts, VerifyOptions};
 use iotcreds_types::percent::{self, Plus};
 use s3s::dto::{ChecksumMode, GetObjectInput, GetObjectOutput, Timestamp};
-use s3s::{S3, S3Request};
+use s3s::{S3, S3Error, S3Request, S3Response};
 
 use super::{actions, policy_context};
 use crate::net::ConnInfo;
@@ -54,11 +63,21 @@ const NEUTRAL_HEADERS: &[&str] = &[
     "x-amz-checksum-mode",
 ];
 
-/// The fast path's state: the registry (keys, tokens, roles), the embedded backend, the
-/// endpoint's region.
+/// The backend a fast GET reads from.
+pub enum FastBackend {
+    /// The embedded store: an answer the fast path does not model (an error, user metadata…)
+    /// sends the request down the s3s path, which reads the local file again.
+    Embedded(FsBackend),
+    /// An upstream cluster: every answer of the backend is rendered here, so the upstream is
+    /// asked once (see the module docs).
+    Upstream(UpstreamBackend),
+}
+
+/// The fast path's state: the registry (keys, tokens, roles), the backend, the endpoint's
+/// region.
 pub struct FastGet {
     registry: Arc<Registry>,
-    backend: FsBackend,
+    backend: FastBackend,
     region: String,
     /// `iotcreds_s3_fast_get_total`: GETs answered here.
     served: metrics::Counter,
@@ -67,7 +86,7 @@ pub struct FastGet {
 impl FastGet {
     /// A fast path for `backend`. Only for path-style addressing: build it only when no
     /// virtual-host domain is configured.
-    pub fn new(registry: Arc<Registry>, backend: FsBackend, region: &str) -> Self {
+    pub fn new(registry: Arc<Registry>, backend: FastBackend, region: &str) -> Self {
         crate::admin::metrics_handle();
         Self {
             registry,
@@ -203,14 +222,55 @@ impl FastGet {
             service: None,
             trailing_headers: None,
         };
-        let out = self.backend.get_object(s3_req).await.ok()?;
-        if out.status.is_some() || !out.headers.is_empty() {
-            return None;
-        }
-        let resp = render(out.output)?;
+        let resp = match &self.backend {
+            FastBackend::Embedded(fs) => {
+                let out = fs.get_object(s3_req).await.ok()?;
+                if out.status.is_some() || !out.headers.is_empty() {
+                    return None;
+                }
+                render(out.output)?
+            }
+            FastBackend::Upstream(up) => match up.get_object(s3_req).await {
+                Ok(out) => render_passed(out),
+                Err(e) => render_error(e),
+            },
+        };
         self.served.increment(1);
         Some(resp)
     }
+}
+
+/// The upstream backend's answer as s3s's GetObject renders it: the output's fields, then the
+/// headers the backend passed on (`merge_custom_headers`: they replace a field's header of the
+/// same name, and a chunked answer loses its `Content-Length`). The backend sets only the
+/// body, the length and the range in the output (`iotcreds_objects_upstream::wire`); anything
+/// [`render`] cannot write is an internal error, as a failed serialisation is on the s3s path.
+fn render_passed(out: S3Response<GetObjectOutput>) -> Response<s3s::Body> {
+    let Some(mut resp) = render(out.output) else {
+        tracing::error!("the upstream GetObject output has a field the fast path cannot render");
+        return internal_error();
+    };
+    let h = resp.headers_mut();
+    h.extend(out.headers);
+    if h.get(header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes() == b"chunked")
+    {
+        h.remove(header::CONTENT_LENGTH);
+    }
+    resp
+}
+
+/// An error of the backend, serialised as the s3s path serialises it.
+fn render_error(e: S3Error) -> Response<s3s::Body> {
+    e.to_http_response().unwrap_or_else(|_| internal_error())
+}
+
+fn internal_error() -> Response<s3s::Body> {
+    crate::service::s3_xml_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+    )
 }
 
 /// The response s3s's GetObject serializer writes for the fields the embedded backend sets on
@@ -260,11 +320,15 @@ fn render(o: GetObjectOutput) -> Option<Response<s3s::Body>> {
     else {
         return None;
     };
-    if content_range.is_some() || metadata.as_ref().is_some_and(|m| !m.is_empty()) {
+    if metadata.as_ref().is_some_and(|m| !m.is_empty()) {
         return None;
     }
     let mut resp = Response::new(s3s::Body::from(body?));
-    *resp.status_mut() = StatusCode::OK;
+    *resp.status_mut() = if content_range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     let text = |v: Option<String>| -> Option<Option<HeaderValue>> {
         v.map(|v| HeaderValue::try_from(v).ok())
             .map_or(Some(None), |v| v.map(Some))
@@ -306,6 +370,7 @@ fn render(o: GetObjectOutput) -> Option<Response<s3s::Body>> {
             header::CONTENT_LENGTH,
             content_length.map(HeaderValue::from),
         ),
+        (header::CONTENT_RANGE, text(content_range)?),
         (header::CONTENT_TYPE, text(content_type)?),
         (
             header::ETAG,
