@@ -137,13 +137,22 @@ class Server:
     def wait_for_audit(self, predicate, timeout=10):
         """The audit events once `predicate(events)` holds. The server writes its log through a
         buffer flushed every 100 ms, so a line may arrive a moment after the response."""
+        return self._wait_log(self.audit_events, predicate, timeout, "audit lines")
+
+    def wait_for_line(self, text, timeout=10):
+        """The first log line containing `text`, once it has arrived (see `wait_for_audit`)."""
+        lines = self._wait_log(lambda: list(self.lines), lambda ls: any(text in ln for ln in ls), timeout,
+                               f"a log line with {text!r}")
+        return next(ln for ln in lines if text in ln)
+
+    def _wait_log(self, read, predicate, timeout, what):
         deadline = time.monotonic() + timeout
         while True:
-            events = self.audit_events()
-            if predicate(events):
-                return events
+            got = read()
+            if predicate(got):
+                return got
             if time.monotonic() > deadline:
-                raise AssertionError(f"audit lines not as expected after {timeout} s: {events[-10:]}")
+                raise AssertionError(f"{what} not as expected after {timeout} s: {got[-10:]}")
             threading.Event().wait(0.02)  # poll interval
 
     # -- clients ---------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_https_upstream_with_a_ca_bundle(tmp_path):
         assert e.value.response["Error"]["Code"] == "ServiceUnavailable"
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         # the operator's log names the cause; the device's answer does not
-        assert any("upstream unreachable" in line for line in blind.lines)
+        blind.wait_for_line("upstream unreachable")
     finally:
         for s in (blind, gateway, upstream, pki):
             if s:
