@@ -38,6 +38,22 @@ const HOST: (&str, &str) = ("Host", "iam.amazonaws.com");
 
 /// The IAM `ListUsers` example of the AWS SigV4 documentation ("Create a signed AWS API
 /// request"): a generic (query protocol) request.
+/// Parameters signing the IAM example with its documented key: no token, no
+/// `x-amz-content-sha256`.
+pub fn iam_params() -> SigningParams<'static> {
+    SigningParams {
+        access_key_id: AKID,
+        secret_access_key: SECRET,
+        session_token: None,
+        region: "us-east-1",
+        service: "iam",
+        time: t(),
+        rules: Rules::GENERIC,
+        payload_hash: EMPTY_SHA256,
+        content_sha256_header: false,
+    }
+}
+
 pub fn iam_list_users() -> Req {
     Req {
         method: "GET".into(),
@@ -458,15 +474,8 @@ fn secrets_stay_out_of_errors_and_debug() {
         assert!(dbg.contains("AKIDEXAMPLE"));
     });
     let params = SigningParams {
-        access_key_id: AKID,
-        secret_access_key: SECRET,
         session_token: Some(token),
-        region: "us-east-1",
-        service: "iam",
-        time: t(),
-        rules: Rules::GENERIC,
-        payload_hash: EMPTY_SHA256,
-        content_sha256_header: false,
+        ..iam_params()
     };
     let dbg = format!("{params:?}");
     assert!(!dbg.contains(SECRET) && !dbg.contains(token), "{dbg}");
