@@ -18,21 +18,28 @@
    upstream, against the upstream alone) and the ratios, the spread of the runs, the CPU
    microseconds per request of the gateway and of the upstream, and whether the issue's goal
    (GET 4 KiB >= 0.6x, GET 1 MiB >= 0.8x, PUT 4 KiB >= 0.6x per CPU-second) is met.
+   With --nginx, a reference is measured in the same alternation: nginx's proxy_pass in front
+   of the same upstream (pooled keep-alive connections, responses buffered in memory, request
+   bodies streamed, a buffered access log), the client signing for the upstream. It
+   authenticates, signs and authorizes nothing, so its ratio is what one more HTTP hop costs
+   on this layout before the gateway does any of its own work.
 
 Usage: bench/scaleout.py [--seconds 10] [--runs 3] [--only issuance|upstream]
-                         [--upstreams iotcreds-fs,moto,s3s-fs,s3rver]
+                         [--upstreams iotcreds-fs,moto,s3s-fs,s3rver] [--nginx]
 Needs: PostgreSQL at 127.0.0.1:5432 (or IOTCREDS_TEST_POSTGRES_URL; issuance part only), psql,
 openssl, curl, the .venv of scripts/python-env, and s3s-fs and s3rver from
-scripts/upstream-tools (upstream part).
+scripts/upstream-tools (upstream part), nginx for --nginx (scripts/proxy-test-deps installs it).
 """
 
 import argparse
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -124,6 +131,73 @@ class Process:
             self.proc.wait()
 
 
+NGINX_PROXY_CONF = """
+user {user} {group};
+worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {work}/access.log combined buffer=64k flush=1s;
+    keepalive_requests 1000000;
+    upstream s3 {{ server {upstream}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 0;
+        location / {{
+            proxy_pass http://s3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            # The client signed for the Host it sends; the upstream checks that signature.
+            proxy_set_header Host $http_host;
+            proxy_request_buffering off;
+            # Responses buffered in memory (up to 1 MiB), never in a temporary file: with
+            # nginx's default buffers a 1 MiB GET went through a file and cost it twice the CPU.
+            proxy_buffers 16 64k;
+            proxy_busy_buffers_size 128k;
+            proxy_max_temp_file_size 0;
+        }}
+    }}
+}}
+"""
+
+
+class NginxProxy:
+    """nginx's proxy_pass in front of `upstream`, pinned to the server core (the --nginx
+    reference)."""
+
+    def __init__(self, work, name, upstream):
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.access(binary, os.X_OK):
+            sys.exit("--nginx needs nginx: run scripts/proxy-test-deps (or apt-get install nginx-light)")
+        self.dir = work / f"nginx-{name}"
+        self.dir.mkdir()
+        port = common.free_port()
+        self.addr = f"127.0.0.1:{port}"
+        conf = self.dir / "nginx.conf"
+        conf.write_text(NGINX_PROXY_CONF.format(user=common.user_name(), group=common.group_name(), work=self.dir,
+                                                upstream=upstream, port=port))
+        self.proc = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, binary, "-c", str(conf),
+                                      "-e", str(self.dir / "nginx-error.log")])
+        deadline = time.monotonic() + 10
+        while len(common.process_tree(self.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # poll until the worker exists
+        common.wait_port(port)
+
+    @property
+    def pids(self):
+        return common.process_tree(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def s3s_fs_binary():
     """The pinned s3s-fs that scripts/upstream-tools installs (or $IOTCREDS_S3S_FS)."""
     path = os.environ.get("IOTCREDS_S3S_FS", str(common.REPO / ".tools" / "bin" / "s3s-fs"))
@@ -187,6 +261,10 @@ def upstream_bench(work, a):
         for up_name, (addr, up_pids, creds, extra) in ups.items():
             gw = gateway_for(work, f"gateway-{up_name}", f"http://{addr}", creds, extra)
             procs.append(gw)
+            proxy = None
+            if a.nginx:
+                proxy = NginxProxy(work, up_name, addr)
+                procs.append(proxy)
             seed_dir = work / up_name
             seed_dir.mkdir()
             cert, key, _, _ = common.seed_device(gw, seed_dir)
@@ -204,12 +282,19 @@ def upstream_bench(work, a):
                 direct = s3_args(addr, method, key_name, size, creds)
                 via = s3_args(gw.api_addr, method, key_name, size, dev_creds, device["sessionToken"])
                 runs = {"direct": [], "via": []}
-                # Runs alternate, so a drift in the machine's load affects both alike.
+                if proxy:
+                    runs["nginx"] = []
+                    # signed for the upstream, sent to nginx with nginx's address as Host
+                    through_nginx = s3_args(proxy.addr, method, key_name, size, creds)
+                # Runs alternate, so a drift in the machine's load affects all alike.
                 for _ in range(a.runs):
                     runs["direct"].append(common.measure_groups({"upstream": up_pids()}, [direct], a.seconds,
                                                                 a.s3_concurrency))
                     runs["via"].append(common.measure_groups({"upstream": up_pids(), "gateway": gw.pids}, [via],
                                                              a.seconds, a.s3_concurrency))
+                    if proxy:
+                        runs["nginx"].append(common.measure_groups({"upstream": up_pids(), "gateway": proxy.pids},
+                                                                   [through_nginx], a.seconds, a.s3_concurrency))
                 for how, rs in runs.items():
                     if any(r["errors"] for r in rs):
                         print(f"warning: {up_name} {method} {size_name} {how}: errors {[r['errors'] for r in rs]} "
@@ -248,9 +333,19 @@ def report_upstream(res, a):
                          f"{dc:.0f}", f"{vc:.0f}", f"{ratio:.2f}x",
                          f"{min(spread):.2f}-{max(spread):.2f}" if spread else "-",
                          f"{direct_us:.0f}", f"{up_us:.0f}", f"{gw_us:.0f}", verdict])
-    common.table(rows, ["upstream", "op", "size", "direct req/s", "via req/s", "ratio", "direct req/cpu-s",
-                        "via req/cpu-s", "ratio/cpu-s", "runs' range", "direct up µs/req", "via up µs/req",
-                        "gw µs/req", "goal"])
+            n = res.get((up, method, size, "nginx"))
+            if n and dc:
+                rows[-1] += [f"{common.median_of(n) / dc:.2f}x", f"{common.median_of(n, 'us_gateway'):.0f}"]
+            elif a.nginx:
+                rows[-1] += ["-", "-"]
+    headers = ["upstream", "op", "size", "direct req/s", "via req/s", "ratio", "direct req/cpu-s", "via req/cpu-s",
+               "ratio/cpu-s", "runs' range", "direct up µs/req", "via up µs/req", "gw µs/req", "goal"]
+    if a.nginx:
+        headers += ["nginx ratio/cpu-s", "nginx µs/req"]
+    common.table(rows, headers)
+    if a.nginx:
+        print("\nnginx: the same upstream behind nginx's proxy_pass (no authentication, signing or policy), "
+              "measured in the same alternation: what one more HTTP hop costs on this layout.")
 
 
 UPSTREAMS = ["iotcreds-fs", "moto", "s3s-fs", "s3rver"]
@@ -265,6 +360,8 @@ def main():
     ap.add_argument("--only", choices=["issuance", "upstream"], help="run one part only")
     ap.add_argument("--upstreams", default=",".join(UPSTREAMS),
                     help=f"comma-separated upstreams of the upstream part (default: {','.join(UPSTREAMS)})")
+    ap.add_argument("--nginx", action="store_true",
+                    help="also measure nginx's proxy_pass in front of each upstream (a reference; needs nginx)")
     ap.add_argument("--no-build", action="store_true")
     a = ap.parse_args()
     a.upstreams = [u.strip() for u in a.upstreams.split(",") if u.strip()]
