@@ -85,6 +85,9 @@ def iam_attack(server, session, size=HEAD_SIZED_KEY_ID_BYTES):
     assert r.status_code == 403, r.text[:500]
     assert "<Code>InvalidClientTokenId</Code>" in r.text, r.text[:500]
     assert "The security token included in the request is invalid." in r.text
+    # Refused before its body was read, so the connection is closed, and the answer says so:
+    # without it, this session's next request could go out on a connection about to close.
+    assert r.headers.get("Connection", "").lower() == "close", r.headers
     return r.status_code
 
 

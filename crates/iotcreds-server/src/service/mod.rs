@@ -149,12 +149,14 @@ impl ServiceEndpoint {
                     "MissingAuthenticationToken",
                     "Request is missing Authentication Token",
                 );
-                return control::render_query_error(
+                let mut resp = control::render_query_error(
                     &err,
                     &uuid::Uuid::new_v4().to_string(),
                     control::iam::XMLNS,
                 )
                 .map(s3s::Body::from);
+                close_if_body_unread(&parts, &mut resp);
+                return resp;
             }
             // S3, and what is refused in S3's words.
             _ => {
@@ -272,7 +274,9 @@ impl ServiceEndpoint {
         // buffered body.
         let registry = &self.control.registry;
         if let Err(e) = preauth::before_body(registry, &parts, service, regions, now).await {
-            return refuse(e);
+            let mut resp = refuse(e);
+            close_if_body_unread(&parts, &mut resp);
+            return resp;
         }
         let (body, _held) = match body::read(body, declared, &self.bodies).await {
             Ok(read) => read,
@@ -300,6 +304,23 @@ impl ServiceEndpoint {
             resp.headers_mut().entry("x-amzn-RequestId").or_insert(v);
         }
         resp
+    }
+}
+
+/// A control-plane request answered before its body was read. hyper then closes the
+/// connection instead of reading the body (when the body has not arrived with the head), after
+/// a response that did not say so: a keep-alive client sending its next request on that
+/// connection saw it reset ("Remote end closed connection without response"). So the answer
+/// says `Connection: close`, and the client opens a new connection.
+fn close_if_body_unread<B>(parts: &http::request::Parts, resp: &mut Response<B>) {
+    let has_body = parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 }
 
