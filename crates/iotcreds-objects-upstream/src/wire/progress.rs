@@ -38,8 +38,10 @@ impl Progress {
         }
     }
 
+    /// Milliseconds since `base`, rounded up: a deadline counted from it is never earlier than
+    /// the limit after the moment it stands for (rounded down, a limit ended up to 1 ms short).
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(DEVICE - 1)
+        u64::try_from(self.base.elapsed().as_micros().div_ceil(1000)).unwrap_or(DEVICE - 1)
     }
 
     pub(crate) fn waiting_for_device(&self) {
