@@ -163,7 +163,7 @@ http {{
 """
 
 
-class NginxProxy:
+class NginxProxy(Process):
     """nginx's proxy_pass in front of `upstream`, pinned to the server core (the --nginx
     reference)."""
 
@@ -171,31 +171,17 @@ class NginxProxy:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.access(binary, os.X_OK):
             sys.exit("--nginx needs nginx: run scripts/proxy-test-deps (or apt-get install nginx-light)")
-        self.dir = work / f"nginx-{name}"
-        self.dir.mkdir()
+        conf_dir = work / f"nginx-{name}"
+        conf_dir.mkdir()
         port = common.free_port()
         self.addr = f"127.0.0.1:{port}"
-        conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_PROXY_CONF.format(user=common.user_name(), group=common.group_name(), work=self.dir,
+        conf = conf_dir / "nginx.conf"
+        conf.write_text(NGINX_PROXY_CONF.format(user=common.user_name(), group=common.group_name(), work=conf_dir,
                                                 upstream=upstream, port=port))
-        self.proc = subprocess.Popen(["taskset", "-c", common.SERVER_CORE, binary, "-c", str(conf),
-                                      "-e", str(self.dir / "nginx-error.log")])
+        super().__init__([binary, "-c", str(conf), "-e", str(conf_dir / "nginx-error.log")], port)
         deadline = time.monotonic() + 10
-        while len(common.process_tree(self.proc.pid)) < 2 and time.monotonic() < deadline:
+        while len(self.pids) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)  # poll until the worker exists
-        common.wait_port(port)
-
-    @property
-    def pids(self):
-        return common.process_tree(self.proc.pid)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def s3s_fs_binary():
