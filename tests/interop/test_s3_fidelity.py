@@ -14,7 +14,9 @@ gateway keeps S3's rules whatever its upstream does).
   match its Content-MD5 or x-amz-checksum-* answers 400 BadDigest and stores nothing.
 - A PUT refused on its headers while the client is still sending the body (no Expect:
   100-continue) gets its 403, not a connection reset; one that waits for 100 Continue gets its
-  403 and a closed connection, so its unsent body is never confused with the next request.
+  403 and a closed connection, so its unsent body is never confused with the next request; and
+  one refused before its body arrives is told `Connection: close`, so a keep-alive client does
+  not send its next request into a closing connection. An accepted PUT keeps its connection.
 - An expired presigned URL answers 403 AccessDenied "Request has expired".
 - User metadata outside US-ASCII: RFC 2047 encoded words are decoded before storing and values
   that are not US-ASCII come back as one UTF-8 B word, as the S3 User Guide states, through
@@ -351,6 +353,89 @@ def test_a_put_waiting_for_100_continue_and_refused_closes_its_connection(s3):
         assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
     # An accepted upload reads its body (100 Continue) and keeps its connection.
     assert client.put_object(Bucket=BUCKET, Key=key, Body=b"stored")["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def read_answer(s):
+    """One HTTP/1.1 answer from socket `s`, read to the end of its Content-Length (or of the
+    stream): (status line, lowercased head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"closed before the answer's head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, _, fields = head.partition(b"\r\n")
+    fields = fields.lower() + b"\r\n"
+    length = next((int(line.split(b":", 1)[1]) for line in fields.split(b"\r\n")
+                   if line.startswith(b"content-length:")), None)
+    while length is None or len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return status, fields, body
+
+
+def test_a_put_refused_before_its_body_arrives_says_its_connection_closes(s3):
+    """A client that sends its body without waiting for 100 Continue (requests, curl with the
+    Expect header emptied) but whose body has not reached the gateway when the PUT is refused on
+    its headers. The gateway does not wait for a body it will not use: its answer says
+    `Connection: close` and the connection ends, so a keep-alive client opens a new connection
+    for its next request instead of sending it into one being closed (before, the answer did
+    not say so, and the next request met "Remote end closed connection without response"). An
+    accepted PUT reads its body to the end and keeps its connection: the next request on it is
+    answered."""
+    server, client = s3
+    iam = server.boto3_client("iam")
+    iam.create_user(UserName="ADCTestOutsider")
+    outsider = iam.create_access_key(UserName="ADCTestOutsider")["AccessKey"]
+    key = "ADCTestThing/late.bin"
+    body = b"a body sent only after the answer"
+    u = urllib.parse.urlsplit(server.api_url)
+
+    def head_of(headers):
+        head = f"PUT /{BUCKET}/{key} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+        return (head + "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "host") + "\r\n").encode()
+
+    refused = [
+        (outsider["AccessKeyId"], outsider["SecretAccessKey"], b"AccessDenied"),
+        (server.admin["AccessKeyId"], "not-the-secret", b"SignatureDoesNotMatch"),
+    ]
+    for access_key, secret, code in refused:
+        with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+            s.sendall(head_of(signed_put_headers(server, access_key, secret, key, len(body))))
+            status, fields, answer = read_answer(s)  # no body byte sent yet
+            assert status == b"HTTP/1.1 403 Forbidden", (status, answer[:300])
+            assert b"<Code>" + code + b"</Code>" in answer, answer[:500]
+            assert b"\r\nconnection: close\r\n" in fields, fields
+            try:
+                s.sendall(body)
+                rest = s.recv(65536)
+            except (BrokenPipeError, ConnectionResetError):
+                rest = b""
+            assert rest == b"", rest[:300]  # the stream ends: nothing else is answered on it
+    with pytest.raises(ClientError) as e:
+        client.head_object(Bucket=BUCKET, Key=key)
+    assert e.value.response["Error"]["Code"] == "404"
+    # Accepted: the same head and body on one keep-alive connection, then a GET on it.
+    admin = signed_put_headers(server, server.admin["AccessKeyId"], server.admin["SecretAccessKey"], key, len(body))
+    signer = server.boto3_client("s3", config=Config(signature_version="s3v4"))
+    get_url = urllib.parse.urlsplit(signer.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}))
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(head_of(admin) + body)
+        status, fields, answer = read_answer(s)
+        assert status == b"HTTP/1.1 200 OK", (status, answer[:300])
+        assert b"connection: close" not in fields, fields
+        s.sendall(f"GET {get_url.path}?{get_url.query} HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n".encode())
+        status, fields, answer = read_answer(s)
+        assert status == b"HTTP/1.1 200 OK", (status, answer[:300])
+        assert answer == body
+    # boto3's own uploads (aws-chunked with a CRC32 trailer by default, and a plain body) are
+    # read to their end and keep their connection too.
+    plain = server.boto3_client("s3", config=Config(request_checksum_calculation="when_required"))
+    for uploader in (client, plain):
+        put = uploader.put_object(Bucket=BUCKET, Key=key, Body=body * 1000)
+        assert "connection" not in put["ResponseMetadata"]["HTTPHeaders"], put["ResponseMetadata"]
 
 
 def test_an_expired_presigned_url_answers_403(s3):

@@ -175,8 +175,23 @@ impl ServiceEndpoint {
         &self,
         service: Option<&str>,
         conn: Arc<ConnInfo>,
-        mut parts: http::request::Parts,
+        parts: http::request::Parts,
         body: Incoming,
+    ) -> Response<s3s::Body> {
+        // An answer given before the body was read to its end closes the connection (see
+        // `s3::unread`).
+        let (body, done) = s3::unread::Watched::new(body);
+        let mut resp = self.s3_answer(service, conn, parts, body).await;
+        s3::unread::close_unless_read(&mut resp, &done);
+        resp
+    }
+
+    async fn s3_answer(
+        &self,
+        service: Option<&str>,
+        conn: Arc<ConnInfo>,
+        mut parts: http::request::Parts,
+        body: s3::unread::Watched,
     ) -> Response<s3s::Body> {
         if let Some(other) = service.filter(|s| *s != "s3") {
             let msg = format!(
@@ -204,15 +219,12 @@ impl ServiceEndpoint {
                 .insert(iotcreds_objects::zerocopy::Sendfile);
         }
         parts.extensions.insert(conn);
-        // A request that waits for `100 Continue` and is answered without it must not leave
-        // its connection open for a body the client will not send (see `s3::expect`).
-        let (body, read) = if s3::expect::expects_continue(&parts.headers) {
-            let (watched, read) = s3::expect::Watched::new(body);
-            (s3s::Body::http_body(watched), Some(read))
+        let body = if body.is_done() {
+            s3s::Body::empty()
         } else {
-            (s3s::Body::from(body), None)
+            s3s::Body::http_body(body)
         };
-        let mut resp = match self.s3.call(Request::from_parts(parts, body)).await {
+        match self.s3.call(Request::from_parts(parts, body)).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "S3 service error");
@@ -222,11 +234,7 @@ impl ServiceEndpoint {
                     "We encountered an internal error. Please try again.",
                 )
             }
-        };
-        if let Some(read) = read {
-            s3::expect::close_unless_read(&mut resp, &read);
         }
-        resp
     }
 
     async fn control(

@@ -12,13 +12,13 @@
 
 pub mod actions;
 pub mod console;
-pub(crate) mod expect;
 pub mod fast;
 pub mod gate;
 pub mod host;
 pub mod post;
 pub mod request_id;
 mod tags;
+pub mod unread;
 
 use std::sync::Arc;
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use crate::service::s3::unread::Watched;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 /// S3's limit for the form fields and boundaries before the file.
 pub const PRE_DATA_LIMIT: u64 = 20 * 1024;
@@ -35,7 +35,7 @@ struct Meter {
 
 /// The request body, handed over up to the meter's allowance.
 struct Metered {
-    inner: http_body_util::BodyDataStream<Incoming>,
+    inner: http_body_util::BodyDataStream<Watched>,
     pending: Option<Bytes>,
     meter: Arc<Meter>,
 }
@@ -102,7 +102,7 @@ pub struct FormReader {
 
 impl FormReader {
     /// Start reading `body`, delimited by `boundary`, with the field budget.
-    pub fn new(body: Incoming, boundary: String) -> Self {
+    pub fn new(body: Watched, boundary: String) -> Self {
         let meter = Arc::new(Meter::default());
         meter.allowance.store(PRE_DATA_LIMIT, Ordering::Release);
         let boundary_len = boundary.len() as u64;

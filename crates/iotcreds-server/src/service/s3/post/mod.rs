@@ -28,9 +28,9 @@ pub mod form;
 
 use std::sync::Arc;
 
+use crate::service::s3::unread::Watched;
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use hyper::body::Incoming;
 use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{resolve_principal, secret_of};
 use iotcreds_registry::authz::{self, Principal};
@@ -117,7 +117,7 @@ impl PostObject {
         &self,
         conn: &ConnInfo,
         parts: &http::request::Parts,
-        body: Incoming,
+        body: Watched,
     ) -> Response<s3s::Body> {
         match self.upload(conn, parts, body).await {
             Ok(resp) => resp,
@@ -185,7 +185,7 @@ impl PostObject {
         &self,
         conn: &ConnInfo,
         parts: &http::request::Parts,
-        body: Incoming,
+        body: Watched,
     ) -> Result<Response<s3s::Body>, Refusal> {
         let bucket = self.bucket(parts)?;
         let declared = parts
