@@ -41,6 +41,27 @@ def read_admin_credentials(data_dir):
     return {"AccessKeyId": creds["aws_access_key_id"], "SecretAccessKey": creds["aws_secret_access_key"]}
 
 
+def read_answer(s):
+    """One HTTP/1.1 answer from socket `s`, read to the end of its Content-Length (or of the
+    stream): (status line, its header lines lowercased, each between CRLFs, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"closed before the answer's head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, _, fields = head.partition(b"\r\n")
+    fields = b"\r\n" + fields.lower() + b"\r\n"
+    length = next((int(line.split(b":", 1)[1]) for line in fields.split(b"\r\n")
+                   if line.startswith(b"content-length:")), None)
+    while length is None or len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return status, fields, body
+
+
 class Server:
     """A running `iotcreds serve`."""
 

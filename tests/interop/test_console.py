@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -22,7 +23,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIN, BUCKET, REGION, REPO, Server
+from conftest import BIN, BUCKET, REGION, REPO, Server, read_answer
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
@@ -383,6 +384,37 @@ class AttackerSite:
 
     def stop(self):
         self.httpd.shutdown()
+
+
+def test_a_post_answered_before_its_body_arrives_closes_its_connection(tmp_path):
+    """A console form or upload answered before its body was read (here: no session, sent to
+    sign in) says `Connection: close` and the connection ends, so a browser does not send its
+    next request into a connection being closed; pages without a body keep theirs."""
+    server = console_server(tmp_path)
+    host, port = server.console_addr.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(f"POST /things HTTP/1.1\r\nHost: {server.console_addr}\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\n\r\n".encode())
+            status, fields, _ = read_answer(s)  # no body byte sent yet
+            assert status.startswith(b"HTTP/1.1 3"), status
+            assert b"\r\nlocation: /signin" in fields, fields
+            assert b"\r\nconnection: close\r\n" in fields, fields
+            try:
+                s.sendall(b"name=ADCTestThing&csrf=x")
+                rest = s.recv(65536)
+            except (BrokenPipeError, ConnectionResetError):
+                rest = b""
+            assert rest == b"", rest[:300]
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            for _ in range(2):
+                s.sendall(f"GET /signin HTTP/1.1\r\nHost: {server.console_addr}\r\n\r\n".encode())
+                status, fields, page = read_answer(s)
+                assert status == b"HTTP/1.1 200 OK", status
+                assert b"connection: close" not in fields, fields
+                assert b"Sign in" in page
+    finally:
+        server.stop()
 
 
 def test_forged_posts_expiry_and_sign_in_limits(tmp_path):

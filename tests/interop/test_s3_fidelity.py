@@ -42,7 +42,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import BUCKET, REGION, Server
+from conftest import BUCKET, REGION, Server, read_answer
 
 KEYS = ["ADCTestThing/a.txt", "ADCTestThing/b/c.txt", "top.txt"]
 
@@ -353,27 +353,6 @@ def test_a_put_waiting_for_100_continue_and_refused_closes_its_connection(s3):
         assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
     # An accepted upload reads its body (100 Continue) and keeps its connection.
     assert client.put_object(Bucket=BUCKET, Key=key, Body=b"stored")["ResponseMetadata"]["HTTPStatusCode"] == 200
-
-
-def read_answer(s):
-    """One HTTP/1.1 answer from socket `s`, read to the end of its Content-Length (or of the
-    stream): (status line, lowercased head, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        assert chunk, f"closed before the answer's head: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status, _, fields = head.partition(b"\r\n")
-    fields = fields.lower() + b"\r\n"
-    length = next((int(line.split(b":", 1)[1]) for line in fields.split(b"\r\n")
-                   if line.startswith(b"content-length:")), None)
-    while length is None or len(body) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return status, fields, body
 
 
 def test_a_put_refused_before_its_body_arrives_says_its_connection_closes(s3):

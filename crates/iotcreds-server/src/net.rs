@@ -28,6 +28,7 @@ pub mod linger;
 pub mod per_ip;
 pub mod plain;
 pub mod proxy_protocol;
+pub mod unread;
 pub mod watch;
 
 use std::convert::Infallible;

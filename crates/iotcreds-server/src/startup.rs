@@ -354,9 +354,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                     ip: conn.remote.ip(),
                     tls: conn.tls.is_some(),
                 };
-                hyper::service::service_fn(move |req| {
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let console = console.clone();
-                    async move { Ok(console.handle(peer, req).await) }
+                    async move {
+                        // A form or upload answered before its body was read to its end (no
+                        // session, a refused CSRF token) closes its connection (`net::unread`).
+                        let (parts, body) = req.into_parts();
+                        let (body, done) = net::unread::Watched::new(body);
+                        let mut resp = console
+                            .handle(peer, hyper::Request::from_parts(parts, body))
+                            .await;
+                        net::unread::close_unless_read(&mut resp, &done);
+                        Ok(resp)
+                    }
                 })
             },
         )));

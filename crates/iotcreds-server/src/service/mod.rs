@@ -19,6 +19,7 @@ use iotcreds_sigv4::SigV4Error;
 use crate::config::{Config, ObjectsBackend};
 use crate::data_dir::DataDir;
 use crate::net::ConnInfo;
+use crate::net::unread::{self, Watched};
 use iotcreds_control::{self as control, ApiError, Caller, ControlContext};
 use iotcreds_registry::Registry;
 use iotcreds_registry::auth::{self, AuthError};
@@ -138,6 +139,20 @@ impl ServiceEndpoint {
     /// Answer one request.
     pub async fn handle(&self, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<s3s::Body> {
         let (parts, body) = req.into_parts();
+        // An answer given before the body was read to its end closes the connection (see
+        // `net::unread`).
+        let (body, done) = Watched::new(body);
+        let mut resp = self.route(conn, parts, body).await;
+        unread::close_unless_read(&mut resp, &done);
+        resp
+    }
+
+    async fn route(
+        &self,
+        conn: Arc<ConnInfo>,
+        parts: http::request::Parts,
+        body: Watched,
+    ) -> Response<s3s::Body> {
         let service = auth::signed_service(&parts);
         let api = match service.as_deref() {
             Some("iot") => Api::Iot,
@@ -149,14 +164,12 @@ impl ServiceEndpoint {
                     "MissingAuthenticationToken",
                     "Request is missing Authentication Token",
                 );
-                let mut resp = control::render_query_error(
+                return control::render_query_error(
                     &err,
                     &uuid::Uuid::new_v4().to_string(),
                     control::iam::XMLNS,
                 )
                 .map(s3s::Body::from);
-                close_if_body_unread(&parts, &mut resp);
-                return resp;
             }
             // S3, and what is refused in S3's words.
             _ => {
@@ -175,23 +188,8 @@ impl ServiceEndpoint {
         &self,
         service: Option<&str>,
         conn: Arc<ConnInfo>,
-        parts: http::request::Parts,
-        body: Incoming,
-    ) -> Response<s3s::Body> {
-        // An answer given before the body was read to its end closes the connection (see
-        // `s3::unread`).
-        let (body, done) = s3::unread::Watched::new(body);
-        let mut resp = self.s3_answer(service, conn, parts, body).await;
-        s3::unread::close_unless_read(&mut resp, &done);
-        resp
-    }
-
-    async fn s3_answer(
-        &self,
-        service: Option<&str>,
-        conn: Arc<ConnInfo>,
         mut parts: http::request::Parts,
-        body: s3::unread::Watched,
+        body: Watched,
     ) -> Response<s3s::Body> {
         if let Some(other) = service.filter(|s| *s != "s3") {
             let msg = format!(
@@ -242,7 +240,7 @@ impl ServiceEndpoint {
         api: Api,
         conn: &ConnInfo,
         parts: http::request::Parts,
-        body: Incoming,
+        body: Watched,
     ) -> Response<s3s::Body> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let declared = parts
@@ -282,9 +280,7 @@ impl ServiceEndpoint {
         // buffered body.
         let registry = &self.control.registry;
         if let Err(e) = preauth::before_body(registry, &parts, service, regions, now).await {
-            let mut resp = refuse(e);
-            close_if_body_unread(&parts, &mut resp);
-            return resp;
+            return refuse(e);
         }
         let (body, _held) = match body::read(body, declared, &self.bodies).await {
             Ok(read) => read,
@@ -315,23 +311,6 @@ impl ServiceEndpoint {
     }
 }
 
-/// A control-plane request answered before its body was read. hyper then closes the
-/// connection instead of reading the body (when the body has not arrived with the head), after
-/// a response that did not say so: a keep-alive client sending its next request on that
-/// connection saw it reset ("Remote end closed connection without response"). So the answer
-/// says `Connection: close`, and the client opens a new connection.
-fn close_if_body_unread<B>(parts: &http::request::Parts, resp: &mut Response<B>) {
-    let has_body = parts.headers.contains_key(header::TRANSFER_ENCODING)
-        || parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
-    if has_body {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-}
-
 /// An unsigned form POST: an IAM or STS call without credentials.
 fn looks_like_query_protocol(parts: &http::request::Parts) -> bool {
     parts.method == http::Method::POST
@@ -344,8 +323,8 @@ fn looks_like_query_protocol(parts: &http::request::Parts) -> bool {
 }
 
 /// The answer to a body that was not read: too large, too slow (or evicted to make room for
-/// prompter ones), or cut short. The connection is closed after the answer, since the rest of
-/// the body is still on its way.
+/// prompter ones), or cut short. The connection is closed after the answer (`handle`), since
+/// the rest of the body is still on its way.
 fn body_error(api: Api, e: body::BodyError, request_id: &str) -> Response<s3s::Body> {
     let iot = api == Api::Iot;
     let err = match e {
@@ -377,10 +356,7 @@ fn body_error(api: Api, e: body::BodyError, request_id: &str) -> Response<s3s::B
             "The request body terminated unexpectedly.",
         ),
     };
-    let mut resp = render(api, &err, request_id);
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    resp
+    render(api, &err, request_id)
 }
 
 fn render(api: Api, err: &ApiError, request_id: &str) -> Response<s3s::Body> {

@@ -18,7 +18,6 @@ pub mod host;
 pub mod post;
 pub mod request_id;
 mod tags;
-pub mod unread;
 
 use std::sync::Arc;
 

@@ -28,7 +28,7 @@ pub mod form;
 
 use std::sync::Arc;
 
-use crate::service::s3::unread::Watched;
+use crate::net::unread::Watched;
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use iotcreds_registry::Registry;

@@ -1,9 +1,11 @@
-//! S3 requests answered before their body was read to its end.
+//! Answers given before the request body was read to its end.
 //!
-//! Many S3 refusals come before the body is read: a policy denial, a bad signature, a
-//! malformed `x-amz-tagging`, a failed precondition, a form POST refused on its policy. hyper
-//! then drains what is left of the body if it has already arrived, and otherwise closes the
-//! connection after the response, without saying so. Two ways that went wrong:
+//! Many refusals come before the body is read, on the service endpoint (S3, IoT, IAM, STS) and
+//! the console alike: a policy denial, a bad or missing signature, a made-up key id, a
+//! malformed `x-amz-tagging`, a failed precondition, a form POST refused on its policy, a body
+//! too large, a console form without a session. hyper then drains what is left of the body if
+//! it has already arrived, and otherwise closes the connection after the response, without
+//! saying so. Two ways that went wrong:
 //!
 //! - botocore and the AWS SDKs send PutObject and UploadPart with `Expect: 100-continue`; a
 //!   refusal is their final answer, and the client, as RFC 9110 §10.1.1 allows, never sends
@@ -18,8 +20,9 @@
 //!   connection without response").
 //!
 //! So every answer to a request whose body was not read to its end says `Connection: close`,
-//! and the client opens a new connection. A body read to its end (the normal case) changes
-//! nothing, and a request without a body is not watched at all.
+//! and the client opens a new connection (what the client still sends is read and dropped:
+//! [`super::linger`]). A body read to its end (the normal case) changes nothing, and a request
+//! without a body is answered on a connection that stays open.
 
 use std::pin::Pin;
 use std::sync::Arc;
