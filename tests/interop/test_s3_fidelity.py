@@ -393,6 +393,13 @@ def test_a_put_refused_before_its_body_arrives_says_its_connection_closes(s3):
             except (BrokenPipeError, ConnectionResetError):
                 rest = b""
             assert rest == b"", rest[:300]  # the stream ends: nothing else is answered on it
+    # Over HTTP/2 a refused upload's stream is reset on its own: the connection stays, and the
+    # answer has no Connection header (HTTP/2 has none).
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-D", "-", "-X", "PUT", "--data-binary", "x" * 4096,
+                          "-H", "Expect:", f"{server.api_url}/{BUCKET}/{key}"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.startswith("HTTP/2 403"), out[:300]
+    assert "<Code>AccessDenied</Code>" in out and "\nconnection:" not in out.lower(), out[:600]
     with pytest.raises(ClientError) as e:
         client.head_object(Bucket=BUCKET, Key=key)
     assert e.value.response["Error"]["Code"] == "404"

@@ -361,10 +361,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                         // session, a refused CSRF token) closes its connection (`net::unread`).
                         let (parts, body) = req.into_parts();
                         let (body, done) = net::unread::Watched::new(body);
+                        let version = parts.version;
                         let mut resp = console
                             .handle(peer, hyper::Request::from_parts(parts, body))
                             .await;
-                        net::unread::close_unless_read(&mut resp, &done);
+                        net::unread::close_unless_read(version, &mut resp, &done);
                         Ok(resp)
                     }
                 })

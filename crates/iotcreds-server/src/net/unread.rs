@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, header};
+use http::{HeaderValue, Response, Version, header};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
@@ -92,10 +92,34 @@ impl Body for Watched {
     }
 }
 
-/// Close the connection after `resp` if the body it answers was not read to its end.
-pub fn close_unless_read<B>(resp: &mut Response<B>, done: &AtomicBool) {
-    if !done.load(Ordering::Acquire) {
+/// Close the connection after `resp` if the body it answers was not read to its end. Only on
+/// HTTP/1: an HTTP/2 stream's unread body is reset on its own (`RST_STREAM`), and HTTP/2 has
+/// no `Connection` header (hyper would strip it).
+pub fn close_unless_read<B>(version: Version, resp: &mut Response<B>, done: &AtomicBool) {
+    if version <= Version::HTTP_11 && !done.load(Ordering::Acquire) {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(version: Version, done: bool) -> Option<HeaderValue> {
+        let mut resp = Response::new(());
+        close_unless_read(version, &mut resp, &AtomicBool::new(done));
+        resp.headers().get(header::CONNECTION).cloned()
+    }
+
+    #[test]
+    fn only_an_http1_answer_with_its_body_unread_closes() {
+        for v in [Version::HTTP_10, Version::HTTP_11] {
+            assert_eq!(answer(v, false), Some(HeaderValue::from_static("close")));
+            assert_eq!(answer(v, true), None);
+        }
+        for v in [Version::HTTP_2, Version::HTTP_3] {
+            assert_eq!(answer(v, false), None);
+        }
     }
 }

@@ -142,8 +142,9 @@ impl ServiceEndpoint {
         // An answer given before the body was read to its end closes the connection (see
         // `net::unread`).
         let (body, done) = Watched::new(body);
+        let version = parts.version;
         let mut resp = self.route(conn, parts, body).await;
-        unread::close_unless_read(&mut resp, &done);
+        unread::close_unless_read(version, &mut resp, &done);
         resp
     }
 
