@@ -67,7 +67,7 @@ enum Mode {
         /// host:port.
         #[arg(long)]
         addr: String,
-        /// `/bucket/key`.
+        /// `/bucket/key`; a PUT from connection n writes `/bucket/key-n`.
         #[arg(long)]
         path: String,
         /// GET or PUT.
@@ -270,10 +270,17 @@ async fn run_s3(
         Bytes::new()
     };
     let mut tasks = Vec::new();
-    for _ in 0..cli.concurrency {
-        let (addr, path, method, body, creds, region, counters, stop) = (
+    for n in 0..cli.concurrency {
+        // Each connection PUTs its own key, as each device writes its own objects: concurrent
+        // writes of one key are no device's workload, and moto 5.2 fails them ("I/O
+        // operation on closed file", a race in its key store) with 500s.
+        let path = if method == "PUT" {
+            format!("{path}-{n}")
+        } else {
+            path.clone()
+        };
+        let (addr, method, body, creds, region, counters, stop) = (
             addr.clone(),
-            path.clone(),
             method.clone(),
             body.clone(),
             creds.clone(),
