@@ -354,19 +354,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                     ip: conn.remote.ip(),
                     tls: conn.tls.is_some(),
                 };
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                hyper::service::service_fn(move |req| {
                     let console = console.clone();
+                    // A form or upload answered before its body was read to its end (no
+                    // session, a refused CSRF token) closes its connection (`net::unread`).
                     async move {
-                        // A form or upload answered before its body was read to its end (no
-                        // session, a refused CSRF token) closes its connection (`net::unread`).
-                        let (parts, body) = req.into_parts();
-                        let (body, done) = net::unread::Watched::new(body);
-                        let version = parts.version;
-                        let mut resp = console
-                            .handle(peer, hyper::Request::from_parts(parts, body))
-                            .await;
-                        net::unread::close_unless_read(version, &mut resp, &done);
-                        Ok(resp)
+                        Ok(net::unread::answer(req, |req| console.handle(peer, req)).await)
                     }
                 })
             },

@@ -24,13 +24,14 @@
 //! [`super::linger`]). A body read to its end (the normal case) changes nothing, and a request
 //! without a body is answered on a connection that stays open.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, Version, header};
+use http::{HeaderValue, Request, Response, Version, header};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
@@ -90,6 +91,21 @@ impl Body for Watched {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Answer `req` with `answer`, its body watched: the response closes the connection if the
+/// body was not read to its end (see [`close_unless_read`]).
+pub async fn answer<F, Fut, B>(req: Request<Incoming>, answer: F) -> Response<B>
+where
+    F: FnOnce(Request<Watched>) -> Fut,
+    Fut: Future<Output = Response<B>>,
+{
+    let (parts, body) = req.into_parts();
+    let (body, done) = Watched::new(body);
+    let version = parts.version;
+    let mut resp = answer(Request::from_parts(parts, body)).await;
+    close_unless_read(version, &mut resp, &done);
+    resp
 }
 
 /// Close the connection after `resp` if the body it answers was not read to its end. Only on

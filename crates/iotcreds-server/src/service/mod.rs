@@ -138,14 +138,13 @@ impl ServiceEndpoint {
 
     /// Answer one request.
     pub async fn handle(&self, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<s3s::Body> {
-        let (parts, body) = req.into_parts();
         // An answer given before the body was read to its end closes the connection (see
         // `net::unread`).
-        let (body, done) = Watched::new(body);
-        let version = parts.version;
-        let mut resp = self.route(conn, parts, body).await;
-        unread::close_unless_read(version, &mut resp, &done);
-        resp
+        unread::answer(req, |req| {
+            let (parts, body) = req.into_parts();
+            self.route(conn, parts, body)
+        })
+        .await
     }
 
     async fn route(
